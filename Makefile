@@ -1,0 +1,26 @@
+# SweetDream: `make run` serves the shop locally, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstall only when the requirements change, so a second `make run` starts in seconds.
+DEPS := $(VENV)/.deps-installed
+
+.PHONY: run test lint clean
+
+$(DEPS): requirements.txt requirements-dev.txt
+	@echo "==> Installing Python dependencies into $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: $(DEPS)
+	@$(PY) -m services.local_run
+
+test: $(DEPS)
+	@$(PY) -m pytest
+
+lint: $(DEPS)
+	@$(PY) -m ruff check .
+
+clean:
+	rm -rf .data .pytest_cache

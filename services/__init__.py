@@ -1,0 +1,1 @@
+"""SweetDream's four Flask services and the kit they share."""

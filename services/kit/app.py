@@ -1,0 +1,103 @@
+"""The Flask app factory every service builds on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
+
+from .auth import TokenVerifier
+from .config import ServiceConfig
+from .db import Database, upgrade
+from .errors import error_response, register_error_handlers
+from .events import EventEmitter
+from .logs import configure_logging, install_request_id
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def create_service_app(
+    import_name: str,
+    config: ServiceConfig,
+    *,
+    blueprints: Iterable[Blueprint] = (),
+    spec=None,
+    service_dir: Path | None = None,
+    json_api: bool = True,
+) -> Flask:
+    """`service_dir` holds the service's Alembic `migrations/`; None means it has no database."""
+    app = Flask(import_name)
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_content_length)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["config"] = config
+    configure_logging(config.service_name, config.log_level)
+    install_request_id(app)
+
+    db = Database(config) if service_dir else None
+    if db:
+        db.init_app(app)
+
+        @app.cli.command("migrate")
+        def migrate():
+            """Upgrade this service's tables to the newest migration."""
+            upgrade(service_dir, config)
+            click.echo(f"{config.service_name}: migrated")
+
+    app.extensions["token_verifier"] = TokenVerifier(config)
+    app.extensions["events"] = EventEmitter(config.service_name, config.event_log_file)
+    register_error_handlers(app, rollback=db.rollback if db else (lambda: None))
+    if json_api:
+        app.before_request(_check_json_body)
+    app.register_blueprint(_health_blueprint(db))
+
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    if spec is not None:
+        spec.register(app)
+        app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(spec.spec))
+    return app
+
+
+def current_config() -> ServiceConfig:
+    return current_app.extensions["config"]
+
+
+def _check_json_body():
+    """415 for a body that is not JSON, 400 for JSON that does not parse, 413 for > 1 MB."""
+    if request.method not in BODY_METHODS:
+        return None
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(f"Request body is larger than {limit} bytes")
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+    if not has_body:
+        return None
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the request body as application/json")
+    try:
+        request.get_json()
+    except BadRequest as exc:
+        raise BadRequest("Request body is not valid JSON") from exc
+    return None
+
+
+def _health_blueprint(db: Database | None) -> Blueprint:
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/health")
+    def health():
+        name = current_config().service_name
+        if db is not None:
+            try:
+                db.ping()
+            except Exception:  # any failure to reach the database means "not healthy"
+                return error_response(503, "database_unavailable", "The database is unreachable",
+                                      {"service": name})
+        return jsonify({"status": "ok", "service": name})
+
+    return bp

@@ -1,0 +1,127 @@
+"""JWT verification (ES256) and the auth helpers every service uses.
+
+Only the users service signs tokens. Everyone else verifies with the public key, from config or
+from the users service's JWKS; no service calls users to check a token.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from flask import current_app, g, request
+
+from .config import ServiceConfig
+from .errors import Forbidden, Unauthorized
+
+ALGORITHM = "ES256"
+ROLES = ("CUSTOMER", "ADMIN")
+REQUIRED_CLAIMS = ["sub", "email", "role", "iss", "aud", "iat", "exp"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    email: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"
+
+
+class TokenVerifier:
+    """Verifies tokens against a fixed public key or a (cached) JWKS endpoint."""
+
+    def __init__(self, config: ServiceConfig):
+        self.issuer = config.jwt_issuer
+        self.audience = config.jwt_audience
+        self._public_key = None
+        self._jwks = None
+        if config.jwt_public_key:
+            self._public_key = config.jwt_public_key
+        elif config.jwt_public_key_file:
+            self._public_key = Path(config.jwt_public_key_file).read_text()
+        elif config.jwks_url:
+            self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True,
+                                         lifespan=config.jwks_cache_seconds, timeout=3)
+
+    @property
+    def configured(self) -> bool:
+        return self._public_key is not None or self._jwks is not None
+
+    def _key_for(self, token: str):
+        if self._public_key is not None:
+            return self._public_key
+        if self._jwks is None:
+            raise Unauthorized("Token verification is not configured")
+        try:
+            return self._jwks.get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientConnectionError as exc:
+            raise Unauthorized("Token signing keys are unavailable") from exc
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key = self._key_for(token)
+            claims = jwt.decode(
+                token, key, algorithms=[ALGORITHM], audience=self.audience, issuer=self.issuer,
+                options={"require": REQUIRED_CLAIMS},
+            )
+            principal = Principal(id=int(claims["sub"]), email=str(claims["email"]),
+                                  role=str(claims["role"]))
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("Token has expired", code="token_expired") from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise Unauthorized("Invalid token", code="invalid_token") from exc
+        if principal.role not in ROLES:
+            raise Unauthorized("Invalid token", code="invalid_token")
+        return principal
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def current_user() -> Principal | None:
+    """The verified caller, or None when the request carries no token (a bad token is a 401)."""
+    if "user" not in g:
+        token = bearer_token()
+        g.user = current_app.extensions["token_verifier"].verify(token) if token else None
+    return g.user
+
+
+def require_auth(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            raise Unauthorized("Authentication required", headers={"WWW-Authenticate": "Bearer"})
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def require_role(role: str):
+    def decorator(view):
+        @functools.wraps(view)
+        @require_auth
+        def wrapper(*args, **kwargs):
+            if current_user().role != role:
+                raise Forbidden(f"Requires role {role}")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def ensure_self_or_admin(user_id: int) -> Principal:
+    """403 unless the caller is `user_id` or an admin."""
+    user = current_user()
+    if user is None:
+        raise Unauthorized("Authentication required", headers={"WWW-Authenticate": "Bearer"})
+    if not user.is_admin and user.id != user_id:
+        raise Forbidden("You may only access your own resources")
+    return user

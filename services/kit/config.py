@@ -1,0 +1,65 @@
+"""Service configuration, read from the environment (and nowhere else)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = REPO_ROOT / ".data"
+LOCAL_SECRET = "local-dev-secret-change-me"
+
+
+class ServiceConfig(BaseSettings):
+    """Settings every service shares. Subclass per service; tests pass overrides as kwargs."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    environment: Literal["local", "test", "dev", "prod"] = "local"
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Empty means the embedded default: one SQLite file per service under data_dir.
+    database_url: str = ""
+    secret_key: str = LOCAL_SECRET
+    max_content_length: int = 1024 * 1024
+
+    jwt_issuer: str = "sweetdream-users"
+    jwt_audience: str = "sweetdream"
+    # Verification key: a PEM string, a PEM file, or the users service's JWKS URL (first one set wins).
+    jwt_public_key: str = ""
+    jwt_public_key_file: str = ""
+    jwks_url: str = ""
+    jwks_cache_seconds: int = 300
+
+    # Where events go besides stdout; empty disables the local file (on AWS, stdout is enough).
+    event_log_file: str = ""
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=5, ge=1)
+    db_connect_timeout: int = Field(default=2, ge=1)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+
+    @property
+    def is_deployed(self) -> bool:
+        return self.environment in ("dev", "prod")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            # Normalise the scheme so psycopg 3 is used whatever form the secret takes.
+            for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+                if self.database_url.startswith(prefix):
+                    return "postgresql+psycopg://" + self.database_url[len(prefix):]
+            return self.database_url
+        return f"sqlite:///{self.data_dir / (self.service_name + '.db')}"
+
+    @model_validator(mode="after")
+    def _refuse_local_defaults_when_deployed(self) -> "ServiceConfig":
+        if self.is_deployed:
+            if self.secret_key == LOCAL_SECRET:
+                raise ValueError("SECRET_KEY must be set outside local development")
+            if not self.database_url:
+                raise ValueError("DATABASE_URL must be set outside local development")
+        return self

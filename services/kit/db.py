@@ -1,0 +1,115 @@
+"""SQLAlchemy engine, one session per request, and per-service Alembic migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from .config import ServiceConfig
+
+
+def make_engine(config: ServiceConfig) -> Engine:
+    url = config.sqlalchemy_url
+    if url.startswith("sqlite"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_pool_size,
+        pool_timeout=config.db_connect_timeout,
+        pool_pre_ping=True,  # a restarted database is noticed on checkout, not by a shopper
+        connect_args={
+            "connect_timeout": config.db_connect_timeout,
+            "options": f"-c statement_timeout={config.db_statement_timeout_ms}",
+            "application_name": config.service_name,
+        },
+    )
+
+
+class Database:
+    """The engine and the request-scoped session of one service."""
+
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.engine = make_engine(config)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["db"] = self
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            g.db_session = self.sessionmaker()
+        return g.db_session
+
+    def rollback(self) -> None:
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+
+    def _close_session(self, _exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+def current_db() -> Database:
+    from flask import current_app
+    return current_app.extensions["db"]
+
+
+def db_session() -> Session:
+    """The session of the current request."""
+    return current_db().session
+
+
+def alembic_config(service_dir: Path, url: str) -> AlembicConfig:
+    """Alembic for one service: its own scripts and its own version table."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(service_dir / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("version_table", f"alembic_version_{service_dir.name}")
+    return cfg
+
+
+def upgrade(service_dir: Path, config: ServiceConfig) -> None:
+    command.upgrade(alembic_config(service_dir, config.sqlalchemy_url), "head")
+
+
+def run_migrations(target_metadata) -> None:
+    """The body of every service's migrations/env.py (online mode only)."""
+    from alembic import context
+
+    cfg = context.config
+    engine = create_engine(cfg.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table=cfg.get_main_option("version_table"),
+            render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs batch ALTERs
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

@@ -1,0 +1,94 @@
+"""The analytics event envelope (DESIGN.md "Events"), defined once for every service.
+
+Each event is one JSON line on stdout; on AWS the awslogs driver ships it to CloudWatch, where the
+export Lambda reads it. Locally the same line is also appended to the event log under .data/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+
+EVENT_TYPE = "user_action"
+
+EventName = Literal[
+    "Product Viewed", "Product Search", "Add to Cart", "Checkout Started",
+    "Order Completed", "User Registered", "User Login",
+]
+EVENT_NAMES: tuple[str, ...] = get_args(EventName)
+
+# The properties each event must carry; the export and the Athena table read these names.
+EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "Product Viewed": ("productId", "productName", "price", "category"),
+    "Product Search": ("searchQuery", "resultsCount"),
+    "Add to Cart": ("productId", "quantity", "size", "price"),
+    "Checkout Started": ("cartTotal", "itemCount"),
+    "Order Completed": ("orderId", "products", "totalAmount"),
+    "User Registered": (),
+    "User Login": (),
+}
+
+ENVELOPE_FIELDS = ("type", "event", "eventId", "timestamp", "service", "userId", "sessionId",
+                   "requestId", "properties")
+
+_file_lock = threading.Lock()
+
+
+def build_event(event: str, properties: dict[str, Any], *, service: str,
+                user_id: str | int | None = None, session_id: str | None = None,
+                request_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    if event not in EVENT_NAMES:
+        raise ValueError(f"unknown event {event!r}")
+    missing = [key for key in EVENT_PROPERTIES[event] if key not in properties]
+    if missing:
+        raise ValueError(f"{event} is missing properties {missing}")
+    timestamp = (now or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "type": EVENT_TYPE,
+        "event": event,
+        "eventId": str(uuid.uuid4()),
+        "timestamp": timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "service": service,
+        "userId": None if user_id is None else str(user_id),
+        "sessionId": session_id,
+        "requestId": request_id,
+        "properties": properties,
+    }
+
+
+class EventEmitter:
+    """Writes events as JSON lines to a stream (stdout) and, locally, to an event log file."""
+
+    def __init__(self, service: str, event_log_file: str | os.PathLike | None = None, stream=None):
+        self.service = service
+        self.event_log_file = event_log_file or None
+        self.stream = stream
+
+    def emit(self, event: str, properties: dict[str, Any], **envelope: Any) -> dict[str, Any]:
+        record = build_event(event, properties, service=self.service, **envelope)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        stream = self.stream or sys.stdout
+        stream.write(line)
+        stream.flush()
+        if self.event_log_file:
+            with _file_lock, open(self.event_log_file, "a", encoding="utf-8") as fh:
+                fh.write(line)
+        return record
+
+
+def emit_event(event: str, properties: dict[str, Any], *, user_id=None) -> dict[str, Any]:
+    """Emit from inside a request: service, request id and session id come from the request."""
+    from flask import current_app, g, request
+
+    emitter: EventEmitter = current_app.extensions["events"]
+    return emitter.emit(
+        event, properties,
+        user_id=user_id if user_id is not None else getattr(g.get("user"), "id", None),
+        session_id=request.headers.get("X-Session-Id"),
+        request_id=g.get("request_id"),
+    )

@@ -1,0 +1,98 @@
+"""Fixtures every test area shares: real databases, signing keys, tokens and live servers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import jwt
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from werkzeug.serving import make_server
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
+                                   "postgresql://postgres@127.0.0.1:5432/postgres")
+ISSUER, AUDIENCE = "sweetdream-users", "sweetdream"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@contextmanager
+def temporary_postgres_database(prefix: str = "sdtest") -> Iterator[str]:
+    """A uniquely named database on the shared server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = TEST_DATABASE_URL
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with temporary_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["postgresql", "sqlite"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """Service tests run once on PostgreSQL and once on the embedded SQLite default."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'service.db'}"
+    else:
+        with temporary_postgres_database() as url:
+            yield url
+
+
+class TokenFactory:
+    """Signs tokens the way the users service does, plus the forgeries tests need."""
+
+    def __init__(self):
+        self.private_key = ec.generate_private_key(ec.SECP256R1())
+        self.public_pem = self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def claims(self, user_id: int, role: str = "CUSTOMER", **overrides) -> dict:
+        now = int(time.time())
+        claims = {"sub": str(user_id), "email": f"user{user_id}@example.com", "role": role,
+                  "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def token(self, user_id: int, role: str = "CUSTOMER", *, key=None, **overrides) -> str:
+        return jwt.encode(self.claims(user_id, role, **overrides), key or self.private_key,
+                          algorithm="ES256")
+
+    def headers(self, user_id: int, role: str = "CUSTOMER", **overrides) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user_id, role, **overrides)}"}
+
+
+@pytest.fixture(scope="session")
+def tokens() -> TokenFactory:
+    return TokenFactory()
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """Serve a WSGI app on 127.0.0.1 in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
