@@ -1,0 +1,103 @@
+"""The local stand-in for the ALB: routes each request by services/manifest.py, nothing else.
+
+`make run` serves it at http://localhost:8080; browser tests run it in-process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .manifest import SERVICES, route
+
+# Hop-by-hop headers are for one connection only (RFC 9110 §7.6.1), so they are never forwarded.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "host", "content-length",
+})
+
+
+def _request_headers(environ: Mapping) -> dict[str, str]:
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title()
+            if name.lower() not in HOP_BY_HOP:
+                headers[name] = value
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    client = environ.get("REMOTE_ADDR", "")
+    forwarded = headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{forwarded}, {client}" if forwarded else client
+    headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
+    headers["X-Forwarded-Host"] = environ.get("HTTP_HOST", "")
+    return headers
+
+
+def _request_body(environ: Mapping) -> bytes:
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdigit():
+        return environ["wsgi.input"].read(int(length))
+    return b""
+
+
+class Gateway:
+    """WSGI app forwarding to `upstreams` (service name → base URL), chosen by the manifest."""
+
+    def __init__(self, upstreams: Mapping[str, str], timeout: float = 30.0):
+        missing = {spec.name for spec in SERVICES} - set(upstreams)
+        if missing:
+            raise ValueError(f"no upstream for {sorted(missing)}")
+        self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=64))
+
+    def __call__(self, environ, start_response) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        service = route(path)
+        url = self.upstreams[service.name] + environ.get("SCRIPT_NAME", "") + path
+        if environ.get("QUERY_STRING"):
+            url += "?" + environ["QUERY_STRING"]
+        try:
+            upstream = self.session.request(
+                environ["REQUEST_METHOD"], url, headers=_request_headers(environ),
+                data=_request_body(environ), stream=True, allow_redirects=False,
+                timeout=(2, self.timeout))
+        except requests.RequestException:
+            body = json.dumps({"error": {
+                "code": "bad_gateway", "message": f"The {service.name} service is not answering",
+                "details": {"service": service.name}}}).encode()
+            start_response("502 Bad Gateway", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))])
+            return [body]
+        # raw headers keep repeated fields (several Set-Cookie lines) apart
+        headers = [(k, v) for k, v in upstream.raw.headers.iteritems()
+                   if k.lower() not in HOP_BY_HOP or k.lower() == "content-length"]
+        start_response(f"{upstream.status_code} {upstream.reason}", headers)
+        return _stream(upstream)
+
+
+def _stream(upstream: requests.Response) -> Iterable[bytes]:
+    try:
+        # pass bytes through untouched: the upstream's Content-Encoding still applies
+        yield from upstream.raw.stream(64 * 1024, decode_content=False)
+    finally:
+        upstream.close()
+
+
+def local_upstreams(host: str = "127.0.0.1") -> dict[str, str]:
+    return {spec.name: f"http://{host}:{spec.port}" for spec in SERVICES}
+
+
+def create_gateway(upstreams: Mapping[str, str]) -> Gateway:
+    return Gateway(upstreams)
+
+
+def create_app() -> Gateway:
+    """Gunicorn entry point for `make run`: every service on its manifest port on loopback."""
+    return Gateway(local_upstreams())

@@ -1,0 +1,108 @@
+"""JWT verification rejects every forgery with 401 in the error shape."""
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.kit.test_errors import assert_error
+
+
+def _unsigned(claims: dict) -> str:
+    def b64(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+
+
+def _hs256_with_public_key(tokens) -> str:
+    # The classic algorithm-confusion forgery: HMAC keyed with the verifier's public key.
+    import hmac
+    from hashlib import sha256
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    payload = base64.urlsafe_b64encode(json.dumps(tokens.claims(1)).encode()).rstrip(b"=")
+    signing_input = header + b"." + payload
+    signature = hmac.new(tokens.public_pem.encode(), signing_input, sha256).digest()
+    return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+FORGERIES = {
+    "malformed": lambda t: "not.a.token",
+    "garbage": lambda t: "abc",
+    "alg_none": lambda t: _unsigned(t.claims(1, "ADMIN")),
+    "hs256_with_public_key": _hs256_with_public_key,
+    "wrong_key": lambda t: t.token(1, key=ec.generate_private_key(ec.SECP256R1())),
+    "expired": lambda t: t.token(1, exp=int(time.time()) - 10, iat=int(time.time()) - 100),
+    "wrong_audience": lambda t: t.token(1, aud="someone-else"),
+    "wrong_issuer": lambda t: t.token(1, iss="evil"),
+    "missing_role": lambda t: t.token(1, role=None),
+    "unknown_role": lambda t: t.token(1, role="SUPERUSER"),
+    "non_numeric_sub": lambda t: t.token(1, sub="abc"),
+    "tampered_payload": lambda t: _tamper(t.token(1)),
+}
+
+
+def _tamper(token: str) -> str:
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["role"] = "ADMIN"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def test_no_token_is_401(client):
+    response = client.post("/api/notes", json={"text": "x"})
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("scheme", ["Basic abc", "Bearer", "Bearer    ", "Token x"])
+def test_non_bearer_authorization_is_401(client, scheme):
+    assert_error(client.post("/api/notes", json={"text": "x"}, headers={"Authorization": scheme}),
+                 401, "unauthorized")
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_forged_tokens_are_401(client, tokens, forgery):
+    token = FORGERIES[forgery](tokens)
+    response = client.post("/api/notes", json={"text": "x"},
+                           headers={"Authorization": f"Bearer {token}"})
+    code = "token_expired" if forgery == "expired" else "invalid_token"
+    assert_error(response, 401, code)
+
+
+def test_forged_admin_claim_does_not_reach_admin_routes(client, tokens):
+    response = client.get("/api/admin-only",
+                          headers={"Authorization": f"Bearer {_unsigned(tokens.claims(1, 'ADMIN'))}"})
+    assert_error(response, 401, "invalid_token")
+
+
+def test_role_and_ownership_checks(client, tokens):
+    assert client.get("/api/admin-only", headers=tokens.headers(1, "ADMIN")).status_code == 200
+    assert_error(client.get("/api/admin-only", headers=tokens.headers(1)), 403, "forbidden")
+    assert client.get("/api/users/1/notes", headers=tokens.headers(1)).status_code == 200
+    assert_error(client.get("/api/users/2/notes", headers=tokens.headers(1)), 403, "forbidden")
+    assert client.get("/api/users/2/notes", headers=tokens.headers(1, "ADMIN")).status_code == 200
+
+
+def test_jwks_url_verification(make_app, tokens):
+    from flask import Flask
+
+    from tests.conftest import live_server
+
+    jwks_app = Flask("jwks")
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(tokens.private_key.public_key()))
+    jwk.update(kid="k1", alg="ES256", use="sig")
+    jwks_app.add_url_rule("/.well-known/jwks.json", "jwks", lambda: {"keys": [jwk]})
+    token = jwt.encode(tokens.claims(4), tokens.private_key, algorithm="ES256",
+                       headers={"kid": "k1"})
+    with live_server(jwks_app) as url:
+        app = make_app(jwt_public_key="", jwks_url=url + "/.well-known/jwks.json")
+        client = app.test_client()
+        ok = client.get("/api/users/4/notes", headers={"Authorization": f"Bearer {token}"})
+        forged = client.get("/api/users/4/notes", headers={
+            "Authorization": "Bearer " + FORGERIES["wrong_key"](tokens)})
+    assert ok.status_code == 200
+    assert_error(forged, 401, "invalid_token")

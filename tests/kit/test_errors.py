@@ -1,0 +1,96 @@
+"""Every error has one JSON shape and the right status; client mistakes never give a 500."""
+
+import pytest
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
+
+
+def test_malformed_json_is_400(client, tokens):
+    response = client.post("/api/notes", data="{not json", content_type="application/json",
+                           headers=tokens.headers(1))
+    assert_error(response, 400, "bad_request")
+
+
+def test_wrong_content_type_is_415(client, tokens):
+    response = client.post("/api/notes", data="text=hi", headers=tokens.headers(1),
+                           content_type="application/x-www-form-urlencoded")
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_body_over_one_megabyte_is_413(client, tokens):
+    response = client.post("/api/notes", data=b'"' + b"x" * (1024 * 1024 + 1) + b'"',
+                           content_type="application/json", headers=tokens.headers(1))
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_unknown_route_is_404(client):
+    assert_error(client.get("/api/nowhere"), 404, "not_found")
+
+
+def test_wrong_method_is_405_with_allow(client):
+    response = client.delete("/api/notes")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": 5}, {"text": "x" * 101},
+                                  {"text": "ok", "unknown": 1}, [1, 2], "just a string"])
+def test_invalid_body_is_422_with_field_details(client, tokens, body):
+    error = assert_error(client.post("/api/notes", json=body, headers=tokens.headers(1)),
+                         422, "validation_error")
+    assert error["details"]
+
+
+def test_validation_details_never_echo_the_input(client, tokens):
+    response = client.post("/api/notes", json={"text": 12345678, "password": "hunter2hunter2"},
+                           headers=tokens.headers(1))
+    assert "hunter2" not in response.get_data(as_text=True)
+
+
+def test_valid_request_succeeds_and_is_stored(client, tokens):
+    response = client.post("/api/notes", json={"text": "chocolate"}, headers=tokens.headers(9))
+    assert response.status_code == 201
+    assert response.get_json()["by"] == 9
+    assert "chocolate" in [n["text"] for n in client.get("/api/notes").get_json()]
+
+
+def test_health_is_200_when_the_database_answers(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "service": "sample"}
+
+
+@pytest.fixture
+def app_without_database(make_app):
+    # Port 9 (discard) has no PostgreSQL: every connection attempt is refused.
+    return make_app(database_url="postgresql://postgres@127.0.0.1:9/none")
+
+
+def test_health_is_503_when_the_database_is_down(app_without_database):
+    response = app_without_database.test_client().get("/health")
+    assert_error(response, 503, "database_unavailable")
+
+
+def test_api_is_503_not_500_when_the_database_is_down(app_without_database):
+    response = app_without_database.test_client().get("/api/notes")
+    error = assert_error(response, 503, "database_unavailable")
+    assert "127.0.0.1" not in error["message"]
+    assert response.headers["Retry-After"]
+
+
+def test_openapi_is_generated_from_the_code(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {"/api/notes", "/api/admin-only"}
+    body = spec["paths"]["/api/notes"]["post"]["requestBody"]["content"]["application/json"]
+    schema_name = body["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "ownerId" in spec["components"]["schemas"][schema_name]["properties"]
