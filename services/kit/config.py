@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".data"
-LOCAL_SECRET = "local-dev-secret-change-me"
+LOCAL_SECRET = "local-dev-secret-change-me"  # noqa: S105 (refused outside local, see below)
 
 
 class ServiceConfig(BaseSettings):
@@ -56,7 +56,7 @@ class ServiceConfig(BaseSettings):
         return f"sqlite:///{self.data_dir / (self.service_name + '.db')}"
 
     @model_validator(mode="after")
-    def _refuse_local_defaults_when_deployed(self) -> "ServiceConfig":
+    def _refuse_local_defaults_when_deployed(self) -> ServiceConfig:
         if self.is_deployed:
             if self.secret_key == LOCAL_SECRET:
                 raise ValueError("SECRET_KEY must be set outside local development")

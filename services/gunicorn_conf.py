@@ -1,0 +1,13 @@
+"""Gunicorn settings shared by the containers and `make run` (`gunicorn -c services/gunicorn_conf.py`)."""
+
+import os
+
+bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (containers listen on all interfaces)
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 75  # longer than the ALB's 60 s idle timeout, so the ALB never reuses a closed socket
+accesslog = None  # the kit logs one JSON line per request
+errorlog = "-"
