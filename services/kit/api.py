@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from spectree import SecurityScheme, SpecTree
-from spectree.models import SecuritySchemeData, SecureType
 from spectree import Response as SpecResponse  # noqa: F401  (re-exported for the services)
+from spectree import SecurityScheme, SpecTree
+from spectree.models import SecureType, SecuritySchemeData
 
 
 class CamelModel(BaseModel):
