@@ -81,14 +81,18 @@ class EventEmitter:
         return record
 
 
-def emit_event(event: str, properties: dict[str, Any], *, user_id=None) -> dict[str, Any]:
-    """Emit from inside a request: service, request id and session id come from the request."""
+def emit_event(event: str, properties: dict[str, Any], *, user_id=None,
+               session_id: str | None = None) -> dict[str, Any]:
+    """Emit from inside a request: service, request id and session id come from the request.
+
+    `session_id` is for the storefront, whose session lives in its cookie, not in X-Session-Id.
+    """
     from flask import current_app, g, request
 
     emitter: EventEmitter = current_app.extensions["events"]
     return emitter.emit(
         event, properties,
         user_id=user_id if user_id is not None else getattr(g.get("user"), "id", None),
-        session_id=request.headers.get("X-Session-Id"),
+        session_id=session_id if session_id is not None else request.headers.get("X-Session-Id"),
         request_id=g.get("request_id"),
     )
