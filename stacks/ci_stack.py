@@ -1,0 +1,110 @@
+"""SweetDream-CI: short-lived AWS access for GitHub Actions through OIDC, scoped to one repository.
+
+Each role may only assume CDK bootstrap roles (the CLI does the rest through them), so what CI can do
+is bounded by the bootstrap stacks, and no long-lived AWS key exists anywhere:
+
+- diff role (pull requests): the read-only lookup role, enough for `cdk diff --method=template`.
+  A pull request can change the workflow it runs, so this role must never reach the deploy role,
+  which can create and execute change sets.
+- dev deploy role (the `dev` branch): the deploy, asset publishing and lookup roles in the dev region.
+- prod deploy role (the `production` GitHub environment, which has required reviewers): the same
+  roles in the prod region.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import CfnOutput, Duration, Environment, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+# The qualifier `cdk bootstrap` uses unless told otherwise.
+DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
+DIFF_BOOTSTRAP_ROLES = ("lookup",)
+DEPLOY_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+
+
+def github_subject(repository: str, scope: str) -> str:
+    """The `sub` claim GitHub puts in a job's OIDC token, e.g. `repo:owner/name:pull_request`."""
+    return f"repo:{repository}:{scope}"
+
+
+class CiStack(Stack):
+    """The GitHub OIDC provider and the three CI roles. Deploy it once per account, by hand."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, github_repository: str,
+                 dev_env: Environment, prod_env: Environment,
+                 bootstrap_qualifier: str = DEFAULT_BOOTSTRAP_QUALIFIER,
+                 existing_oidc_provider_arn: str | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        if not _REPOSITORY.match(github_repository):
+            raise ValueError(f"github_repository must look like 'owner/name', got {github_repository!r}")
+        if not _QUALIFIER.match(bootstrap_qualifier):
+            raise ValueError(f"bootstrap_qualifier must be 1-10 lowercase letters or digits, "
+                             f"got {bootstrap_qualifier!r}")
+        for name, env in (("dev_env", dev_env), ("prod_env", prod_env)):
+            if not env.region:
+                raise ValueError(f"{name} needs a region: the roles are scoped to it")
+        self.github_repository = github_repository
+        self._qualifier = bootstrap_qualifier
+
+        # An account holds one provider per URL; reuse it if another stack already created it.
+        if existing_oidc_provider_arn:
+            self.oidc_provider = iam.OidcProviderNative.from_oidc_provider_arn(
+                self, "GitHubOidcProvider", existing_oidc_provider_arn)
+        else:
+            self.oidc_provider = iam.OidcProviderNative(
+                self, "GitHubOidcProvider", url=f"https://{GITHUB_OIDC_HOST}",
+                client_ids=[STS_AUDIENCE])
+
+        self.diff_role = self._github_role(
+            "DiffRole", subject=github_subject(github_repository, "pull_request"),
+            description="GitHub Actions on pull requests: cdk diff through the read-only lookup role",
+            targets=[dev_env, prod_env], bootstrap_roles=DIFF_BOOTSTRAP_ROLES,
+            max_session=Duration.hours(1))
+        # Deploys chain from this session into the bootstrap roles and then wait on CloudFormation;
+        # a first prod deploy (Multi-AZ RDS) can outlast one hour.
+        self.dev_deploy_role = self._github_role(
+            "DevDeployRole", subject=github_subject(github_repository, "ref:refs/heads/dev"),
+            description="GitHub Actions on the dev branch: cdk deploy of the dev stacks",
+            targets=[dev_env], bootstrap_roles=DEPLOY_BOOTSTRAP_ROLES, max_session=Duration.hours(2))
+        self.prod_deploy_role = self._github_role(
+            "ProdDeployRole", subject=github_subject(github_repository, "environment:production"),
+            description="GitHub Actions in the production environment: cdk deploy of the prod stacks",
+            targets=[prod_env], bootstrap_roles=DEPLOY_BOOTSTRAP_ROLES, max_session=Duration.hours(2))
+
+        for output_id, role, variable in (
+                ("DiffRoleArn", self.diff_role, "AWS_DIFF_ROLE_ARN"),
+                ("DevDeployRoleArn", self.dev_deploy_role, "AWS_DEV_DEPLOY_ROLE_ARN"),
+                ("ProdDeployRoleArn", self.prod_deploy_role, "AWS_PROD_DEPLOY_ROLE_ARN")):
+            CfnOutput(self, output_id, value=role.role_arn,
+                      description=f"GitHub repository variable {variable}")
+
+    def bootstrap_role_arn(self, kind: str, env: Environment) -> str:
+        """ARN of one CDK bootstrap role, e.g. `cdk-hnb659fds-deploy-role-<account>-<region>`."""
+        account = env.account or self.account
+        return self.format_arn(
+            service="iam", region="", account=account, resource="role",
+            resource_name=f"cdk-{self._qualifier}-{kind}-role-{account}-{env.region}")
+
+    def _github_role(self, construct_id: str, *, subject: str, description: str,
+                     targets: list[Environment], bootstrap_roles: tuple[str, ...],
+                     max_session: Duration) -> iam.Role:
+        principal = iam.OpenIdConnectPrincipal(self.oidc_provider, conditions={
+            "StringEquals": {
+                f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                f"{GITHUB_OIDC_HOST}:sub": subject,
+            },
+        })
+        role = iam.Role(self, construct_id, assumed_by=principal, description=description,
+                        max_session_duration=max_session)
+        role.add_to_policy(iam.PolicyStatement(
+            sid="AssumeCdkBootstrapRoles", actions=["sts:AssumeRole"],
+            resources=[self.bootstrap_role_arn(kind, env) for env in targets for kind in bootstrap_roles]))
+        return role

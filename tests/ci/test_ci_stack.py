@@ -1,0 +1,130 @@
+"""The CI roles trust only this repository's pull requests, dev branch and production environment."""
+
+import pytest
+from aws_cdk import App, Environment
+from aws_cdk.assertions import Capture, Match, Template
+
+from stacks.ci_stack import CiStack
+from tests.ci.conftest import ACCOUNT, REPOSITORY
+
+OIDC_ISSUER = "token.actions.githubusercontent.com"
+
+
+def _role_logical_id(template: Template, subject: str) -> str:
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {
+        "Statement": [{"Condition": {"StringEquals": {f"{OIDC_ISSUER}:sub": subject}}}]}}})
+    assert len(roles) == 1, f"expected exactly one role trusting {subject}, found {list(roles)}"
+    return next(iter(roles))
+
+
+def _assumable_role_names(template: Template, role_logical_id: str) -> list[str]:
+    """Names of the roles a CI role may assume, from its inline policy."""
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {
+        "Roles": [{"Ref": role_logical_id}]}})
+    assert len(policies) == 1
+    statements = next(iter(policies.values()))["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Action"] for s in statements] == ["sts:AssumeRole"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    resources = statements[0]["Resource"]
+    resources = resources if isinstance(resources, list) else [resources]
+    # Each ARN is an Fn::Join of the partition and the literal "...:role/<name>".
+    return [r["Fn::Join"][1][-1].split(":role/", 1)[1] for r in resources]
+
+
+def test_github_oidc_provider_with_sts_audience(ci_template):
+    ci_template.resource_count_is("AWS::IAM::OIDCProvider", 1)
+    ci_template.has_resource_properties("AWS::IAM::OIDCProvider", {
+        "Url": f"https://{OIDC_ISSUER}",
+        "ClientIdList": ["sts.amazonaws.com"],
+    })
+
+
+@pytest.mark.parametrize("subject", [
+    f"repo:{REPOSITORY}:pull_request",
+    f"repo:{REPOSITORY}:ref:refs/heads/dev",
+    f"repo:{REPOSITORY}:environment:production",
+])
+def test_role_trusts_exactly_one_subject_of_this_repository(ci_template, subject):
+    provider = Capture()
+    ci_template.has_resource_properties("AWS::IAM::Role", {
+        "AssumeRolePolicyDocument": {"Statement": [{
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Effect": "Allow",
+            "Principal": {"Federated": {"Ref": provider}},
+            # StringEquals, not StringLike: no wildcard can widen the trust.
+            "Condition": Match.exact({"StringEquals": {
+                f"{OIDC_ISSUER}:aud": "sts.amazonaws.com",
+                f"{OIDC_ISSUER}:sub": subject,
+            }}),
+        }]},
+    })
+    assert provider.as_string() in ci_template.find_resources("AWS::IAM::OIDCProvider")
+
+
+def test_only_three_roles_and_each_has_one_trust_statement(ci_template):
+    roles = ci_template.find_resources("AWS::IAM::Role")
+    assert len(roles) == 3
+    for role in roles.values():
+        statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert len(statements) == 1
+        assert set(statements[0]["Principal"]) == {"Federated"}
+
+
+def test_diff_role_reaches_only_the_read_only_lookup_roles(ci_template):
+    role = _role_logical_id(ci_template, f"repo:{REPOSITORY}:pull_request")
+    assert sorted(_assumable_role_names(ci_template, role)) == [
+        f"cdk-hnb659fds-lookup-role-{ACCOUNT}-us-east-1",
+        f"cdk-hnb659fds-lookup-role-{ACCOUNT}-us-west-2",
+    ]
+
+
+@pytest.mark.parametrize(("subject", "region"), [
+    (f"repo:{REPOSITORY}:ref:refs/heads/dev", "us-east-1"),
+    (f"repo:{REPOSITORY}:environment:production", "us-west-2"),
+])
+def test_deploy_role_reaches_bootstrap_roles_of_its_region_only(ci_template, subject, region):
+    role = _role_logical_id(ci_template, subject)
+    assert sorted(_assumable_role_names(ci_template, role)) == sorted(
+        f"cdk-hnb659fds-{kind}-role-{ACCOUNT}-{region}"
+        for kind in ("deploy", "file-publishing", "image-publishing", "lookup"))
+
+
+def test_no_managed_policies_and_no_wildcards(ci_template):
+    for role in ci_template.find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    for policy in ci_template.find_resources("AWS::IAM::Policy").values():
+        assert "*" not in str(policy["Properties"]["PolicyDocument"])
+
+
+def test_role_arns_are_outputs_for_the_repository_variables(ci_template):
+    outputs = ci_template.find_outputs("*")
+    assert {"DiffRoleArn", "DevDeployRoleArn", "ProdDeployRoleArn"} <= set(outputs)
+    assert "AWS_DIFF_ROLE_ARN" in outputs["DiffRoleArn"]["Description"]
+
+
+def test_existing_provider_is_reused_instead_of_created():
+    app = App()
+    provider_arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC_ISSUER}"
+    stack = CiStack(app, "CI", github_repository=REPOSITORY,
+                    dev_env=Environment(region="us-east-1"), prod_env=Environment(region="us-west-2"),
+                    existing_oidc_provider_arn=provider_arn,
+                    env=Environment(account=ACCOUNT, region="us-east-1"))
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::OIDCProvider", 0)
+    template.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [
+        {"Principal": {"Federated": provider_arn}}]}})
+
+
+@pytest.mark.parametrize("repository", [
+    "", "sweetdream", "owner/name/extra", "owner/*", "*/*", "owner/na me", "-owner/name", "owner/",
+])
+def test_repository_that_could_widen_or_break_trust_is_rejected(repository):
+    with pytest.raises(ValueError, match="owner/name"):
+        CiStack(App(), "CI", github_repository=repository,
+                dev_env=Environment(region="us-east-1"), prod_env=Environment(region="us-west-2"))
+
+
+def test_environment_without_region_is_rejected():
+    with pytest.raises(ValueError, match="region"):
+        CiStack(App(), "CI", github_repository=REPOSITORY,
+                dev_env=Environment(), prod_env=Environment(region="us-west-2"))
