@@ -1,0 +1,191 @@
+"""Placing an order: server-side prices, shipping in the total, safe retries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from services.kit.app import current_config
+from services.kit.auth import Principal, bearer_token
+from services.kit.db import db_session
+from services.kit.errors import Conflict, Forbidden, Unprocessable
+from services.kit.events import emit_event
+
+from .catalog import Quote, catalog
+from .models import IdempotencyKey, Order, OrderItem, OrderStatus, OrderStatusHistory, utcnow
+from .schemas import OrderIn, order_json
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_VALID_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")  # printable ASCII
+
+
+@dataclass(frozen=True)
+class Placed:
+    body: dict
+    status: int
+    replayed: bool
+
+
+def check_idempotency_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if not _VALID_KEY.match(raw) or not raw.strip():
+        raise Unprocessable(f"{IDEMPOTENCY_HEADER} must be 1-255 printable ASCII characters",
+                            details=[{"field": IDEMPOTENCY_HEADER, "message": "invalid key",
+                                      "type": "idempotency_key"}])
+    return raw
+
+
+def request_fingerprint(payload: OrderIn) -> str:
+    """sha256 of the body after validation, so key order and whitespace do not matter."""
+    canonical = json.dumps(payload.model_dump(mode="json", by_alias=True, exclude_none=True),
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def place_order(payload: OrderIn, caller: Principal, key: str | None) -> Placed:
+    config = current_config()
+    customer_id = payload.user_id if payload.user_id is not None else caller.id
+    if customer_id != caller.id and not caller.is_admin:
+        raise Forbidden("You may only place orders for yourself")
+
+    session = db_session()
+    fingerprint = request_fingerprint(payload)
+    if key is not None:
+        earlier = _earlier_result(session, caller.id, key, fingerprint)
+        if earlier:
+            return earlier
+
+    quotes = catalog().quotes([(item.product_id, item.size) for item in payload.items])
+    _refuse_unavailable(quotes)
+    lines = [(item, quote) for item, quote in zip(payload.items, quotes, strict=True)]
+    subtotal = sum(quote.price * item.quantity for item, quote in lines)
+    shipping_fee = config.shipping_fee_vnd
+    total = subtotal + shipping_fee
+    _refuse_changed_prices(payload, lines, subtotal, shipping_fee, total)
+
+    now = utcnow()
+    key_row_id = None
+    if key is not None:
+        key_row_id = _claim_key(session, caller.id, key, fingerprint, now)
+        if key_row_id is None:  # another request with this key committed first
+            session.rollback()
+            earlier = _earlier_result(session, caller.id, key, fingerprint)
+            if earlier is None:
+                raise Conflict("A request with this Idempotency-Key is still in progress; retry",
+                               code="idempotency_in_progress")
+            return earlier
+
+    order = Order(
+        customer_id=customer_id, placed_by=caller.id, status=OrderStatus.PENDING.value,
+        subtotal=subtotal, shipping_fee=shipping_fee, total_amount=total,
+        shipping_address=payload.shipping_address, notes=payload.notes or None,
+        placed_on=_local_day(now, config), created_at=now, updated_at=now,
+        items=[OrderItem(product_id=item.product_id, product_name=quote.product_name,
+                         category=quote.category, size=item.size, unit_price=quote.price,
+                         quantity=item.quantity, line_total=quote.price * item.quantity)
+               for item, quote in lines],
+        history=[OrderStatusHistory(from_status=None, to_status=OrderStatus.PENDING.value,
+                                    actor_id=caller.id, changed_at=now)],
+    )
+    session.add(order)
+    session.flush()
+    body = order_json(order)
+    if key_row_id is not None:
+        session.execute(update(IdempotencyKey).where(IdempotencyKey.id == key_row_id)
+                        .values(order_id=order.id, response_status=201, response_body=body))
+    session.commit()
+
+    _after_commit(order)
+    return Placed(body, 201, replayed=False)
+
+
+def _earlier_result(session: Session, caller_id: int, key: str, fingerprint: str) -> Placed | None:
+    row = session.scalars(select(IdempotencyKey).where(
+        IdempotencyKey.customer_id == caller_id, IdempotencyKey.key == key)).first()
+    # End the read now: on SQLite a read transaction held open would block our later write.
+    found = None if row is None else (row.request_hash, row.response_status, row.response_body)
+    session.rollback()
+    if found is None:
+        return None
+    request_hash, status, body = found
+    if request_hash != fingerprint:
+        raise Unprocessable("This Idempotency-Key was already used with a different request body",
+                            code="idempotency_key_reused")
+    return Placed(body, status, replayed=True)
+
+
+def _claim_key(session: Session, caller_id: int, key: str, fingerprint: str, now: datetime) -> int | None:
+    """Insert the key row in the order's transaction; None when it already exists.
+
+    On PostgreSQL a concurrent insert of the same (customer, key) waits here until the first
+    transaction ends, so exactly one request creates the order and the others replay it.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(IdempotencyKey)
+                 .values(customer_id=caller_id, key=key, request_hash=fingerprint, created_at=now)
+                 .on_conflict_do_nothing(index_elements=["customer_id", "key"])
+                 .returning(IdempotencyKey.id))
+    return session.execute(statement).scalar_one_or_none()
+
+
+def _refuse_unavailable(quotes: list[Quote]) -> None:
+    problems = [{"index": index, "productId": q.product_id, "size": q.size,
+                 "reason": q.reason or "unavailable"}
+                for index, q in enumerate(quotes) if not q.available]
+    if problems:
+        raise Unprocessable("Some items cannot be ordered", code="items_unavailable",
+                            details=problems)
+
+
+def _refuse_changed_prices(payload: OrderIn, lines, subtotal: int, shipping_fee: int,
+                           total: int) -> None:
+    price_differs = any(item.price is not None and item.price != quote.price for item, quote in lines)
+    total_differs = payload.total_amount is not None and payload.total_amount != total
+    if not (price_differs or total_differs):
+        return
+    raise Conflict(
+        "Prices have changed since you saw them; review the current prices and confirm",
+        code="price_changed",
+        details={
+            "items": [{"productId": item.product_id, "size": item.size, "quantity": item.quantity,
+                       "price": quote.price, "submittedPrice": item.price,
+                       "lineTotal": quote.price * item.quantity} for item, quote in lines],
+            "subtotal": subtotal,
+            "shippingFee": shipping_fee,
+            "totalAmount": total,
+            "submittedTotalAmount": payload.total_amount,
+        },
+    )
+
+
+def _local_day(moment: datetime, config):
+    return moment.astimezone(config.zone).date()
+
+
+def _after_commit(order: Order) -> None:
+    """The order stands from here on: nothing below may fail it."""
+    try:
+        emit_event("Order Completed", {
+            "orderId": order.id,
+            "userId": order.customer_id,
+            "products": [{"productId": item.product_id, "name": item.product_name, "size": item.size,
+                          "quantity": item.quantity, "unitPrice": item.unit_price}
+                         for item in order.items],
+            "subtotal": order.subtotal,
+            "shippingFee": order.shipping_fee,
+            "totalAmount": order.total_amount,
+        }, user_id=order.customer_id)
+    except Exception:  # an event sink failing must not turn a placed order into a 500
+        log.exception("could not emit Order Completed", extra={"fields": {"orderId": order.id}})
+    catalog().clear_cart(order.customer_id, bearer_token())

@@ -1,0 +1,119 @@
+"""Order lists for customers and admins, dashboard totals and the sales summary for charts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from services.kit.app import current_config
+from services.kit.db import db_session
+from services.kit.errors import Unprocessable
+
+from .models import Order, OrderItem, OrderStatus
+from .schemas import AdminOrdersQuery, PageQuery, SummaryQuery, order_json
+
+MAX_SUMMARY_DAYS = 366
+NOT_CANCELLED = Order.status != OrderStatus.CANCELLED.value
+
+
+def customer_orders(customer_id: int, query: PageQuery) -> dict:
+    return _page(select(Order).where(Order.customer_id == customer_id), query)
+
+
+def admin_orders(query: AdminOrdersQuery) -> dict:
+    in_range = _day_range(query.date_from, query.date_to)
+    listing = select(Order).where(*in_range)
+    if query.status is not None:
+        listing = listing.where(Order.status == query.status.value)
+    page = _page(listing, query)
+    # Totals cover the date range whatever the status filter, so every status tab shows its count.
+    page["summary"] = dashboard_totals(in_range)
+    return page
+
+
+def dashboard_totals(conditions) -> dict:
+    rows = db_session().execute(
+        select(Order.status, func.count(), func.coalesce(func.sum(Order.total_amount), 0))
+        .where(*conditions).group_by(Order.status)).all()
+    by_status = {status.value: 0 for status in OrderStatus}
+    revenue = 0
+    for status, count, amount in rows:
+        by_status[status] = count
+        if status != OrderStatus.CANCELLED.value:
+            revenue += int(amount)
+    cancelled = by_status[OrderStatus.CANCELLED.value]
+    return {"orderCount": sum(by_status.values()) - cancelled, "revenue": revenue,
+            "cancelledCount": cancelled, "byStatus": by_status}
+
+
+def sales_summary(query: SummaryQuery) -> dict:
+    """Per-day orders and revenue, best sellers and revenue by category; cancelled orders excluded."""
+    last = query.date_to or datetime.now(current_config().zone).date()
+    first = query.date_from or last - timedelta(days=29)
+    if first > last:
+        raise Unprocessable("'from' must not be after 'to'",
+                            details=[{"field": "from", "message": "after 'to'", "type": "value_error"}])
+    if (last - first).days + 1 > MAX_SUMMARY_DAYS:
+        raise Unprocessable(f"The summary covers at most {MAX_SUMMARY_DAYS} days",
+                            details=[{"field": "from", "message": "range too long", "type": "value_error"}])
+    session = db_session()
+    in_range = _day_range(first, last)
+
+    per_day = dict((day, (count, int(amount))) for day, count, amount in session.execute(
+        select(Order.placed_on, func.count(), func.sum(Order.total_amount))
+        .where(*in_range, NOT_CANCELLED).group_by(Order.placed_on)).all())
+    days = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        count, amount = per_day.get(day, (0, 0))
+        days.append({"date": day.isoformat(), "orders": count, "revenue": amount})
+
+    sold = (select(OrderItem.product_id, func.max(OrderItem.product_name),
+                   func.sum(OrderItem.quantity).label("quantity"),
+                   func.sum(OrderItem.line_total).label("revenue"))
+            .join(Order).where(*in_range, NOT_CANCELLED).group_by(OrderItem.product_id))
+
+    def best(order_by) -> list[dict]:
+        rows = session.execute(sold.order_by(order_by.desc(), OrderItem.product_id).limit(query.limit))
+        return [{"productId": pid, "productName": name, "quantity": int(qty), "revenue": int(rev)}
+                for pid, name, qty, rev in rows]
+
+    quantity, revenue = sold.selected_columns.quantity, sold.selected_columns.revenue
+    categories = session.execute(
+        select(OrderItem.category, func.sum(OrderItem.quantity), func.sum(OrderItem.line_total))
+        .join(Order).where(*in_range, NOT_CANCELLED).group_by(OrderItem.category)
+        .order_by(func.sum(OrderItem.line_total).desc(), OrderItem.category)).all()
+
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "timezone": current_config().business_timezone,
+        "totals": dashboard_totals(in_range),
+        "days": days,
+        "bestSellersByQuantity": best(quantity),
+        "bestSellersByRevenue": best(revenue),
+        "revenueByCategory": [{"category": category, "quantity": int(qty), "revenue": int(rev)}
+                              for category, qty, rev in categories],
+    }
+
+
+def _day_range(first: date | None, last: date | None) -> list:
+    conditions = []
+    if first is not None:
+        conditions.append(Order.placed_on >= first)
+    if last is not None:
+        conditions.append(Order.placed_on <= last)
+    return conditions
+
+
+def _page(listing: Select, query: PageQuery) -> dict:
+    session = db_session()
+    total = session.scalar(select(func.count()).select_from(listing.subquery()))
+    orders = session.scalars(
+        listing.options(selectinload(Order.items), selectinload(Order.history))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .offset((query.page - 1) * query.page_size).limit(query.page_size)).all()
+    return {"orders": [order_json(order) for order in orders], "page": query.page,
+            "pageSize": query.page_size, "total": total}

@@ -1,0 +1,101 @@
+"""The orders API: /api/orders*."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from services.kit.api import ErrorResponse, SpecResponse, make_spec
+from services.kit.auth import current_user, ensure_self_or_admin, require_auth, require_role
+
+from . import checkout, fulfilment, reports
+from .schemas import (
+    AdminOrderPage,
+    AdminOrdersQuery,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    PageQuery,
+    SalesSummary,
+    StatusIn,
+    SummaryQuery,
+    order_json,
+)
+
+spec = make_spec("SweetDream orders")
+bp = Blueprint("orders", __name__)
+
+AUTH = {"bearerAuth": []}
+ID = "int(max=2147483647)"  # larger ids cannot exist; they 404 before touching the database
+
+def _errors(*codes: int) -> dict:
+    return {f"HTTP_{code}": ErrorResponse for code in codes}
+
+
+@bp.post("/api/orders")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_201=OrderOut, HTTP_200=OrderOut,
+                                 **_errors(401, 403, 409, 422, 503)),
+               security=AUTH, tags=["orders"])
+def create_order(json: OrderIn):
+    """Place an order. Prices come from the catalog; send `Idempotency-Key` to retry safely."""
+    key = checkout.check_idempotency_key(request.headers.get(checkout.IDEMPOTENCY_HEADER))
+    placed = checkout.place_order(json, current_user(), key)
+    headers = {"Location": f"/api/orders/{placed.body['id']}"}
+    if placed.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return jsonify(placed.body), placed.status, headers
+
+
+@bp.get("/api/orders")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=AdminOrderPage, **_errors(401, 403, 422)),
+               security=AUTH, tags=["orders"])
+def list_orders(query: AdminOrdersQuery):
+    """All orders (admin): filter by status and shop-local dates; dashboard totals included."""
+    return jsonify(reports.admin_orders(query))
+
+
+@bp.get("/api/orders/summary")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=SalesSummary, **_errors(401, 403, 422)),
+               security=AUTH, tags=["orders"])
+def sales_summary(query: SummaryQuery):
+    """Sales per shop-local day, best sellers and revenue by category (admin analytics)."""
+    return jsonify(reports.sales_summary(query))
+
+
+@bp.get(f"/api/orders/user/<{ID}:user_id>")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_200=OrderPage, **_errors(401, 403, 422)),
+               security=AUTH, tags=["orders"])
+def user_orders(user_id: int, query: PageQuery):
+    """A customer's orders, newest first (the customer or an admin)."""
+    ensure_self_or_admin(user_id)
+    return jsonify(reports.customer_orders(user_id, query))
+
+
+@bp.get(f"/api/orders/<{ID}:order_id>")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **_errors(401, 404)),
+               security=AUTH, tags=["orders"])
+def get_order(order_id: int):
+    """One order with its items and status history (the owner or an admin)."""
+    return jsonify(order_json(fulfilment.visible_order(order_id, current_user())))
+
+
+@bp.patch(f"/api/orders/<{ID}:order_id>/status")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **_errors(401, 403, 404, 409, 422)),
+               security=AUTH, tags=["orders"])
+def update_status(order_id: int, json: StatusIn):
+    """Move an order along PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it (admin)."""
+    return jsonify(fulfilment.change_status(order_id, json.status, current_user()))
+
+
+@bp.post(f"/api/orders/<{ID}:order_id>/cancel")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **_errors(401, 404, 409)),
+               security=AUTH, tags=["orders"])
+def cancel_order(order_id: int):
+    """Cancel: the owner while PENDING, an admin while PENDING or PROCESSING."""
+    return jsonify(fulfilment.cancel(order_id, current_user()))

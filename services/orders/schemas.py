@@ -1,0 +1,203 @@
+"""Request and response bodies (camelCase JSON), and how an order is rendered."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from services.kit.api import CamelModel
+
+from .models import TRANSITIONS, Order, OrderStatus
+
+DB_INT_MAX = 2**31 - 1  # ids are PostgreSQL `integer`
+MONEY_MAX = 10**12  # VND; far above any real basket, far below BIGINT
+MAX_ITEMS = 100  # the catalog prices at most 100 lines per lookup
+
+# Strict: JSON `true` or "3" is not a quantity, and 1.5 is not a price.
+Id = Annotated[int, Field(strict=True, ge=1, le=DB_INT_MAX)]
+Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
+
+
+class OrderItemIn(CamelModel):
+    product_id: Id
+    size: str = Field(min_length=1, max_length=20)
+    quantity: int = Field(strict=True, ge=1, le=99)
+    price: Money | None = Field(default=None, description="Unit price the shopper saw; checked, never used")
+
+
+class OrderIn(CamelModel):
+    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    shipping_address: str = Field(min_length=1, max_length=500)
+    notes: str | None = Field(default=None, max_length=1000)
+    user_id: Id | None = Field(default=None, description="The customer; only admins may name another")
+    total_amount: Money | None = Field(default=None, description="Total the shopper saw; checked")
+
+    @model_validator(mode="after")
+    def _one_line_per_product_size(self) -> OrderIn:
+        seen: set[tuple[int, str]] = set()
+        for item in self.items:
+            line = (item.product_id, item.size)
+            if line in seen:
+                raise ValueError(f"product {item.product_id} size {item.size!r} appears twice; "
+                                 "send one line with the total quantity")
+            seen.add(line)
+        return self
+
+
+class StatusIn(CamelModel):
+    status: OrderStatus
+
+
+class PageQuery(CamelModel):
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class AdminOrdersQuery(PageQuery):
+    status: OrderStatus | None = None
+    date_from: date | None = Field(default=None, alias="from", description="First shop-local day")
+    date_to: date | None = Field(default=None, alias="to", description="Last shop-local day")
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> AdminOrdersQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("'from' must not be after 'to'")
+        return self
+
+
+class SummaryQuery(CamelModel):
+    date_from: date | None = Field(default=None, alias="from", description="Default: 29 days before 'to'")
+    date_to: date | None = Field(default=None, alias="to", description="Default: today (shop-local)")
+    limit: int = Field(default=10, ge=1, le=50, description="Best sellers per list")
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> SummaryQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("'from' must not be after 'to'")
+        return self
+
+
+class OrderItemOut(CamelModel):
+    product_id: int
+    product_name: str
+    category: str | None
+    size: str
+    unit_price: int
+    quantity: int
+    line_total: int
+
+
+class StatusChangeOut(CamelModel):
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    actor_id: int
+    changed_at: datetime
+
+
+class OrderOut(CamelModel):
+    id: int
+    user_id: int
+    placed_by: int
+    status: OrderStatus
+    next_statuses: list[OrderStatus]
+    items: list[OrderItemOut]
+    subtotal: int
+    shipping_fee: int
+    total_amount: int
+    shipping_address: str
+    notes: str | None
+    placed_on: date
+    created_at: datetime
+    updated_at: datetime
+    status_history: list[StatusChangeOut]
+
+
+class OrderPage(CamelModel):
+    orders: list[OrderOut]
+    page: int
+    page_size: int
+    total: int
+
+
+class DashboardTotals(CamelModel):
+    order_count: int = Field(description="Orders that are not cancelled")
+    revenue: int = Field(description="Sum of totalAmount (shipping included) of orders not cancelled")
+    cancelled_count: int
+    by_status: dict[OrderStatus, int]
+
+
+class AdminOrderPage(OrderPage):
+    summary: DashboardTotals
+
+
+class DaySales(CamelModel):
+    date: date
+    orders: int
+    revenue: int
+
+
+class ProductSales(CamelModel):
+    product_id: int
+    product_name: str
+    quantity: int
+    revenue: int
+
+
+class CategorySales(CamelModel):
+    category: str | None
+    quantity: int
+    revenue: int
+
+
+class SalesSummary(CamelModel):
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
+    timezone: str
+    totals: DashboardTotals
+    days: list[DaySales]
+    best_sellers_by_quantity: list[ProductSales]
+    best_sellers_by_revenue: list[ProductSales]
+    revenue_by_category: list[CategorySales]
+
+
+def iso(moment: datetime) -> str:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def order_json(order: Order) -> dict:
+    status = OrderStatus(order.status)
+    return {
+        "id": order.id,
+        "userId": order.customer_id,
+        "placedBy": order.placed_by,
+        "status": status.value,
+        "nextStatuses": [s.value for s in TRANSITIONS[status]],
+        "items": [{
+            "productId": item.product_id,
+            "productName": item.product_name,
+            "category": item.category,
+            "size": item.size,
+            "unitPrice": item.unit_price,
+            "quantity": item.quantity,
+            "lineTotal": item.line_total,
+        } for item in order.items],
+        "subtotal": order.subtotal,
+        "shippingFee": order.shipping_fee,
+        "totalAmount": order.total_amount,
+        "shippingAddress": order.shipping_address,
+        "notes": order.notes,
+        "placedOn": order.placed_on.isoformat(),
+        "createdAt": iso(order.created_at),
+        "updatedAt": iso(order.updated_at),
+        "statusHistory": [{
+            "fromStatus": change.from_status,
+            "toStatus": change.to_status,
+            "actorId": change.actor_id,
+            "changedAt": iso(change.changed_at),
+        } for change in order.history],
+    }
