@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Reinstall only when the requirements change, so a second `make run` starts in seconds.
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@echo "==> Installing Python dependencies into $(VENV)"
@@ -18,6 +18,11 @@ run: $(DEPS)
 
 test: $(DEPS)
 	@$(PY) -m pytest
+
+# Load test on loopback (needs wrk: apt-get install -y wrk); writes bench/results.json.
+bench: $(DEPS)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk" >&2; exit 2; }
+	@$(PY) -m bench.run
 
 lint: $(DEPS)
 	@$(PY) -m ruff check .

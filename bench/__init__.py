@@ -1,0 +1,1 @@
+"""`make bench`: the services under gunicorn on PostgreSQL, driven by wrk on loopback."""
