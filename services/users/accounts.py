@@ -1,0 +1,89 @@
+"""Data functions for customer accounts; the caller owns the session and commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.kit.errors import Conflict, NotFound
+
+from .models import Customer, Role
+from .schemas import normalise_email
+
+MAX_ID = 2**31 - 1  # customers.id is a 32-bit INTEGER on PostgreSQL
+
+
+def find_by_email(session: Session, email: str) -> Customer | None:
+    # lower() on both sides uses the case-insensitive unique index.
+    return session.scalar(select(Customer).where(func.lower(Customer.email) == email.lower()))
+
+
+def find_customer(session: Session, customer_id: int) -> Customer | None:
+    if not 1 <= customer_id <= MAX_ID:  # beyond the column's range: no such row, not a DB error
+        return None
+    return session.get(Customer, customer_id)
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    customer = find_customer(session, customer_id)
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} not found")
+    return customer
+
+
+def get_by_email(session: Session, email: str) -> Customer:
+    try:
+        customer = find_by_email(session, normalise_email(email))
+    except ValueError:  # not an e-mail address at all
+        customer = None
+    if customer is None:
+        raise NotFound(f"No customer with e-mail {email}")
+    return customer
+
+
+def email_taken() -> Conflict:
+    return Conflict("An account with this e-mail already exists", code="email_taken")
+
+
+def create_customer(session: Session, *, email: str, password_hash: str, name: str,
+                    phone: str | None = None, address: str | None = None,
+                    role: Role = Role.CUSTOMER) -> Customer:
+    customer = Customer(email=email.lower(), password_hash=password_hash, name=name, phone=phone,
+                        address=address, role=role.value)
+    session.add(customer)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the unique index caught a concurrent registration
+        session.rollback()
+        raise email_taken() from exc
+    return customer
+
+
+def set_role(session: Session, customer: Customer, role: Role) -> Customer:
+    """Change a role; 409 rather than leave the shop without an admin."""
+    if customer.role != role and customer.role == Role.ADMIN:
+        # Lock every admin row (PostgreSQL) so two admins cannot demote each other at once.
+        admins = session.scalars(
+            select(Customer).where(Customer.role == Role.ADMIN.value).with_for_update()
+            .execution_options(populate_existing=True)).all()
+        if customer in admins and len(admins) <= 1:
+            raise Conflict("The last admin cannot be demoted; promote another admin first",
+                           code="last_admin")
+    customer.role = role.value
+    session.flush()
+    return customer
+
+
+def list_customers(session: Session, *, query: str | None, page: int,
+                   page_size: int) -> tuple[list[Customer], int]:
+    condition = None
+    if query:
+        needle = query.lower()
+        condition = or_(func.lower(Customer.email).contains(needle, autoescape=True),
+                        func.lower(Customer.name).contains(needle, autoescape=True))
+    count = select(func.count()).select_from(Customer)
+    items = select(Customer).order_by(Customer.id).limit(page_size).offset((page - 1) * page_size)
+    if condition is not None:
+        count, items = count.where(condition), items.where(condition)
+    return list(session.scalars(items)), session.scalar(count) or 0

@@ -1,0 +1,70 @@
+"""Users settings, read from the environment."""
+
+from __future__ import annotations
+
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.config import ServiceConfig
+
+from .passwords import check_password_policy
+from .schemas import normalise_email
+
+LOCAL_ADMIN_EMAIL = "admin@sweetdream.com"
+LOCAL_ADMIN_PASSWORD = "admin123"  # noqa: S105 (local only; refused in dev/prod, see below)
+
+
+class UsersConfig(ServiceConfig):
+    # A refused setting must not print the settings (database URL, admin password) into the log.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
+
+    service_name: str = "users"
+
+    # Signing key: an AWS KMS asymmetric key (ECC_NIST_P256, SIGN_VERIFY) when set,
+    # otherwise a local PEM generated on first run under data_dir.
+    kms_key_id: str = ""
+    aws_region: str = ""
+    token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    # The admin `ensure-admin` creates when absent (on AWS the password is a Secrets Manager secret).
+    admin_email: str = LOCAL_ADMIN_EMAIL
+    admin_password: SecretStr = SecretStr(LOCAL_ADMIN_PASSWORD)
+    admin_name: str = "SweetDream Admin"
+
+    # Login throttling (Flask-Limiter syntax). Failed attempts count per e-mail; every attempt
+    # counts per client address. memory:// is per process; point it at Redis/Memcached to share.
+    ratelimit_storage_uri: str = "memory://"
+    login_limit_per_email: str = "5 per minute;20 per hour"
+    login_limit_per_address: str = "30 per minute;300 per hour"
+    # Proxies in front of the service that append to X-Forwarded-For (the ALB, or the local gateway).
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
+
+    @field_validator("login_limit_per_email", "login_limit_per_address")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit: {value!r}") from exc
+        return value
+
+    @field_validator("admin_email")
+    @classmethod
+    def _normalised_admin_email(cls, value: str) -> str:
+        return normalise_email(value)
+
+    @model_validator(mode="after")
+    def _refuse_local_admin_and_key_when_deployed(self) -> UsersConfig:
+        password = self.admin_password.get_secret_value()
+        check_password_policy(password)
+        if self.is_deployed:
+            if password == LOCAL_ADMIN_PASSWORD:
+                raise ValueError("ADMIN_PASSWORD must be set (from Secrets Manager) outside local "
+                                 "development, and never to the local default")
+            if not self.kms_key_id:
+                raise ValueError("KMS_KEY_ID must be set outside local development: every task must "
+                                 "sign with the same key")
+        return self

@@ -1,0 +1,55 @@
+"""Customer accounts: the only table the users service owns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, DateTime, Index, String, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    CUSTOMER = "CUSTOMER"
+    ADMIN = "ADMIN"
+
+
+EMAIL_MAX = 254
+NAME_MAX = 100
+PHONE_MAX = 20
+ADDRESS_MAX = 500
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("role IN ('CUSTOMER', 'ADMIN')", name="ck_customers_role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    password_hash: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    phone: Mapped[str | None] = mapped_column(String(PHONE_MAX))
+    address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX))
+    role: Mapped[str] = mapped_column(String(16), default=Role.CUSTOMER.value)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+# Case-insensitive uniqueness enforced by the database itself, on PostgreSQL and SQLite alike;
+# the application also stores e-mails lower-cased and looks them up through this index.
+Index("uq_customers_email_lower", func.lower(Customer.email), unique=True)

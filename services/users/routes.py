@@ -1,0 +1,184 @@
+"""Users API: registration, login, token verification, customers and roles, and the JWKS."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, current_app, jsonify
+from pydantic import BaseModel
+
+from services.kit.api import ErrorResponse, SpecResponse, make_spec
+from services.kit.app import current_config
+from services.kit.auth import bearer_token, ensure_self_or_admin, require_role
+from services.kit.db import db_session
+from services.kit.errors import APIError, Unauthorized
+from services.kit.events import emit_event
+
+from . import accounts
+from .models import Customer, Role
+from .passwords import hash_password, needs_rehash, verify_password
+from .schemas import (
+    AuthOut,
+    CustomerPage,
+    CustomerQuery,
+    Jwks,
+    LoginIn,
+    ProfileUpdate,
+    RegisterIn,
+    RoleUpdate,
+    UserOut,
+    VerifyIn,
+    VerifyOut,
+)
+
+spec = make_spec("SweetDream users")
+auth_bp = Blueprint("auth", __name__)
+customers_bp = Blueprint("customers", __name__)
+keys_bp = Blueprint("keys", __name__)
+
+BEARER = {"bearerAuth": []}
+INVALID_LOGIN = "Incorrect e-mail or password"
+
+
+def _json(model: BaseModel, status: int = 200):
+    return jsonify(model.model_dump(mode="json", by_alias=True)), status
+
+
+def _user(customer: Customer) -> UserOut:
+    return UserOut.model_validate(customer)
+
+
+def _token_for(customer: Customer) -> str:
+    return current_app.extensions["token_issuer"].issue(customer)
+
+
+def self_or_admin(view):
+    """403 unless the caller is the `customer_id` of the URL or an admin (before body validation)."""
+    @functools.wraps(view)
+    def wrapper(*args, customer_id: int, **kwargs):
+        ensure_self_or_admin(customer_id)
+        return view(*args, customer_id=customer_id, **kwargs)
+    return wrapper
+
+
+def _require_body(body):
+    # spectree skips JSON validation for form content types; an empty form body lands here.
+    if body is None:
+        raise APIError("Send the request body as application/json", status=415,
+                       code="unsupported_media_type")
+    return body
+
+
+@auth_bp.post("/api/auth/register")
+@spec.validate(resp=SpecResponse(HTTP_201=AuthOut, HTTP_409=ErrorResponse), tags=["auth"])
+def register(json: RegisterIn):
+    body = _require_body(json)
+    session = db_session()
+    if accounts.find_by_email(session, body.email) is not None:
+        raise accounts.email_taken()
+    customer = accounts.create_customer(
+        session, email=body.email, name=body.name, phone=body.phone, address=body.address,
+        password_hash=hash_password(body.password, current_config().bcrypt_rounds))
+    session.commit()
+    emit_event("User Registered", {}, user_id=customer.id)
+    return _json(AuthOut(token=_token_for(customer), user=_user(customer)), 201)
+
+
+@auth_bp.post("/api/auth/login")
+@spec.validate(resp=SpecResponse(HTTP_200=AuthOut, HTTP_401=ErrorResponse, HTTP_429=ErrorResponse),
+               tags=["auth"])
+def login(json: LoginIn):
+    body = _require_body(json)
+    rounds = current_config().bcrypt_rounds
+    session = db_session()
+    customer = accounts.find_by_email(session, body.email)
+    # Unknown e-mail and wrong password: same bcrypt work, same answer.
+    if not verify_password(body.password, customer.password_hash if customer else None, rounds):
+        raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
+    if needs_rehash(customer.password_hash, rounds):
+        customer.password_hash = hash_password(body.password, rounds)
+        session.commit()
+    emit_event("User Login", {}, user_id=customer.id)
+    return _json(AuthOut(token=_token_for(customer), user=_user(customer)))
+
+
+@auth_bp.post("/api/auth/verify")
+@spec.validate(resp=SpecResponse(HTTP_200=VerifyOut, HTTP_401=ErrorResponse), tags=["auth"],
+               security=BEARER)
+def verify(json: VerifyIn):
+    """Check a token (in the body or as a Bearer header) and return its account as it is now."""
+    token = (json.token if json else None) or bearer_token()
+    if not token:
+        raise Unauthorized("Send a token in the body or an Authorization: Bearer header",
+                           headers={"WWW-Authenticate": "Bearer"})
+    principal = current_app.extensions["token_verifier"].verify(token)
+    customer = accounts.find_customer(db_session(), principal.id)
+    if customer is None:
+        raise Unauthorized("The token's account no longer exists", code="invalid_token")
+    return _json(VerifyOut(valid=True, user=_user(customer)))
+
+
+@customers_bp.get("/api/customers")
+@require_role("ADMIN")
+@spec.validate(query=CustomerQuery, resp=SpecResponse(HTTP_200=CustomerPage), tags=["customers"],
+               security=BEARER)
+def list_customers(query: CustomerQuery):
+    items, total = accounts.list_customers(db_session(), query=query.q, page=query.page,
+                                           page_size=query.page_size)
+    return _json(CustomerPage(items=[_user(c) for c in items], total=total, page=query.page,
+                              page_size=query.page_size))
+
+
+@customers_bp.get("/api/customers/<int:customer_id>")
+@self_or_admin
+@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_403=ErrorResponse, HTTP_404=ErrorResponse),
+               tags=["customers"], security=BEARER)
+def get_customer(customer_id: int):
+    return _json(_user(accounts.get_customer(db_session(), customer_id)))
+
+
+@customers_bp.patch("/api/customers/<int:customer_id>")
+@self_or_admin
+@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_403=ErrorResponse, HTTP_404=ErrorResponse),
+               tags=["customers"], security=BEARER)
+def update_customer(customer_id: int, json: ProfileUpdate):
+    body = _require_body(json)
+    session = db_session()
+    customer = accounts.get_customer(session, customer_id)
+    for field in body.model_fields_set:
+        setattr(customer, field, getattr(body, field))
+    session.commit()
+    return _json(_user(customer))
+
+
+@customers_bp.patch("/api/customers/<int:customer_id>/role")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_404=ErrorResponse, HTTP_409=ErrorResponse),
+               tags=["customers"], security=BEARER)
+def set_role(customer_id: int, json: RoleUpdate):
+    body = _require_body(json)
+    session = db_session()
+    customer = accounts.set_role(session, accounts.get_customer(session, customer_id), Role(body.role))
+    session.commit()
+    return _json(_user(customer))
+
+
+@customers_bp.patch("/api/customers/email/<path:email>/role")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_404=ErrorResponse, HTTP_409=ErrorResponse),
+               tags=["customers"], security=BEARER)
+def set_role_by_email(email: str, json: RoleUpdate):
+    body = _require_body(json)
+    session = db_session()
+    customer = accounts.set_role(session, accounts.get_by_email(session, email), Role(body.role))
+    session.commit()
+    return _json(_user(customer))
+
+
+@keys_bp.get("/.well-known/jwks.json")
+@spec.validate(resp=SpecResponse(HTTP_200=Jwks), tags=["keys"])
+def jwks():
+    """The public key other services verify tokens with."""
+    response, status = _json(Jwks.model_validate({"keys": [current_app.extensions["signing_key"].jwk()]}))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response, status

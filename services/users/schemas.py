@@ -1,0 +1,139 @@
+"""Request and response bodies (camelCase JSON)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from services.kit.api import CamelModel
+
+from .models import ADDRESS_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
+from .passwords import MAX_PASSWORD_BYTES, check_password_policy
+
+# No control characters: they have no place in a name and PostgreSQL refuses NUL outright.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # an address may span lines
+
+
+def normalise_email(value: str) -> str:
+    """Syntax-checked (no DNS lookups) and lower-cased: the one form e-mails are stored in."""
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    return result.normalized.lower()
+
+
+def _empty_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Email = Annotated[str, Field(min_length=3, max_length=EMAIL_MAX), AfterValidator(normalise_email)]
+NewPassword = Annotated[str, Field(min_length=8, max_length=MAX_PASSWORD_BYTES),
+                        AfterValidator(check_password_policy)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=SINGLE_LINE)]
+# Optional contact fields: an empty string clears them (HTML forms send empty fields).
+Phone = Annotated[
+    Annotated[str, Field(min_length=6, max_length=PHONE_MAX, pattern=r"^\+?[0-9][0-9 ().-]*$")] | None,
+    BeforeValidator(_empty_is_none)]
+Address = Annotated[Annotated[str, Field(min_length=1, max_length=ADDRESS_MAX, pattern=MULTI_LINE)] | None,
+                    BeforeValidator(_empty_is_none)]
+RoleName = Literal["CUSTOMER", "ADMIN"]
+
+
+class RegisterIn(CamelModel):
+    email: Email
+    password: NewPassword
+    name: Name
+    phone: Phone = None
+    address: Address = None
+
+
+class LoginIn(CamelModel):
+    email: Email
+    # Not the registration policy: a login only has to be checked, never stored.
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class VerifyIn(CamelModel):
+    token: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class ProfileUpdate(CamelModel):
+    """What a customer may change about themselves; role and e-mail are not among it."""
+
+    name: Name | None = None
+    phone: Phone = None
+    address: Address = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ProfileUpdate:
+        if not self.model_fields_set:
+            raise ValueError("Send at least one of name, phone, address")
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be empty")
+        return self
+
+
+class RoleUpdate(CamelModel):
+    role: RoleName
+
+
+class CustomerQuery(CamelModel):
+    q: str | None = Field(default=None, max_length=100, pattern=SINGLE_LINE,
+                          description="Part of an e-mail or name, case-insensitive")
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class UserOut(CamelModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    phone: str | None
+    address: str | None
+    role: RoleName
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # SQLite hands back naive datetimes; they were written in UTC.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class AuthOut(CamelModel):
+    token: str
+    user: UserOut
+
+
+class VerifyOut(CamelModel):
+    valid: Literal[True]
+    user: UserOut
+
+
+class CustomerPage(CamelModel):
+    items: list[UserOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class Jwk(CamelModel):
+    kty: Literal["EC"]
+    crv: Literal["P-256"]
+    x: str
+    y: str
+    kid: str
+    alg: Literal["ES256"]
+    use: Literal["sig"]
+
+
+class Jwks(CamelModel):
+    keys: list[Jwk]
