@@ -1,0 +1,114 @@
+"""The storefront's only way to data: the public JSON APIs, through the gateway or the ALB.
+
+Every call forwards the signed-in shopper's token and the storefront session id (X-Session-Id), so
+the services authorise the real caller and their events carry the browser session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import current_app, session
+
+from services.kit.errors import ServiceUnavailable
+from services.kit.http import ServiceClient
+
+from .config import StorefrontConfig
+
+# Statuses that mean "the API is not there right now" rather than "your request was wrong".
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class ApiError(Exception):
+    """An API answered with an error; carries its error body (code, message, details)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def field_errors(self) -> dict[str, str]:
+        """Validation details as {fieldName: message}, for showing next to form fields."""
+        errors: dict[str, str] = {}
+        if isinstance(self.details, list):
+            for item in self.details:
+                if isinstance(item, dict) and item.get("field"):
+                    field = str(item["field"]).split(".")[-1]
+                    errors.setdefault(field, str(item.get("message", "")))
+        return errors
+
+
+class ApiUnavailable(ApiError):
+    def __init__(self, message: str = "The shop's API is unavailable"):
+        super().__init__(503, "upstream_unavailable", message)
+
+
+def segment(value: Any) -> str:
+    """One URL path segment, escaped (e-mail addresses and ids alike)."""
+    return quote(str(value), safe="")
+
+
+class Api:
+    """Thin JSON client over ServiceClient (timeouts, bounded retries on idempotent calls)."""
+
+    def __init__(self, config: StorefrontConfig):
+        self.client = ServiceClient(config.api_base_url, name="shop API",
+                                    connect_timeout=config.api_connect_timeout,
+                                    read_timeout=config.api_read_timeout, retries=config.api_retries)
+
+    def call(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+             headers: dict[str, str] | None = None, idempotent: bool | None = None,
+             token: str | None = None) -> Any:
+        headers = dict(headers or {})
+        if session.get("sid"):
+            headers["X-Session-Id"] = session["sid"]
+        headers["Accept"] = "application/json"
+        if params:
+            params = {k: v for k, v in params.items() if v not in (None, "")}
+        try:
+            response = self.client.request(method, path, token=token or session.get("token"),
+                                           json=json, params=params or None, headers=headers,
+                                           idempotent=idempotent)
+        except ServiceUnavailable as exc:
+            raise ApiUnavailable() from exc
+        if response.status_code in UNAVAILABLE_STATUSES:
+            raise ApiUnavailable()
+        if not response.content:
+            if response.ok:
+                return None
+            raise ApiError(response.status_code, "http_error", response.reason or "Request failed")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            # Not our JSON at all (e.g. a load balancer's HTML error page): treat as unavailable.
+            raise ApiUnavailable("The shop's API answered with something unexpected") from exc
+        if response.ok:
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            raise ApiError(response.status_code, "http_error", response.reason or "Request failed")
+        raise ApiError(response.status_code, str(error.get("code", "http_error")),
+                       str(error.get("message", "")), error.get("details"))
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.call("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.call("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.call("DELETE", path, **kwargs)
+
+
+def api() -> Api:
+    return current_app.extensions["storefront_api"]
+
+
+def current_config() -> StorefrontConfig:
+    return current_app.extensions["config"]

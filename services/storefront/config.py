@@ -1,0 +1,42 @@
+"""Storefront settings, read from the environment (and nowhere else)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from services.kit.config import ServiceConfig
+
+
+class StorefrontConfig(ServiceConfig):
+    service_name: str = "storefront"
+    # The gateway locally, the ALB URL on AWS: every API call goes through the public route table.
+    api_base_url: str = "http://127.0.0.1:8080"
+    api_connect_timeout: float = Field(default=1.0, gt=0)
+    api_read_timeout: float = Field(default=5.0, gt=0)
+    api_retries: int = Field(default=1, ge=0, le=5)
+    # Secure cookies when the site is served over HTTPS (the prod ALB terminates TLS).
+    session_cookie_secure: bool = False
+    session_lifetime_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (ALB or gateway).
+    trusted_proxies: int = Field(default=1, ge=0, le=5)
+    # Shown on the cart before checkout; the orders service computes the binding total and refuses
+    # an order whose total differs (409 price_changed), so a stale figure here cannot slip through.
+    shipping_fee: int = Field(default=30_000, ge=0)
+    page_size: int = Field(default=12, ge=1, le=100)
+    # Funnel source on AWS: the analytics bucket the daily export writes (empty: not configured).
+    analytics_bucket: str = ""
+    analytics_prefix: str = "user-actions"
+    analytics_days: int = Field(default=14, ge=1, le=90)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _verify_tokens_with_the_users_jwks(cls, data: Any) -> Any:
+        # Without a configured key the storefront verifies sign-ins against the users service's
+        # JWKS, reached through the same API URL as everything else.
+        if isinstance(data, dict) and not any(
+                data.get(key) for key in ("jwt_public_key", "jwt_public_key_file", "jwks_url")):
+            base = str(data.get("api_base_url") or cls.model_fields["api_base_url"].default)
+            data = {**data, "jwks_url": base.rstrip("/") + "/.well-known/jwks.json"}
+        return data

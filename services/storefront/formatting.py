@@ -1,0 +1,55 @@
+"""Template filters: đồng, Vietnam-local dates, order statuses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from flask import Flask
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")  # Vietnam has no daylight saving time
+
+ORDER_STATUSES = ("PENDING", "PROCESSING", "SHIPPED", "DELIVERED", "CANCELLED")
+STATUS_LABELS = {
+    "PENDING": "Chờ xác nhận",
+    "PROCESSING": "Đang chuẩn bị",
+    "SHIPPED": "Đang giao",
+    "DELIVERED": "Đã giao",
+    "CANCELLED": "Đã hủy",
+}
+# The one next step an admin can move an order to (the orders service enforces the full rules).
+NEXT_STATUS = {"PENDING": "PROCESSING", "PROCESSING": "SHIPPED", "SHIPPED": "DELIVERED"}
+
+
+def vnd(amount: int | None) -> str:
+    """299000 → '299.000 ₫' (Vietnamese groups thousands with dots)."""
+    if amount is None:
+        return "—"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(int(amount)):,}".replace(",", ".") + " ₫"
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def local_time(value: str | datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    parsed = parse_time(value)
+    return parsed.astimezone(VIETNAM).strftime(fmt) if parsed else ""
+
+
+def status_label(status: str | None) -> str:
+    return STATUS_LABELS.get(status or "", status or "")
+
+
+def install_filters(app: Flask) -> None:
+    app.add_template_filter(vnd)
+    app.add_template_filter(local_time)
+    app.add_template_filter(status_label)
+    app.jinja_env.globals.update(NEXT_STATUS=NEXT_STATUS, ORDER_STATUSES=ORDER_STATUSES,
+                                 STATUS_LABELS=STATUS_LABELS)

@@ -1,0 +1,100 @@
+"""The shopper's session: a signed HttpOnly cookie holding the API token and a session id.
+
+The role shown and enforced here always comes from the verified token, never from the cookie's
+other fields: the cookie is signed, but the token's signature is what the APIs trust too.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+from flask import abort, current_app, flash, g, redirect, request, session, url_for
+
+from services.kit.auth import Principal
+from services.kit.errors import Unauthorized
+
+
+def ensure_session_id() -> str:
+    """Every visitor gets an opaque id, sent as X-Session-Id so events tie a visit together."""
+    if "sid" not in session:
+        session["sid"] = uuid.uuid4().hex
+        session.permanent = True
+    return session["sid"]
+
+
+def sign_in(token: str, user: dict[str, Any]) -> None:
+    sid = session.get("sid") or uuid.uuid4().hex
+    session.clear()  # a new login never inherits the previous visitor's state (or CSRF secret)
+    session.update(sid=sid, token=token, user={
+        "id": user.get("id"), "email": user.get("email"), "name": user.get("name"),
+    })
+    session.permanent = True
+    g.pop("shopper", None)
+
+
+def remember_profile(user: dict[str, Any]) -> None:
+    """Keep the header's name in step after a profile change."""
+    session["user"] = {**session.get("user", {}), "name": user.get("name"), "email": user.get("email")}
+
+
+def sign_out() -> None:
+    sid = session.get("sid")
+    session.clear()
+    if sid:
+        session["sid"] = sid
+    g.shopper = None
+
+
+def current_shopper() -> Principal | None:
+    """The signed-in user from the verified token, or None (an expired token signs them out)."""
+    if "shopper" not in g:
+        token = session.get("token")
+        shopper = None
+        if token:
+            try:
+                shopper = current_app.extensions["token_verifier"].verify(token)
+            except Unauthorized:
+                sign_out()
+                flash("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "info")
+        g.shopper = shopper
+    return g.shopper
+
+
+def display_name() -> str:
+    user = session.get("user") or {}
+    return user.get("name") or user.get("email") or ""
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_shopper() is None:
+            if request.method == "GET":
+                target = request.full_path.rstrip("?")
+            else:
+                target = request.referrer if request.referrer and request.referrer.startswith(
+                    request.host_url) else None
+                target = "/" + target[len(request.host_url):] if target else None
+            flash("Vui lòng đăng nhập để tiếp tục.", "info")
+            return redirect(url_for("account.login", next=safe_next(target, "/")))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def admin_required(view):
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_shopper().is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper

@@ -1,0 +1,32 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  // Forms marked data-submit-once disable their buttons after the first submit, so an impatient
+  // double click sends one request. The server does not rely on it: checkout also carries an
+  // idempotency token.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-submit-once")) return;
+    if (form.dataset.submitted === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitted = "true";
+    window.setTimeout(function () {
+      form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (button) {
+        button.disabled = true;
+        button.setAttribute("aria-disabled", "true");
+        if (button.dataset.busyLabel) button.textContent = button.dataset.busyLabel;
+      });
+    }, 0);
+  });
+
+  // Filter forms marked data-autosubmit apply a changed select at once.
+  document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+    select.addEventListener("change", function () {
+      if (select.form.requestSubmit) select.form.requestSubmit();
+      else select.form.submit();
+    });
+  });
+})();

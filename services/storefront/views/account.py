@@ -1,0 +1,115 @@
+"""Register, log in, log out and the shopper's profile."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..api import ApiError, api, segment
+from ..session import (
+    current_shopper,
+    login_required,
+    remember_profile,
+    safe_next,
+    sign_in,
+    sign_out,
+)
+
+bp = Blueprint("account", __name__)
+
+PROFILE_FIELDS = ("name", "phone", "address")
+
+
+def _form(*names: str) -> dict[str, str]:
+    return {name: request.form.get(name, "").strip() for name in names}
+
+
+def _optional(values: dict[str, str]) -> dict[str, str]:
+    """Empty optional fields are left out rather than sent as empty strings."""
+    return {key: value for key, value in values.items() if value}
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    next_url = safe_next(request.values.get("next"), url_for("shop.home"))
+    if current_shopper():
+        return redirect(next_url)
+    values, errors, message = {}, {}, None
+    if request.method == "POST":
+        values = _form("name", "email", "phone", "address")
+        body = {**_optional(values), "name": values["name"], "email": values["email"],
+                "password": request.form.get("password", "")}
+        try:
+            result = api().post("/api/auth/register", json=body)
+        except ApiError as exc:
+            if exc.status == 409:
+                errors = {"email": "Email này đã được đăng ký. Hãy đăng nhập."}
+            elif exc.status in (400, 422):
+                errors = exc.field_errors()
+                message = "Vui lòng kiểm tra lại các thông tin được đánh dấu."
+            elif exc.status == 429:
+                message = "Bạn thao tác quá nhanh. Vui lòng đợi một lát rồi thử lại."
+            else:
+                raise
+        else:
+            sign_in(result["token"], result["user"])
+            flash(f"Chào mừng {result['user'].get('name') or ''} đến với SweetDream!", "success")
+            return redirect(next_url)
+    return render_template("account/register.html", values=values, errors=errors, message=message,
+                           next_url=next_url), 422 if errors or message else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.values.get("next"), url_for("shop.home"))
+    if current_shopper():
+        return redirect(next_url)
+    email, message, status = "", None, 200
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        try:
+            result = api().post("/api/auth/login",
+                                json={"email": email, "password": request.form.get("password", "")})
+        except ApiError as exc:
+            if exc.status in (400, 401, 422):
+                message, status = "Email hoặc mật khẩu không đúng.", 401
+            elif exc.status == 429:
+                message, status = "Bạn đã thử đăng nhập quá nhiều lần. Vui lòng đợi một lát.", 429
+            else:
+                raise
+        else:
+            sign_in(result["token"], result["user"])
+            flash("Đăng nhập thành công.", "success")
+            return redirect(next_url)
+    return render_template("account/login.html", email=email, message=message,
+                           next_url=next_url), status
+
+
+@bp.post("/logout")
+def logout():
+    sign_out()
+    flash("Bạn đã đăng xuất.", "info")
+    return redirect(url_for("shop.home"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def profile():
+    shopper = current_shopper()
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        values = _form(*PROFILE_FIELDS)
+        try:
+            user = api().patch(f"/api/customers/{segment(shopper.id)}", json=values)
+        except ApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            errors, message, status = exc.field_errors(), "Vui lòng kiểm tra lại thông tin.", 422
+        else:
+            flash("Đã lưu thông tin của bạn.", "success")
+            remember_profile(user)
+            return redirect(url_for("account.profile"))
+    else:
+        values = api().get(f"/api/customers/{segment(shopper.id)}")
+    return render_template("account/profile.html", values=values, errors=errors,
+                           message=message), status
+

@@ -1,0 +1,264 @@
+"""Admin pages (role ADMIN from the verified token): orders, customers, catalog, analytics."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ..api import ApiError, api, current_config, segment
+from ..charts import bar_chart, daily_chart, funnel_chart
+from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
+from ..funnel import build_funnel, funnel_source
+from ..session import admin_required, current_shopper, safe_next
+from .orders import fetch_order, page_arg
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ADMIN_PAGE_SIZE = 20
+ROLES = ("CUSTOMER", "ADMIN")
+ANALYTICS_RANGES = (7, 14, 30, 90)
+
+
+@bp.before_request
+@admin_required
+def _admins_only():
+    """Every admin page needs the ADMIN role from the verified token (the APIs check it too)."""
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("admin.orders"))
+
+
+# ---- orders ---------------------------------------------------------------------------------
+
+@bp.get("/orders")
+def orders():
+    status = request.args.get("status", "")
+    status = status if status in ORDER_STATUSES else ""
+    first, last = _day("from"), _day("to")
+    if first and last and first > last:
+        first, last = last, first
+    filters = {"status": status, "from": first.isoformat() if first else "",
+               "to": last.isoformat() if last else ""}
+    page = page_arg()
+    result = api().get("/api/orders", params={**filters, "page": page, "pageSize": ADMIN_PAGE_SIZE})
+    return render_template("admin/orders.html", result=result, filters=filters, page=page,
+                           page_args={k: v for k, v in filters.items() if v},
+                           back=request.full_path.rstrip("?"))
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int):
+    return render_template("admin/order.html", order=fetch_order(order_id),
+                           back=request.full_path.rstrip("?"))
+
+
+@bp.post("/orders/<int:order_id>/status")
+def set_order_status(order_id: int):
+    status = request.form.get("status", "")
+    if status not in ORDER_STATUSES:
+        abort(400)
+    back = safe_next(request.form.get("next"), url_for("admin.orders"))
+    try:
+        api().patch(f"/api/orders/{order_id}/status", json={"status": status})
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status != 409:
+            raise
+        flash(f"Đơn #{order_id} không thể chuyển sang “{status_label(status)}” từ trạng thái hiện tại.",
+              "error")
+    else:
+        flash(f"Đơn #{order_id}: đã chuyển sang “{status_label(status)}”.", "success")
+    return redirect(back)
+
+
+# ---- customers ------------------------------------------------------------------------------
+
+@bp.get("/customers")
+def customers():
+    search = request.args.get("q", "").strip()[:100]
+    page = page_arg()
+    result = api().get("/api/customers", params={"q": search, "page": page,
+                                                  "pageSize": ADMIN_PAGE_SIZE})
+    return render_template("admin/customers.html", result=result, search=search, page=page,
+                           roles=ROLES, back=request.full_path.rstrip("?"))
+
+
+@bp.post("/customers/<int:customer_id>/role")
+def set_role(customer_id: int):
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        abort(400)
+    back = safe_next(request.form.get("next"), url_for("admin.customers"))
+    try:
+        api().patch(f"/api/customers/{segment(customer_id)}/role", json={"role": role})
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status != 409:
+            raise
+        flash("Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên.", "error")
+    else:
+        flash(f"Đã đổi vai trò của khách #{customer_id} thành {role}.", "success")
+        if customer_id == current_shopper().id and role != "ADMIN":
+            flash("Bạn vừa bỏ quyền quản trị của chính mình; hãy đăng nhập lại.", "info")
+    return redirect(back)
+
+
+# ---- analytics ------------------------------------------------------------------------------
+
+@bp.get("/analytics")
+def analytics():
+    days = request.args.get("days", "30")
+    days = int(days) if days.isdigit() and int(days) in ANALYTICS_RANGES else 30
+    config = current_config()
+    today = datetime.now(UTC).astimezone(VIETNAM).date()
+    first = today - timedelta(days=days - 1)
+    summary = api().get("/api/orders/summary", params={"from": first.isoformat(),
+                                                        "to": today.isoformat(), "limit": 8})
+    best = summary["bestSellersByQuantity"]
+    by_category = summary["revenueByCategory"]
+    funnel = build_funnel(funnel_source(config.event_log_file, config.analytics_bucket,
+                                        config.analytics_prefix), days, today)
+    charts = {
+        "daily": daily_chart(summary["days"]),
+        "best": bar_chart([(row["productName"], row["quantity"],
+                            f"{row['quantity']} cái · {vnd(row['revenue'])}") for row in best],
+                          chart_id="best-sellers", title="Bán chạy nhất (số lượng)",
+                          description="Các sản phẩm bán nhiều nhất theo số lượng trong khoảng thời gian."),
+        "categories": bar_chart([(row["category"] or "Khác", row["revenue"], vnd(row["revenue"]))
+                                 for row in by_category],
+                                chart_id="categories", title="Doanh thu theo danh mục",
+                                description="Doanh thu (gồm giá sản phẩm, không gồm phí giao) theo danh mục."),
+        "funnel": funnel_chart(funnel.steps) if funnel else None,
+    }
+    return render_template("admin/analytics.html", summary=summary, charts=charts, funnel=funnel,
+                           days=days, ranges=ANALYTICS_RANGES)
+
+
+# ---- catalog ----------------------------------------------------------------------------------
+
+def _product_body(form) -> dict:
+    """Text fields as typed; the category as an id when it is one (the API validates the rest)."""
+    body: dict = {"name": form.get("name", "").strip(),
+                  "description": form.get("description", "").strip(),
+                  "active": form.get("active") == "on"}
+    category = form.get("categoryId", "")
+    body["categoryId"] = int(category) if category.isdigit() else category
+    return body
+
+
+def _price(raw: str | None):
+    """A typed price such as '120.000' or '120000' as an integer; anything else goes as typed."""
+    cleaned = (raw or "").replace(".", "").replace(" ", "").replace("₫", "")
+    return int(cleaned) if cleaned.isdigit() else raw
+
+
+@bp.get("/products")
+def products():
+    page = page_arg()
+    search = request.args.get("q", "").strip()[:100]
+    result = api().get("/api/products", params={"includeInactive": "true", "q": search,
+                                                 "page": page, "pageSize": ADMIN_PAGE_SIZE,
+                                                 "sort": "name"})
+    return render_template("admin/products.html", result=result, page=page, search=search)
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def new_product():
+    values, errors, message, status = {"active": True}, {}, None, 200
+    if request.method == "POST":
+        values = _product_body(request.form)
+        values["sizes"] = [{"size": request.form.get("size", "").strip(),
+                            "price": _price(request.form.get("price"))}]
+        try:
+            created = api().post("/api/products", json=values)
+        except ApiError as exc:
+            if exc.status not in (400, 409, 422):
+                raise
+            errors, status = exc.field_errors(), exc.status
+            message = ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
+                       else "Vui lòng kiểm tra lại thông tin sản phẩm.")
+        else:
+            flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
+            return redirect(url_for("admin.product", product_id=created["id"]))
+    return render_template("admin/product_new.html", values=values, errors=errors, message=message,
+                           categories=api().get("/api/categories")["items"]), status
+
+
+def _admin_product(product_id: int) -> dict:
+    try:
+        return api().get(f"/api/products/{product_id}", params={"includeInactive": "true"})
+    except ApiError as exc:
+        if exc.status in (404, 422):
+            abort(404)
+        raise
+
+
+@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+def product(product_id: int):
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        try:
+            api().patch(f"/api/products/{product_id}", json=_product_body(request.form))
+        except ApiError as exc:
+            if exc.status == 404:
+                abort(404)
+            if exc.status not in (400, 409, 422):
+                raise
+            errors, status = exc.field_errors(), exc.status
+            message = "Vui lòng kiểm tra lại thông tin sản phẩm."
+        else:
+            flash("Đã lưu sản phẩm.", "success")
+            return redirect(url_for("admin.product", product_id=product_id))
+    return render_template("admin/product_edit.html", product=_admin_product(product_id),
+                           categories=api().get("/api/categories")["items"], errors=errors,
+                           message=message), status
+
+
+def _size_result(product_id: int, call, success: str):
+    try:
+        call()
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status not in (400, 409, 422):
+            raise
+        problems = "; ".join(f"{field}: {text}" for field, text in exc.field_errors().items())
+        flash("Không lưu được kích cỡ" + (f" ({problems})" if problems else
+                                           " (nhãn trùng hoặc giá không hợp lệ)") + ".", "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("admin.product", product_id=product_id))
+
+
+@bp.post("/products/<int:product_id>/sizes")
+def add_size(product_id: int):
+    body = {"size": request.form.get("size", "").strip(), "price": _price(request.form.get("price"))}
+    return _size_result(product_id, lambda: api().post(f"/api/products/{product_id}/sizes", json=body),
+                        f"Đã thêm kích cỡ {body['size']}.")
+
+
+@bp.post("/products/<int:product_id>/sizes/<int:size_id>")
+def update_size(product_id: int, size_id: int):
+    body = {"size": request.form.get("size", "").strip(), "price": _price(request.form.get("price"))}
+    return _size_result(
+        product_id, lambda: api().patch(f"/api/products/{product_id}/sizes/{size_id}", json=body),
+        f"Đã lưu kích cỡ {body['size']}.")
+
+
+@bp.post("/products/<int:product_id>/sizes/<int:size_id>/delete")
+def delete_size(product_id: int, size_id: int):
+    return _size_result(
+        product_id, lambda: api().delete(f"/api/products/{product_id}/sizes/{size_id}"),
+        "Đã xóa kích cỡ.")

@@ -1,0 +1,192 @@
+"""Cart and checkout."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+
+from services.kit.events import emit_event
+
+from ..api import ApiError, api, current_config, segment
+from ..session import current_shopper, login_required, safe_next
+
+bp = Blueprint("cart", __name__)
+
+MAX_QUANTITY = 99
+# A double-submitted checkout can reach the orders service while the first request still holds
+# the idempotency key; it answers 409 "in progress" and we ask again briefly for the same order.
+IN_PROGRESS_RETRIES = 10
+IN_PROGRESS_WAIT_S = 0.3
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def load_cart() -> dict:
+    """The shopper's cart with current prices; also refreshes the header's item count."""
+    cart = api().get(f"/api/cart/{segment(current_shopper().id)}")
+    cart["available"] = [item for item in cart["items"] if item["available"]]
+    session["cart_count"] = cart["itemCount"]
+    return cart
+
+
+def cart_totals(cart: dict) -> dict[str, int]:
+    """Only lines still on sale count; the catalog's subtotal already leaves the others out."""
+    shipping = current_config().shipping_fee if cart["available"] else 0
+    return {"subtotal": cart["subtotal"], "shipping": shipping, "total": cart["subtotal"] + shipping,
+            "count": cart["itemCount"]}
+
+
+@bp.get("/cart")
+@login_required
+def view():
+    cart = load_cart()
+    return render_template("shop/cart.html", cart=cart, totals=cart_totals(cart))
+
+
+@bp.post("/cart/add")
+@login_required
+def add():
+    product_id = _int(request.form.get("productId"))
+    quantity = _int(request.form.get("quantity"), 1)
+    size = request.form.get("size", "").strip()
+    back = safe_next(request.form.get("next"), url_for("cart.view"))
+    if product_id is None:
+        abort(400)
+    if not size:
+        flash("Vui lòng chọn kích cỡ.", "error")
+        return redirect(back)
+    if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
+        flash(f"Số lượng phải từ 1 đến {MAX_QUANTITY}.", "error")
+        return redirect(back)
+    try:
+        api().post("/api/cart", json={"productId": product_id, "size": size, "quantity": quantity})
+    except ApiError as exc:
+        if exc.status not in (404, 409, 422):
+            raise
+        flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
+        return redirect(back)
+    session["cart_count"] = session.get("cart_count", 0) + quantity
+    flash(f"Đã thêm {quantity} × {size} vào giỏ hàng.", "success")
+    return redirect(back)
+
+
+@bp.post("/cart/items/<int:item_id>")
+@login_required
+def update(item_id: int):
+    quantity = _int(request.form.get("quantity"))
+    if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
+        flash(f"Số lượng phải từ 1 đến {MAX_QUANTITY}.", "error")
+        return redirect(url_for("cart.view"))
+    try:
+        api().patch(f"/api/cart/{item_id}", json={"quantity": quantity})
+    except ApiError as exc:
+        if exc.status not in (404, 422):
+            raise
+        flash("Không thể cập nhật sản phẩm này; giỏ hàng đã được tải lại.", "error")
+    else:
+        flash("Đã cập nhật số lượng.", "success")
+    return redirect(url_for("cart.view"))
+
+
+@bp.post("/cart/items/<int:item_id>/delete")
+@login_required
+def remove(item_id: int):
+    try:
+        api().delete(f"/api/cart/{item_id}")
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+    flash("Đã xóa sản phẩm khỏi giỏ hàng.", "success")
+    return redirect(url_for("cart.view"))
+
+
+def _checkout_page(cart: dict, address: str, notes: str = "", errors: dict | None = None,
+                   message: str | None = None, status: int = 200):
+    totals = cart_totals(cart)
+    return render_template("shop/checkout.html", cart=cart, totals=totals, address=address,
+                           notes=notes, errors=errors or {}, message=message,
+                           checkout_token=str(uuid.uuid4())), status
+
+
+@bp.get("/checkout")
+@login_required
+def checkout():
+    cart = load_cart()
+    if not cart["available"]:
+        flash("Giỏ hàng của bạn đang trống.", "info")
+        return redirect(url_for("cart.view"))
+    shopper = current_shopper()
+    profile = api().get(f"/api/customers/{segment(shopper.id)}")
+    totals = cart_totals(cart)
+    emit_event("Checkout Started", {"cartTotal": totals["total"], "itemCount": totals["count"]},
+               user_id=shopper.id, session_id=session.get("sid"))
+    return _checkout_page(cart, profile.get("address") or "")
+
+
+def _submitted_lines() -> list[dict]:
+    """The lines the shopper confirmed, exactly as shown on the checkout page."""
+    form = request.form
+    columns = [form.getlist(name) for name in ("productId", "size", "quantity", "price")]
+    if not columns[0] or len({len(column) for column in columns}) != 1:
+        abort(400)
+    lines = []
+    for product_id, size, quantity, price in zip(*columns, strict=True):
+        line = {"productId": _int(product_id), "size": size, "quantity": _int(quantity),
+                "price": _int(price)}
+        if None in line.values():
+            abort(400)
+        lines.append(line)
+    return lines
+
+
+@bp.post("/checkout")
+@login_required
+def place_order():
+    token = request.form.get("checkoutToken", "")
+    try:
+        uuid.UUID(token)
+    except ValueError:
+        abort(400)
+    address = request.form.get("shippingAddress", "").strip()
+    notes = request.form.get("notes", "").strip()
+    body = {"items": _submitted_lines(), "shippingAddress": address,
+            "totalAmount": _int(request.form.get("totalAmount"))}
+    if notes:
+        body["notes"] = notes
+    try:
+        order = _post_order(body, token)
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        cart = load_cart()
+        if not cart["available"]:
+            flash("Giỏ hàng của bạn đang trống.", "info")
+            return redirect(url_for("cart.view"))
+        if exc.code == "price_changed":
+            message = "Giá hoặc giỏ hàng đã thay đổi. Vui lòng xem lại tổng tiền và xác nhận lần nữa."
+        elif exc.code == "items_unavailable":
+            message = "Một số sản phẩm không còn bán. Vui lòng cập nhật giỏ hàng."
+        else:
+            message = "Vui lòng kiểm tra lại thông tin giao hàng."
+        return _checkout_page(cart, address, notes, exc.field_errors(), message, exc.status)
+    session["cart_count"] = 0
+    return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+
+
+def _post_order(body: dict, token: str) -> dict:
+    waits = 0
+    while True:
+        try:
+            return api().post("/api/orders", json=body, headers={"Idempotency-Key": token})
+        except ApiError as exc:
+            if exc.code != "idempotency_in_progress" or waits >= IN_PROGRESS_RETRIES:
+                raise
+        waits += 1
+        time.sleep(IN_PROGRESS_WAIT_S)

@@ -1,0 +1,59 @@
+"""The shopper's order history, order detail with its status timeline, and cancelling."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from ..api import ApiError, api, segment
+from ..session import current_shopper, login_required
+
+bp = Blueprint("orders", __name__)
+
+HISTORY_PAGE_SIZE = 10
+
+
+def page_arg() -> int:
+    page = request.args.get("page", "1")
+    return int(page) if page.isdigit() and 1 <= int(page) <= 10_000 else 1
+
+
+def fetch_order(order_id: int) -> dict:
+    """The order if the caller may see it; another customer's order is simply not found."""
+    try:
+        return api().get(f"/api/orders/{order_id}")
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            abort(404)
+        raise
+
+
+@bp.get("/orders")
+@login_required
+def history():
+    page = page_arg()
+    result = api().get(f"/api/orders/user/{segment(current_shopper().id)}",
+                       params={"page": page, "pageSize": HISTORY_PAGE_SIZE})
+    return render_template("shop/orders.html", result=result, page=page)
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def detail(order_id: int):
+    order = fetch_order(order_id)
+    return render_template("shop/order.html", order=order, placed=request.args.get("placed") == "1")
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id: int):
+    try:
+        api().post(f"/api/orders/{order_id}/cancel")
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            abort(404)
+        if exc.status != 409:
+            raise
+        flash("Đơn hàng này không thể hủy nữa.", "error")
+    else:
+        flash("Đã hủy đơn hàng.", "success")
+    return redirect(url_for("orders.detail", order_id=order_id))

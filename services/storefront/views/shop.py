@@ -1,0 +1,90 @@
+"""Home, catalog (search, filters, sort, pages — all state in the URL) and product pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request, url_for
+
+from ..api import ApiError, api, current_config
+
+bp = Blueprint("shop", __name__)
+
+SORTS = {
+    "": "Phù hợp nhất",
+    "price": "Giá tăng dần",
+    "-price": "Giá giảm dần",
+    "name": "Tên A–Z",
+    "-name": "Tên Z–A",
+    "newest": "Mới nhất",
+}
+FEATURED_COUNT = 8
+MAX_PRICE = 10**9
+MAX_QUERY = 100
+
+
+def _bounded_int(name: str, low: int, high: int) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+def catalog_filters() -> dict[str, str | int]:
+    """The catalog's query string, cleaned: unknown or malformed values are dropped, not errors."""
+    args = request.args
+    filters: dict[str, str | int] = {
+        "q": args.get("q", "").strip()[:MAX_QUERY],
+        "category": args.get("category", "").strip()[:100],
+        "size": args.get("size", "").strip()[:20],
+        "sort": args.get("sort", "") if args.get("sort", "") in SORTS else "",
+    }
+    for name in ("minPrice", "maxPrice"):
+        value = _bounded_int(name, 0, MAX_PRICE)
+        if value is not None:
+            filters[name] = value
+    page = _bounded_int("page", 1, 10_000)
+    if page and page > 1:
+        filters["page"] = page
+    return {key: value for key, value in filters.items() if value not in ("", None)}
+
+
+def categories() -> list[dict]:
+    return api().get("/api/categories")["items"]
+
+
+@bp.get("/")
+def home():
+    featured = api().get("/api/products", params={"sort": "newest", "pageSize": FEATURED_COUNT})
+    return render_template("shop/home.html", categories=categories(), featured=featured["items"])
+
+
+@bp.get("/products")
+def catalog():
+    filters = catalog_filters()
+    params = {**filters, "pageSize": current_config().page_size}
+    message = None
+    try:
+        result = api().get("/api/products", params=params)
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        message = "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm."
+        filters = {}
+        result = api().get("/api/products", params={"pageSize": current_config().page_size})
+    sizes = sorted({size["size"] for product in result["items"] for size in product["sizes"]}
+                   | ({filters["size"]} if filters.get("size") else set()))
+    return render_template("shop/catalog.html", result=result, filters=filters, sorts=SORTS,
+                           categories=categories(), sizes=sizes, message=message,
+                           page=int(filters.get("page", 1)))
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id: int):
+    try:
+        item = api().get(f"/api/products/{product_id}")
+    except ApiError as exc:
+        if exc.status in (404, 422):
+            abort(404)
+        raise
+    return render_template("shop/product.html", product=item,
+                           next_url=url_for("shop.product", product_id=product_id))
