@@ -82,6 +82,8 @@ def _check_json_body():
         request.get_json()
     except BadRequest as exc:
         raise BadRequest("Request body is not valid JSON") from exc
+    except RecursionError as exc:  # e.g. [[[[...]]]] thousands deep: the parser gives up
+        raise BadRequest("Request body is nested too deeply") from exc
     return None
 
 
