@@ -1,0 +1,196 @@
+"""Orders tests: a real catalog service in the loop (its own database, migrated and seeded)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import delete
+
+from services.kit.db import upgrade
+from services.orders import create_app
+from services.orders.config import OrdersConfig
+from services.orders.models import IdempotencyKey, Order, OrderItem, OrderStatusHistory
+from tests.conftest import live_server, temporary_postgres_database
+
+ORDERS_DIR = Path(__file__).resolve().parents[2] / "services" / "orders"
+CUSTOMER, OTHER_CUSTOMER, ADMIN = 1001, 1002, 1
+ADDRESS = "12 Nguyễn Huệ, Quận 1, TP. Hồ Chí Minh"
+
+
+@dataclass
+class CatalogFaults:
+    """Fault injection in front of the real catalog app: slowness and a failing cart clear."""
+
+    price_delay_s: float = 0.0
+    fail_cart_clear: bool = False
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        self.price_delay_s, self.fail_cart_clear = 0.0, False
+        with self._lock:
+            self.calls.clear()
+
+    def wrap(self, wsgi_app):
+        def middleware(environ, start_response):
+            method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+            with self._lock:
+                self.calls.append((method, path))
+            if path == "/api/products/prices" and self.price_delay_s:
+                time.sleep(self.price_delay_s)
+            if method == "DELETE" and path.startswith("/api/cart/user/") and self.fail_cart_clear:
+                start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])
+                return [b'{"error": {"code": "internal_error", "message": "injected", "details": null}}']
+            return wsgi_app(environ, start_response)
+        return middleware
+
+
+@dataclass
+class Catalog:
+    url: str
+    app: object
+    faults: CatalogFaults
+
+    def quote(self, product_id: int, size: str) -> dict:
+        """What the catalog says right now, through its own public price lookup."""
+        response = requests.post(f"{self.url}/api/products/prices",
+                                 json={"items": [{"productId": product_id, "size": size}]}, timeout=5)
+        assert response.status_code == 200, response.text
+        return response.json()["items"][0]
+
+    def price(self, product_id: int, size: str) -> int:
+        quote = self.quote(product_id, size)
+        assert quote["available"], quote
+        return quote["price"]
+
+
+@pytest.fixture(scope="session")
+def catalog(tokens) -> Iterator[Catalog]:
+    from services.catalog import create_app as create_catalog_app
+    from services.catalog.config import CatalogConfig
+
+    with temporary_postgres_database("sdorders_catalog") as url:
+        app = create_catalog_app(CatalogConfig(environment="test", database_url=url,
+                                               jwt_public_key=tokens.public_pem))
+        runner = app.test_cli_runner()
+        for command in (["migrate"], ["seed"]):
+            result = runner.invoke(args=command)
+            assert result.exit_code == 0, result.output
+        faults = CatalogFaults()
+        app.wsgi_app = faults.wrap(app.wsgi_app)
+        with live_server(app) as base_url:
+            yield Catalog(base_url, app, faults)
+        app.extensions["db"].engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _reset_catalog_faults(request):
+    yield
+    if "catalog" in request.fixturenames:
+        request.getfixturevalue("catalog").faults.reset()
+
+
+_migrated: set[str] = set()
+
+
+def migrated(url: str) -> str:
+    if url not in _migrated:
+        upgrade(ORDERS_DIR, OrdersConfig(database_url=url))
+        _migrated.add(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def orders_database(postgres_url) -> str:
+    return migrated(postgres_url)
+
+
+@pytest.fixture
+def events_file(tmp_path) -> Path:
+    return tmp_path / "events.jsonl"
+
+
+def read_events(path: Path, name: str | None = None) -> list[dict]:
+    if not path.exists():
+        return []
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in events if name is None or e["event"] == name]
+
+
+@pytest.fixture
+def make_app(tokens, catalog, events_file):
+    """Orders apps on a given database; their rows are deleted and engines closed afterwards."""
+    apps = []
+
+    def make(database_url: str, **overrides):
+        settings = {"environment": "test", "database_url": database_url,
+                    "jwt_public_key": tokens.public_pem, "catalog_url": catalog.url,
+                    "event_log_file": str(events_file), "log_level": "WARNING"}
+        settings.update(overrides)
+        app = create_app(OrdersConfig(**settings))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        db = app.extensions["db"]
+        with db.engine.begin() as conn:
+            for model in (IdempotencyKey, OrderStatusHistory, OrderItem, Order):
+                conn.execute(delete(model))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app, orders_database):
+    return make_app(orders_database)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(tokens):
+    """Headers for a caller: auth(CUSTOMER), auth(ADMIN, "ADMIN")."""
+    def headers(user_id: int, role: str = "CUSTOMER", **extra) -> dict[str, str]:
+        return {**tokens.headers(user_id, role), **extra}
+    return headers
+
+
+def order_body(*lines: tuple[int, str, int], **fields) -> dict:
+    return {"items": [{"productId": pid, "size": size, "quantity": qty} for pid, size, qty in lines],
+            "shippingAddress": ADDRESS, **fields}
+
+
+@pytest.fixture
+def place(client, auth):
+    """Place an order as `user_id` (customer by default) and return the created order."""
+    def place_order(user_id: int = CUSTOMER, role: str = "CUSTOMER", lines=((1, "12cm", 1),),
+                    **fields) -> dict:
+        response = client.post("/api/orders", json=order_body(*lines, **fields),
+                                headers=auth(user_id, role))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+    return place_order
+
+
+def row_counts(app) -> dict[str, int]:
+    from sqlalchemy import func, select
+    with app.extensions["db"].engine.connect() as conn:
+        return {model.__tablename__: conn.scalar(select(func.count()).select_from(model))
+                for model in (Order, OrderItem, OrderStatusHistory, IdempotencyKey)}
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert response.status_code == status, body
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    return body["error"]

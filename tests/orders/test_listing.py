@@ -1,0 +1,176 @@
+"""Reading orders: owners and admins only; admin lists with filters, dashboard totals, sales summary."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from services.orders.models import Order
+
+from .conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, assert_error
+
+TODAY = lambda: datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()  # noqa: E731
+
+
+def test_owner_and_admin_read_an_order_with_items_and_history(client, auth, place):
+    order = place(lines=((1, "12cm", 2), (2, "16cm", 1)))
+    for headers in (auth(CUSTOMER), auth(ADMIN, "ADMIN")):
+        response = client.get(f"/api/orders/{order['id']}", headers=headers)
+        assert response.status_code == 200
+        assert response.get_json() == order
+
+
+def test_another_customers_order_is_404(client, auth, place):
+    order = place()
+    assert_error(client.get(f"/api/orders/{order['id']}", headers=auth(OTHER_CUSTOMER)), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/orders/999999", "/api/orders/2147483648",
+                                  "/api/orders/99999999999999999999999", "/api/orders/-1",
+                                  "/api/orders/abc"])
+def test_missing_or_impossible_order_ids_are_404(client, auth, path):
+    assert_error(client.get(path, headers=auth(ADMIN, "ADMIN")), 404, "not_found")
+
+
+def test_reading_needs_a_token(client, place):
+    order = place()
+    assert_error(client.get(f"/api/orders/{order['id']}"), 401, "unauthorized")
+    assert_error(client.get(f"/api/orders/user/{CUSTOMER}"), 401, "unauthorized")
+    assert_error(client.get("/api/orders"), 401, "unauthorized")
+
+
+def test_customer_orders_newest_first_and_paginated(client, auth, place):
+    ids = [place()["id"] for _ in range(5)]
+    place(OTHER_CUSTOMER)
+    first = client.get(f"/api/orders/user/{CUSTOMER}?pageSize=2", headers=auth(CUSTOMER)).get_json()
+    assert [o["id"] for o in first["orders"]] == ids[::-1][:2]
+    assert (first["page"], first["pageSize"], first["total"]) == (1, 2, 5)
+    third = client.get(f"/api/orders/user/{CUSTOMER}?pageSize=2&page=3", headers=auth(CUSTOMER)).get_json()
+    assert [o["id"] for o in third["orders"]] == [ids[0]]
+    beyond = client.get(f"/api/orders/user/{CUSTOMER}?page=9", headers=auth(CUSTOMER)).get_json()
+    assert beyond["orders"] == [] and beyond["total"] == 5
+    assert all(o["items"] and o["statusHistory"] for o in first["orders"])
+
+
+def test_customer_orders_of_someone_else_are_403_but_admins_may(client, auth, place):
+    place()
+    assert_error(client.get(f"/api/orders/user/{CUSTOMER}", headers=auth(OTHER_CUSTOMER)), 403, "forbidden")
+    admin_view = client.get(f"/api/orders/user/{CUSTOMER}", headers=auth(ADMIN, "ADMIN"))
+    assert admin_view.status_code == 200 and admin_view.get_json()["total"] == 1
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=abc", "pageSize=0", "pageSize=101", "pageSize=-3",
+                                   "page=99999999999999999999", "sort=id"])
+def test_bad_paging_is_422(client, auth, query):
+    assert_error(client.get(f"/api/orders/user/{CUSTOMER}?{query}", headers=auth(CUSTOMER)),
+                 422, "validation_error")
+
+
+def test_admin_list_is_admin_only(client, auth):
+    assert_error(client.get("/api/orders", headers=auth(CUSTOMER)), 403, "forbidden")
+    assert_error(client.get("/api/orders/summary", headers=auth(CUSTOMER)), 403, "forbidden")
+
+
+def _move(client, auth, order_id: int, *steps: str) -> None:
+    for step in steps:
+        response = client.patch(f"/api/orders/{order_id}/status", json={"status": step},
+                                headers=auth(ADMIN, "ADMIN"))
+        assert response.status_code == 200, response.get_json()
+
+
+def _backdate(app, order_id: int, day: date) -> None:
+    with app.extensions["db"].engine.begin() as conn:
+        conn.execute(update(Order).where(Order.id == order_id).values(placed_on=day))
+
+
+def test_admin_list_filters_pages_and_totals(client, app, auth, place):
+    pending = place()
+    processing = place(OTHER_CUSTOMER, lines=((2, "16cm", 2),))
+    cancelled = place()
+    old = place()
+    _move(client, auth, processing["id"], "PROCESSING")
+    _move(client, auth, cancelled["id"], "CANCELLED")
+    _backdate(app, old["id"], TODAY() - timedelta(days=10))
+
+    everything = client.get("/api/orders", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert everything["total"] == 4
+    assert [o["id"] for o in everything["orders"]] == [old["id"], cancelled["id"], processing["id"],
+                                                       pending["id"]]
+    revenue = pending["totalAmount"] + processing["totalAmount"] + old["totalAmount"]
+    assert everything["summary"] == {
+        "orderCount": 3, "revenue": revenue, "cancelledCount": 1,
+        "byStatus": {"PENDING": 2, "PROCESSING": 1, "SHIPPED": 0, "DELIVERED": 0, "CANCELLED": 1}}
+
+    only_pending = client.get("/api/orders?status=PENDING", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert {o["id"] for o in only_pending["orders"]} == {pending["id"], old["id"]}
+    assert only_pending["total"] == 2
+    assert only_pending["summary"] == everything["summary"]  # totals ignore the status tab
+
+    today = TODAY().isoformat()
+    recent = client.get(f"/api/orders?from={today}&to={today}", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert {o["id"] for o in recent["orders"]} == {pending["id"], processing["id"], cancelled["id"]}
+    assert recent["summary"]["orderCount"] == 2
+    assert recent["summary"]["revenue"] == pending["totalAmount"] + processing["totalAmount"]
+
+    paged = client.get("/api/orders?pageSize=3&page=2", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert [o["id"] for o in paged["orders"]] == [pending["id"]]
+
+
+@pytest.mark.parametrize("query", ["status=LOST", "from=2024-13-01", "from=yesterday",
+                                   "from=2024-02-02&to=2024-02-01", "pageSize=1000", "isAdmin=true"])
+def test_admin_list_bad_filters_are_422(client, auth, query):
+    assert_error(client.get(f"/api/orders?{query}", headers=auth(ADMIN, "ADMIN")), 422, "validation_error")
+
+
+def test_sales_summary_for_charts(client, app, auth, catalog, place):
+    mousse, tiramisu = catalog.price(1, "12cm"), catalog.price(2, "16cm")
+    a = place(lines=((1, "12cm", 3),))
+    b = place(OTHER_CUSTOMER, lines=((1, "12cm", 1), (2, "16cm", 2)))
+    c = place(lines=((2, "16cm", 5),))
+    _move(client, auth, c["id"], "CANCELLED")  # cancelled: not in revenue nor best sellers
+    earlier = place(lines=((2, "16cm", 1),))
+    day_before = TODAY() - timedelta(days=2)
+    _backdate(app, earlier["id"], day_before)
+
+    frm, to = (TODAY() - timedelta(days=3)).isoformat(), TODAY().isoformat()
+    summary = client.get(f"/api/orders/summary?from={frm}&to={to}",
+                         headers=auth(ADMIN, "ADMIN")).get_json()
+    assert (summary["from"], summary["to"], summary["timezone"]) == (frm, to, "Asia/Ho_Chi_Minh")
+    assert [d["date"] for d in summary["days"]] == [
+        (TODAY() - timedelta(days=n)).isoformat() for n in (3, 2, 1, 0)]
+    assert [(d["orders"], d["revenue"]) for d in summary["days"]] == [
+        (0, 0), (1, earlier["totalAmount"]), (0, 0), (2, a["totalAmount"] + b["totalAmount"])]
+    assert summary["totals"]["orderCount"] == 3 and summary["totals"]["cancelledCount"] == 1
+    assert summary["totals"]["revenue"] == a["totalAmount"] + b["totalAmount"] + earlier["totalAmount"]
+
+    by_quantity = [(p["productId"], p["quantity"], p["revenue"]) for p in summary["bestSellersByQuantity"]]
+    assert by_quantity == [(1, 4, 4 * mousse), (2, 3, 3 * tiramisu)]
+    by_revenue = [p["productId"] for p in summary["bestSellersByRevenue"]]
+    assert by_revenue == sorted((1, 2), key=lambda pid: -{1: 4 * mousse, 2: 3 * tiramisu}[pid])
+    categories = {c["category"]: (c["quantity"], c["revenue"]) for c in summary["revenueByCategory"]}
+    mousse_category = catalog.quote(1, "12cm")["category"]
+    tiramisu_category = catalog.quote(2, "16cm")["category"]
+    assert categories == {mousse_category: (4, 4 * mousse), tiramisu_category: (3, 3 * tiramisu)}
+
+
+def test_sales_summary_defaults_to_the_last_30_days(client, auth, place):
+    place()
+    summary = client.get("/api/orders/summary", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert len(summary["days"]) == 30 and summary["to"] == TODAY().isoformat()
+    assert summary["days"][-1]["orders"] == 1
+
+
+def test_sales_summary_limit(client, auth, place):
+    place(lines=((1, "12cm", 1), (2, "12cm", 1), (3, "12cm", 1)))
+    summary = client.get("/api/orders/summary?limit=2", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert len(summary["bestSellersByQuantity"]) == len(summary["bestSellersByRevenue"]) == 2
+
+
+@pytest.mark.parametrize("query", ["from=2020-01-01&to=2024-01-01", "limit=0", "limit=51",
+                                   "from=2024-02-02&to=2024-02-01", "to=nope", "from=2999-01-01"])
+def test_sales_summary_bad_ranges_are_422(client, auth, query):
+    assert_error(client.get(f"/api/orders/summary?{query}", headers=auth(ADMIN, "ADMIN")),
+                 422, "validation_error")
