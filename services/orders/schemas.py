@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.kit.api import CamelModel
 
@@ -59,6 +59,11 @@ class AdminOrdersQuery(PageQuery):
     status: OrderStatus | None = None
     date_from: date | None = Field(default=None, alias="from", description="First shop-local day")
     date_to: date | None = Field(default=None, alias="to", description="Last shop-local day")
+
+    @field_validator("status", "date_from", "date_to", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        return None if value == "" else value  # what an HTML filter form sends for "any"
 
     @model_validator(mode="after")
     def _ordered_range(self) -> AdminOrdersQuery:

@@ -115,6 +115,9 @@ def test_admin_list_filters_pages_and_totals(client, app, auth, place):
     assert recent["summary"]["orderCount"] == 2
     assert recent["summary"]["revenue"] == pending["totalAmount"] + processing["totalAmount"]
 
+    any_filter = client.get("/api/orders?status=&from=&to=", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert any_filter == everything  # an HTML form's empty "any" choices
+
     paged = client.get("/api/orders?pageSize=3&page=2", headers=auth(ADMIN, "ADMIN")).get_json()
     assert [o["id"] for o in paged["orders"]] == [pending["id"]]
 
