@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,25 +24,12 @@ from .schemas import OrderIn, order_json
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_VALID_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")  # printable ASCII
-
 
 @dataclass(frozen=True)
 class Placed:
     body: dict
     status: int
     replayed: bool
-
-
-def check_idempotency_key(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    if not _VALID_KEY.match(raw) or not raw.strip():
-        raise Unprocessable(f"{IDEMPOTENCY_HEADER} must be 1-255 printable ASCII characters",
-                            details=[{"field": IDEMPOTENCY_HEADER, "message": "invalid key",
-                                      "type": "idempotency_key"}])
-    return raw
 
 
 def request_fingerprint(payload: OrderIn) -> str:

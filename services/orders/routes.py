@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from services.kit.api import ErrorResponse, SpecResponse, make_spec
 from services.kit.auth import current_user, ensure_self_or_admin, require_auth, require_role
@@ -11,6 +11,7 @@ from . import checkout, fulfilment, reports
 from .schemas import (
     AdminOrderPage,
     AdminOrdersQuery,
+    OrderHeaders,
     OrderIn,
     OrderOut,
     OrderPage,
@@ -36,10 +37,9 @@ def _errors(*codes: int) -> dict:
 @spec.validate(resp=SpecResponse(HTTP_201=OrderOut, HTTP_200=OrderOut,
                                  **_errors(401, 403, 409, 422, 503)),
                security=AUTH, tags=["orders"])
-def create_order(json: OrderIn):
+def create_order(json: OrderIn, headers: OrderHeaders):
     """Place an order. Prices come from the catalog; send `Idempotency-Key` to retry safely."""
-    key = checkout.check_idempotency_key(request.headers.get(checkout.IDEMPOTENCY_HEADER))
-    placed = checkout.place_order(json, current_user(), key)
+    placed = checkout.place_order(json, current_user(), headers.idempotency_key)
     headers = {"Location": f"/api/orders/{placed.body['id']}"}
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.kit.api import CamelModel
 
@@ -44,6 +44,15 @@ class OrderIn(CamelModel):
                                  "send one line with the total quantity")
             seen.add(line)
         return self
+
+
+class OrderHeaders(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)  # every other header passes
+
+    idempotency_key: str | None = Field(
+        default=None, alias="Idempotency-Key", min_length=1, max_length=255,
+        pattern=r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",  # printable ASCII, not blank
+        description="Retry-safe placement: the same key and body return the same order")
 
 
 class StatusIn(CamelModel):
