@@ -140,10 +140,9 @@ class Stack:
                          else "http://127.0.0.1:9" for spec in SERVICES}
             self.servers["gateway"] = Server("gateway", f"services.gateway:create_gateway({upstreams!r})",
                                              self.log_dir / "gateway.log")
+        # Settable until start(): a test may put a fault proxy between orders and the catalog.
         self.catalog_url = catalog_url or (self.servers["catalog"].url if "catalog" in self.servers
                                            else "http://127.0.0.1:9")
-        for name, server in self.servers.items():
-            server.env = self.service_env(name)
 
     def url(self, name: str) -> str:
         return self.servers[name].url
@@ -193,7 +192,8 @@ class Stack:
 
     def start(self) -> Stack:
         try:
-            for server in self.servers.values():
+            for name, server in self.servers.items():
+                server.env = self.service_env(name)
                 server.start()
             wait_until_healthy(self.servers.values())
         except BaseException:
