@@ -49,7 +49,7 @@ def init_login_limits(app: Flask, config: UsersConfig, endpoint: str) -> Limiter
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded):
         breached = limiter.current_limit
-        retry_after = max(1, math.ceil(breached.reset_at - time.time())) if breached else 60
+        retry_after = max(1, math.ceil(breached.window[0] - time.time())) if breached else 60
         log.warning("login rate limit reached", extra={"fields": {"limit": str(exc.limit.limit)}})
         return error_response(429, "rate_limited",
                               f"Too many login attempts; try again in {retry_after} seconds",

@@ -1,0 +1,202 @@
+"""POST /api/auth/login: tokens, no account enumeration, throttling, events."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import bcrypt
+import jwt
+import pytest
+
+from services.users import passwords
+from tests.users.conftest import PASSWORD, assert_error, read_events
+
+
+def login(client, email="lan@example.com", password=PASSWORD, **kwargs):
+    return client.post("/api/auth/login", json={"email": email, "password": password}, **kwargs)
+
+
+def test_login_returns_a_token_with_every_claim(client, register, app):
+    account = register()
+    response = login(client, email="LAN@Example.com")  # e-mail case does not matter
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert set(body) == {"token", "user"}
+    assert body["user"] == account["user"]
+    header = jwt.get_unverified_header(body["token"])
+    assert header == {"alg": "ES256", "typ": "JWT", "kid": app.extensions["signing_key"].kid}
+    claims = jwt.decode(body["token"], app.extensions["signing_key"].public_pem, algorithms=["ES256"],
+                        audience="sweetdream", issuer="sweetdream-users")
+    assert set(claims) == {"sub", "email", "role", "iss", "aud", "iat", "exp"}
+    assert claims["sub"] == str(account["user"]["id"])
+    assert claims["email"] == "lan@example.com" and claims["role"] == "CUSTOMER"
+    assert claims["exp"] - claims["iat"] == 24 * 3600
+    assert abs(claims["iat"] - time.time()) < 60
+
+
+def test_token_lifetime_is_configurable(make_app, register):
+    app = make_app(token_ttl_seconds=900)
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+    claims = jwt.decode(login(client, "t@example.com").get_json()["token"],
+                        options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 900
+
+
+def _comparable(response) -> tuple:
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "x-request-id"}
+    return response.status_code, response.get_json(), headers
+
+
+def test_unknown_email_and_wrong_password_are_indistinguishable(client, register):
+    register()
+    wrong_password = login(client, password="not the password")
+    unknown_email = login(client, email="nobody@example.com")
+    assert_error(wrong_password, 401, "invalid_credentials")
+    assert _comparable(wrong_password) == _comparable(unknown_email)
+
+
+def test_both_failures_cost_exactly_one_bcrypt_check(client, register, monkeypatch):
+    register()
+    calls = []
+    real_checkpw = bcrypt.checkpw
+    monkeypatch.setattr(passwords.bcrypt, "checkpw",
+                        lambda pw, hashed: calls.append(hashed[:7]) or real_checkpw(pw, hashed))
+    for email, password in [("lan@example.com", "wrong password"), ("nobody@example.com", "x"),
+                            ("lan@example.com", "ạ" * 40)]:  # too long to ever have been stored
+        calls.clear()
+        assert login(client, email, password).status_code == 401
+        assert calls == [b"$2b$04$"], (email, calls)
+
+
+def test_unknown_email_takes_about_as_long_as_wrong_password(make_app):
+    app = make_app(bcrypt_rounds=10)  # slow enough that skipping bcrypt would show
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+
+    def median_seconds(email: str) -> float:
+        samples = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert login(client, email, "wrong password").status_code == 401
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples)
+
+    wrong, unknown = median_seconds("t@example.com"), median_seconds("nobody@example.com")
+    assert 0.5 < unknown / wrong < 2.0, (wrong, unknown)
+
+
+def test_login_upgrades_a_hash_made_at_another_cost(make_app):
+    old = make_app(bcrypt_rounds=4)
+    old.test_client().post("/api/auth/register",
+                           json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+    new = make_app(bcrypt_rounds=5)
+    assert login(new.test_client(), "t@example.com").status_code == 200
+    session = new.extensions["db"].sessionmaker()
+    try:
+        from services.users.accounts import find_by_email
+        assert find_by_email(session, "t@example.com").password_hash.startswith("$2b$05$")
+    finally:
+        session.close()
+    assert login(new.test_client(), "t@example.com").status_code == 200
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"password": PASSWORD}, "email"),
+    ({"email": "lan@example.com"}, "password"),
+    ({"email": "not-an-email", "password": PASSWORD}, "email"),
+    ({"email": "lan@example.com", "password": ""}, "password"),
+    ({"email": "lan@example.com", "password": 1234}, "password"),
+    ({"email": ["lan@example.com"], "password": PASSWORD}, "email"),
+    ({"email": "lan@example.com", "password": "p" * 5000}, "password"),
+    ({"email": "lan@example.com", "password": PASSWORD, "isAdmin": True}, "isAdmin"),
+])
+def test_invalid_login_body_is_422(client, body, field):
+    error = assert_error(client.post("/api/auth/login", json=body), 422, "validation_error")
+    assert field in {d["field"] for d in error["details"]}
+    assert PASSWORD not in str(error)
+
+
+def test_login_emits_user_login_with_the_session(client, register, events_file, capfd):
+    account = register()
+    token = login(client, headers={"X-Session-Id": "sess-7"}).get_json()["token"]
+    [event] = read_events(events_file, "User Login")
+    assert event["userId"] == str(account["user"]["id"]) and event["sessionId"] == "sess-7"
+    assert event["properties"] == {}
+    assert len(read_events(events_file, "User Login")) == 1
+    login(client, password="wrong password")  # a failed attempt is not a login
+    assert len(read_events(events_file, "User Login")) == 1
+    out, err = capfd.readouterr()
+    assert PASSWORD not in out + err and token not in out + err
+
+
+# -- throttling ------------------------------------------------------------------------------
+
+def _retry_after(response) -> int:
+    error = assert_error(response, 429, "rate_limited")
+    seconds = int(response.headers["Retry-After"])
+    assert 1 <= seconds <= 60 and error["details"] == {"retryAfter": seconds}
+    return seconds
+
+
+def test_failed_attempts_per_email_are_limited(make_app):
+    app = make_app(login_limit_per_email="3 per minute")
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+    for _ in range(3):
+        assert login(client, "t@example.com", "wrong password").status_code == 401
+    _retry_after(login(client, "t@example.com", "wrong password"))
+    # Now even the right password waits, and the e-mail's case does not dodge the limit...
+    _retry_after(login(client, "T@EXAMPLE.COM"))
+    # ...but another account is not affected.
+    assert login(client, "other@example.com", "x").status_code == 401
+
+
+def test_successful_logins_do_not_use_up_the_email_limit(make_app):
+    app = make_app(login_limit_per_email="3 per minute")
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+    for _ in range(6):
+        assert login(client, "t@example.com").status_code == 200
+
+
+def test_attempts_per_client_address_are_limited(make_app):
+    app = make_app(login_limit_per_address="4 per minute")
+    client = app.test_client()
+    for n in range(4):
+        assert login(client, f"user{n}@example.com").status_code == 401
+    _retry_after(login(client, "user99@example.com"))
+    # A malformed attempt from the same address is throttled too, before validation.
+    _retry_after(client.post("/api/auth/login", json={"email": 1}))
+
+
+def test_the_client_address_comes_from_the_trusted_proxy_hop(make_app):
+    """Behind the ALB, X-Forwarded-For's last entry is the client; earlier ones are the client's say."""
+    app = make_app(login_limit_per_address="2 per minute")
+    client = app.test_client()
+
+    def attempt(forwarded_for: str):
+        return login(client, "who@example.com", headers={"X-Forwarded-For": forwarded_for},
+                     environ_base={"REMOTE_ADDR": "10.0.0.5"})  # the ALB
+
+    assert attempt("203.0.113.7").status_code == 401
+    assert attempt("198.51.100.1, 203.0.113.7").status_code == 401  # spoofed prefix: same client
+    _retry_after(attempt("192.0.2.99, 203.0.113.7"))
+    assert attempt("203.0.113.8").status_code == 401  # a different shopper is unaffected
+
+
+def test_without_a_trusted_proxy_the_socket_address_counts(make_app):
+    app = make_app(login_limit_per_address="2 per minute", trusted_proxy_hops=0)
+    client = app.test_client()
+    for n in range(2):
+        assert login(client, "x@example.com", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code == 401
+    _retry_after(login(client, "x@example.com", headers={"X-Forwarded-For": "203.0.113.50"}))
+
+
+def test_each_app_has_its_own_counters(make_app):
+    first = make_app(login_limit_per_address="1 per minute")
+    second = make_app(login_limit_per_address="1 per minute")
+    assert login(first.test_client()).status_code == 401
+    assert login(second.test_client()).status_code == 401
+    assert login(first.test_client()).status_code == 429
