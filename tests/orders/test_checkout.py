@@ -81,6 +81,45 @@ def test_tampered_price_is_409_with_current_prices_and_nothing_written(client, a
     assert row_counts(app) == NO_ROWS
 
 
+def test_a_price_raised_in_the_catalog_after_the_shopper_looked_is_409(client, app, auth, catalog, tokens):
+    product = requests.get(f"{catalog.url}/api/products/6", timeout=5).json()
+    [size] = [s for s in product["sizes"] if s["size"] == "M"]
+    seen = size["price"]
+    admin = tokens.headers(ADMIN, "ADMIN")
+    raised = requests.patch(f"{catalog.url}/api/products/6/sizes/{size['id']}", headers=admin,
+                            json={"price": seen + 5_000}, timeout=5)
+    assert raised.status_code == 200, raised.text
+    try:
+        body = order_body((6, "M", 2), totalAmount=2 * seen + 30_000)
+        body["items"][0]["price"] = seen
+        error = assert_error(client.post("/api/orders", json=body, headers=auth(CUSTOMER)),
+                             409, "price_changed")
+        assert error["details"]["items"][0]["price"] == seen + 5_000
+        assert error["details"]["totalAmount"] == 2 * (seen + 5_000) + 30_000
+        assert row_counts(app) == NO_ROWS
+        # Confirming the new figures places the order at the catalog's price.
+        body["items"][0]["price"] = seen + 5_000
+        body["totalAmount"] = 2 * (seen + 5_000) + 30_000
+        placed = client.post("/api/orders", json=body, headers=auth(CUSTOMER))
+        assert placed.status_code == 201 and placed.get_json()["items"][0]["unitPrice"] == seen + 5_000
+    finally:
+        requests.patch(f"{catalog.url}/api/products/6/sizes/{size['id']}", headers=admin,
+                       json={"price": seen}, timeout=5)
+
+
+def test_an_inactive_product_is_422(client, app, auth, catalog, tokens):
+    admin = tokens.headers(ADMIN, "ADMIN")
+    assert requests.patch(f"{catalog.url}/api/products/7", headers=admin, json={"active": False},
+                          timeout=5).status_code == 200
+    try:
+        error = assert_error(client.post("/api/orders", json=order_body((7, "M", 1)),
+                                         headers=auth(CUSTOMER)), 422, "items_unavailable")
+        assert error["details"] == [{"index": 0, "productId": 7, "size": "M", "reason": "inactive"}]
+        assert row_counts(app) == NO_ROWS
+    finally:
+        requests.patch(f"{catalog.url}/api/products/7", headers=admin, json={"active": True}, timeout=5)
+
+
 def test_tampered_total_is_409(client, app, auth, catalog):
     price = catalog.price(1, "12cm")
     error = assert_error(client.post("/api/orders", json=order_body((1, "12cm", 1), totalAmount=price),
@@ -245,7 +284,7 @@ def test_the_customers_cart_is_cleared_after_the_order(client, auth, catalog, to
     shopper = 4242
     headers = tokens.headers(shopper)
     added = requests.post(f"{catalog.url}/api/cart", headers=headers, timeout=5,
-                          json={"userId": shopper, "productId": 1, "size": "12cm", "quantity": 2})
+                          json={"productId": 1, "size": "12cm", "quantity": 2})
     assert added.status_code in (200, 201), added.text
     assert _cart_items(catalog, tokens, shopper)
 
@@ -257,7 +296,7 @@ def test_the_customers_cart_is_cleared_after_the_order(client, auth, catalog, to
 def test_admin_order_clears_the_customers_cart_with_the_admins_token(client, auth, catalog, tokens):
     shopper = 4343
     requests.post(f"{catalog.url}/api/cart", headers=tokens.headers(shopper), timeout=5,
-                  json={"userId": shopper, "productId": 2, "size": "12cm", "quantity": 1})
+                  json={"productId": 2, "size": "12cm", "quantity": 1})
     response = client.post("/api/orders", json=order_body((2, "12cm", 1), userId=shopper),
                            headers=auth(ADMIN, "ADMIN"))
     assert response.status_code == 201
