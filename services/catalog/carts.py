@@ -1,0 +1,123 @@
+"""Shopping carts: one per customer, one line per product and size, quantities 1–99."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from services.kit.auth import Principal
+from services.kit.db import db_session
+from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+from .models import QUANTITY_MAX, Cart, CartItem, Product, ProductSize, utcnow
+
+# A lost race on the unique constraints (cart per customer, line per product+size) is retried;
+# the retry finds the winner's row and merges into it.
+MERGE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Added:
+    item: CartItem
+    created: bool
+
+
+def _field_error(field: str, message: str, code: str) -> Unprocessable:
+    return Unprocessable("Request validation failed",
+                         details=[{"field": field, "message": message, "type": code}])
+
+
+def _purchasable(product_id: int, size_label: str) -> ProductSize:
+    product = db_session().scalar(
+        select(Product).options(selectinload(Product.sizes)).where(Product.id == product_id))
+    if product is None or not product.active:
+        raise _field_error("productId", f"product {product_id} is not for sale", "unknown_product")
+    size = next((s for s in product.sizes if s.label == size_label), None)
+    if size is None:
+        offered = ", ".join(s.label for s in product.sizes)
+        raise _field_error("size", f"{product.name} comes in: {offered}", "unknown_size")
+    return size
+
+
+def _cart_id(customer_id: int) -> int:
+    session = db_session()
+    cart_id = session.scalar(select(Cart.id).where(Cart.customer_id == customer_id))
+    if cart_id is None:
+        cart = Cart(customer_id=customer_id)
+        session.add(cart)
+        session.flush()  # IntegrityError here when a concurrent request created it first
+        cart_id = cart.id
+    return cart_id
+
+
+def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) -> Added:
+    """Add to the customer's cart, merging with an existing line for the same product and size."""
+    size = _purchasable(product_id, size_label)
+    session = db_session()
+    for _attempt in range(MERGE_ATTEMPTS):
+        try:
+            cart_id = _cart_id(customer_id)
+            line = (CartItem.cart_id == cart_id, CartItem.product_id == product_id,
+                    CartItem.size_id == size.id)
+            # One atomic statement, so concurrent merges add up instead of overwriting each other.
+            merged = session.execute(
+                update(CartItem).where(*line, CartItem.quantity <= QUANTITY_MAX - quantity)
+                .values(quantity=CartItem.quantity + quantity, updated_at=utcnow()))
+            if merged.rowcount:
+                created = False
+            else:
+                current = session.scalar(select(CartItem.quantity).where(*line))
+                if current is not None:
+                    raise _field_error(
+                        "quantity", f"the cart already holds {current}; at most {QUANTITY_MAX} "
+                                    "of one cake and size fit in a cart", "too_many")
+                session.add(CartItem(cart_id=cart_id, product_id=product_id, size_id=size.id,
+                                     quantity=quantity))
+                created = True
+            session.commit()
+            break
+        except IntegrityError:
+            session.rollback()
+    else:
+        raise Conflict("The cart changed while adding; please try again")
+    item = session.scalar(select(CartItem).execution_options(populate_existing=True).where(
+        CartItem.cart_id == cart_id, CartItem.product_id == product_id, CartItem.size_id == size.id))
+    return Added(item=item, created=created)
+
+
+def cart_items(customer_id: int) -> list[CartItem]:
+    return list(db_session().scalars(
+        select(CartItem).join(CartItem.cart).where(Cart.customer_id == customer_id)
+        .order_by(CartItem.id)).unique())
+
+
+def _owned_item(item_id: int, user: Principal) -> CartItem:
+    item = db_session().get(CartItem, item_id)
+    if item is None:
+        raise NotFound(f"Cart item {item_id} not found")
+    if item.cart.customer_id != user.id:
+        raise Forbidden("You may only change your own cart")
+    return item
+
+
+def set_quantity(item_id: int, quantity: int, user: Principal) -> CartItem:
+    item = _owned_item(item_id, user)
+    item.quantity = quantity
+    db_session().commit()
+    return item
+
+
+def remove_item(item_id: int, user: Principal) -> None:
+    session = db_session()
+    session.delete(_owned_item(item_id, user))
+    session.commit()
+
+
+def clear(customer_id: int) -> None:
+    """Empty a customer's cart (after checkout). Clearing an empty cart is fine."""
+    session = db_session()
+    session.execute(delete(Cart).where(Cart.customer_id == customer_id))  # lines go by cascade
+    session.commit()

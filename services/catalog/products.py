@@ -1,0 +1,171 @@
+"""Reading the catalog: listing with filters, relevance search, categories, the price lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
+
+from services.kit.db import db_session
+from services.kit.errors import NotFound
+
+from .models import Category, Product, ProductSize
+from .schemas import DB_INT_MAX, PriceLineIn, ProductsQuery
+from .search import normalize, tokens
+
+# Relevance of a product to a search, best first (README "Search" documents the same rule).
+RANK_EXACT_NAME = 100  # the name is the query: "mousse dau" → Mousse Dâu
+RANK_NAME_PREFIX = 80  # the name starts with the query: "tira" → Tiramisu Dâu
+RANK_NAME_PHRASE = 60  # the name contains the query as typed: "kem bap" → Bánh Kem Bắp
+RANK_NAME_WORDS = 40  # the name contains every word, in any order: "bap kem"
+RANK_CATEGORY = 20  # every word is in the name or the category: "nuong socola" → Bánh So-co-la
+RANK_DESCRIPTION = 10  # every word is somewhere, the description included
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    items: list[Product]
+    total: int
+
+
+def _compact(column: ColumnElement[str]) -> ColumnElement[str]:
+    # "socola" should find "So-co-la": compare with the spaces taken out too.
+    return func.replace(column, " ", "")
+
+
+def _contains(column: ColumnElement[str], word: str) -> ColumnElement[bool]:
+    # Words are [0-9a-z]+ after normalisation, so they carry no LIKE wildcards to escape.
+    return column.like(f"%{word}%")
+
+
+def _word_found(word: str) -> ColumnElement[bool]:
+    return or_(_contains(Product.search_name, word), _contains(_compact(Product.search_name), word),
+               _contains(Category.search_name, word), _contains(Product.search_description, word))
+
+
+def _relevance(phrase: str, words: list[str]) -> ColumnElement[int]:
+    in_name = and_(*[or_(_contains(Product.search_name, w), _contains(_compact(Product.search_name), w))
+                     for w in words])
+    in_name_or_category = and_(*[or_(_contains(Product.search_name, w),
+                                     _contains(_compact(Product.search_name), w),
+                                     _contains(Category.search_name, w)) for w in words])
+    return case(
+        (Product.search_name == phrase, RANK_EXACT_NAME),
+        (Product.search_name.like(f"{phrase}%"), RANK_NAME_PREFIX),
+        (_contains(Product.search_name, phrase), RANK_NAME_PHRASE),
+        (in_name, RANK_NAME_WORDS),
+        (in_name_or_category, RANK_CATEGORY),
+        else_=RANK_DESCRIPTION,
+    )
+
+
+def _min_price() -> ColumnElement[int]:
+    return (select(func.min(ProductSize.price)).where(ProductSize.product_id == Product.id)
+            .correlate(Product).scalar_subquery())
+
+
+def _category_filter(value: str) -> ColumnElement[bool]:
+    if value.isdigit():
+        category_id = int(value)
+        return Product.category_id == category_id if category_id <= DB_INT_MAX else literal(False)
+    return Category.slug == value
+
+
+def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> ProductPage:
+    """One page of products matching every filter given, with their sizes and category."""
+    conditions: list[ColumnElement[bool]] = []
+    if not include_inactive:
+        conditions.append(Product.active.is_(True))
+    if query.category is not None:
+        conditions.append(_category_filter(query.category))
+
+    # Size and price range constrain the same size: "a 12cm cake under 100,000đ".
+    size_conditions: list[ColumnElement[bool]] = []
+    if query.size is not None:
+        size_conditions.append(ProductSize.label == query.size)
+    if query.min_price is not None:
+        size_conditions.append(ProductSize.price >= query.min_price)
+    if query.max_price is not None:
+        size_conditions.append(ProductSize.price <= query.max_price)
+    if size_conditions:
+        conditions.append(exists().where(ProductSize.product_id == Product.id, *size_conditions))
+
+    relevance = None
+    if query.q is not None:
+        words = tokens(query.q)
+        conditions.extend(_word_found(word) for word in words)
+        relevance = _relevance(normalize(query.q), words)
+
+    session = db_session()
+    total = session.scalar(
+        select(func.count(Product.id)).join(Product.category).where(*conditions)) or 0
+
+    sort = query.sort or ("relevance" if relevance is not None else None)
+    order_by = {
+        "relevance": [relevance.desc() if relevance is not None else None, Product.search_name],
+        "price": [_min_price().asc(), Product.search_name],
+        "-price": [_min_price().desc(), Product.search_name],
+        "name": [Product.search_name.asc()],
+        "-name": [Product.search_name.desc()],
+        "newest": [Product.created_at.desc()],
+        None: [],
+    }[sort]
+    order_by = [clause for clause in order_by if clause is not None] + [Product.id]
+
+    products = session.scalars(
+        select(Product).join(Product.category).options(contains_eager(Product.category),
+                                                       selectinload(Product.sizes))
+        .where(*conditions).order_by(*order_by)
+        .offset((query.page - 1) * query.page_size).limit(query.page_size)
+    ).all()
+    return ProductPage(items=list(products), total=total)
+
+
+def get_product(product_id: int, *, include_inactive: bool = False) -> Product:
+    product = db_session().scalar(
+        select(Product).options(selectinload(Product.sizes)).where(Product.id == product_id))
+    if product is None or (not product.active and not include_inactive):
+        raise NotFound(f"Product {product_id} not found")
+    return product
+
+
+def list_categories(*, include_inactive: bool = False) -> list[tuple[Category, int]]:
+    """Every category with its number of products (active ones, unless counting for an admin)."""
+    counted = [Product.category_id == Category.id]
+    if not include_inactive:
+        counted.append(Product.active.is_(True))
+    count = select(func.count(Product.id)).where(*counted).correlate(Category).scalar_subquery()
+    rows = db_session().execute(select(Category, count).order_by(Category.search_name, Category.id))
+    return [(category, product_count) for category, product_count in rows]
+
+
+def count_products(category_id: int) -> int:
+    """Active products in a category."""
+    return db_session().scalar(select(func.count(Product.id)).where(
+        Product.category_id == category_id, Product.active.is_(True))) or 0
+
+
+def price_lines(lines: list[PriceLineIn]) -> list[dict]:
+    """The authoritative price of each (productId, size), in request order, flagging what cannot
+    be sold. Shape: the orders contract in DESIGN.md/brief (reason: unknown_product, inactive,
+    unknown_size)."""
+    ids = {line.product_id for line in lines}
+    products = {p.id: p for p in db_session().scalars(
+        select(Product).options(selectinload(Product.sizes)).where(Product.id.in_(ids)))}
+    answers = []
+    for line in lines:
+        product = products.get(line.product_id)
+        size = next((s for s in product.sizes if s.label == line.size), None) if product else None
+        reason = ("unknown_product" if product is None else "inactive" if not product.active
+                  else "unknown_size" if size is None else None)
+        answers.append({
+            "productId": line.product_id,
+            "size": line.size,
+            "available": reason is None,
+            "reason": reason,
+            "productName": product.name if product else None,
+            "category": product.category.name if product else None,
+            "price": size.price if reason is None else None,
+        })
+    return answers

@@ -1,0 +1,288 @@
+"""The catalog API: products, categories, the price lookup, images and carts (/api/*)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, jsonify, send_from_directory
+
+from services.kit.api import ErrorResponse, SpecResponse, make_spec
+from services.kit.app import current_config
+from services.kit.auth import Principal, current_user, ensure_self_or_admin, require_auth, require_role
+from services.kit.caching import conditional
+from services.kit.errors import Forbidden, NotFound, Unauthorized
+from services.kit.events import emit_event
+
+from . import admin, carts, products
+from .schemas import (
+    CartItemIn,
+    CartItemOut,
+    CartOut,
+    CartQuantityIn,
+    CategoriesQuery,
+    CategoryIn,
+    CategoryList,
+    CategoryOut,
+    CategoryPatch,
+    PriceLookupIn,
+    PriceLookupOut,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProductsQuery,
+    SearchPage,
+    SearchQuery,
+    SizeIn,
+    SizeOut,
+    SizePatch,
+    cart_item_json,
+    cart_json,
+    category_json,
+    product_json,
+    size_json,
+)
+
+spec = make_spec("SweetDream catalog")
+bp = Blueprint("catalog", __name__)
+
+AUTH = {"bearerAuth": []}
+ID = "int(max=2147483647)"  # larger ids cannot exist; they 404 before touching the database
+IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.svg$")
+
+
+def _errors(*codes: int) -> dict:
+    return {f"HTTP_{code}": ErrorResponse for code in codes}
+
+
+def _cache_seconds() -> int:
+    return current_config().catalog_cache_seconds
+
+
+def _viewer() -> Principal | None:
+    """The caller of a public read. A missing or bad token only means an anonymous shopper:
+    it grants nothing here, and an expired storefront session must not break browsing."""
+    try:
+        return current_user()
+    except Unauthorized:
+        return None
+
+
+def _admin_view(requested: bool) -> bool:
+    """`includeInactive=true` is for admins: 401 without a valid token, 403 for customers."""
+    if not requested:
+        _viewer()  # so events carry the shopper's id
+        return False
+    user = current_user()
+    if user is None:
+        raise Unauthorized("Authentication required", headers={"WWW-Authenticate": "Bearer"})
+    if not user.is_admin:
+        raise Forbidden("Requires role ADMIN")
+    return True
+
+
+# ---- products --------------------------------------------------------------------------------
+
+@bp.get("/api/products")
+@conditional(max_age=_cache_seconds)
+@spec.validate(resp=SpecResponse(HTTP_200=ProductPage, **_errors(401, 403, 422)), tags=["products"])
+def list_products(query: ProductsQuery):
+    """Products with filters (category id/slug, q, size, price range), sort and paging."""
+    page = products.list_products(query, include_inactive=_admin_view(query.include_inactive))
+    if query.q is not None and query.page == 1:  # later pages are the same search
+        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
+    return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
+                    "page": query.page, "pageSize": query.page_size})
+
+
+@bp.get("/api/products/search")
+@conditional(max_age=_cache_seconds)
+@spec.validate(resp=SpecResponse(HTTP_200=SearchPage, **_errors(422)), tags=["products"])
+def search_products(query: SearchQuery):
+    """Accent- and case-insensitive search by relevance ("banh kem" finds "Bánh Kem")."""
+    _viewer()
+    page = products.list_products(ProductsQuery(q=query.q, page=query.page, page_size=query.page_size))
+    if query.page == 1:
+        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
+    return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
+                    "page": query.page, "pageSize": query.page_size, "query": query.q})
+
+
+@bp.get(f"/api/products/<{ID}:product_id>")
+@conditional(max_age=_cache_seconds)
+@spec.validate(resp=SpecResponse(HTTP_200=ProductOut, **_errors(404)), tags=["products"])
+def get_product(product_id: int):
+    """One product with its sizes. Inactive products exist only for admins."""
+    viewer = _viewer()
+    product = products.get_product(product_id, include_inactive=bool(viewer and viewer.is_admin))
+    emit_event("Product Viewed", {"productId": product.id, "productName": product.name,
+                                  "price": product.min_price, "category": product.category.name})
+    return jsonify(product_json(product))
+
+
+@bp.post("/api/products/prices")
+@spec.validate(resp=SpecResponse(HTTP_200=PriceLookupOut, **_errors(422)), tags=["products"])
+def price_lookup(json: PriceLookupIn):
+    """Authoritative prices for (productId, size) lines, in request order (used by orders)."""
+    return jsonify({"items": products.price_lines(json.items)})
+
+
+@bp.post("/api/products")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_201=ProductOut, **_errors(401, 403, 409, 422)),
+               security=AUTH, tags=["admin"])
+def create_product(json: ProductIn):
+    """Create a product with its sizes (admin)."""
+    product = admin.create_product(json)
+    return jsonify(product_json(product)), 201, {"Location": f"/api/products/{product.id}"}
+
+
+@bp.patch(f"/api/products/<{ID}:product_id>")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=ProductOut, **_errors(401, 403, 404, 409, 422)),
+               security=AUTH, tags=["admin"])
+def update_product(product_id: int, json: ProductPatch):
+    """Change a product's fields; `{"active": false}` deactivates it (admin)."""
+    return jsonify(product_json(admin.update_product(product_id, json)))
+
+
+@bp.post(f"/api/products/<{ID}:product_id>/sizes")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_201=SizeOut, **_errors(401, 403, 404, 409, 422)),
+               security=AUTH, tags=["admin"])
+def add_size(product_id: int, json: SizeIn):
+    """Add a size with its price (admin)."""
+    return jsonify(size_json(admin.add_size(product_id, json))), 201
+
+
+@bp.patch(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=SizeOut, **_errors(401, 403, 404, 409, 422)),
+               security=AUTH, tags=["admin"])
+def update_size(product_id: int, size_id: int, json: SizePatch):
+    """Rename a size or change its price (admin)."""
+    return jsonify(size_json(admin.update_size(product_id, size_id, json)))
+
+
+@bp.delete(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404, 409)),
+               security=AUTH, tags=["admin"])
+def remove_size(product_id: int, size_id: int):
+    """Remove a size; 409 for a product's last size (admin)."""
+    admin.remove_size(product_id, size_id)
+    return "", 204
+
+
+# ---- categories ------------------------------------------------------------------------------
+
+@bp.get("/api/categories")
+@conditional(max_age=_cache_seconds)
+@spec.validate(resp=SpecResponse(HTTP_200=CategoryList, **_errors(401, 403, 422)), tags=["categories"])
+def list_categories(query: CategoriesQuery):
+    """Categories with their product counts (active products; all products with includeInactive)."""
+    rows = products.list_categories(include_inactive=_admin_view(query.include_inactive))
+    return jsonify({"items": [category_json(category, count) for category, count in rows]})
+
+
+@bp.post("/api/categories")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_201=CategoryOut, **_errors(401, 403, 409, 422)),
+               security=AUTH, tags=["admin"])
+def create_category(json: CategoryIn):
+    """Create a category (admin)."""
+    category = admin.create_category(json)
+    return jsonify(category_json(category, 0)), 201
+
+
+@bp.patch(f"/api/categories/<{ID}:category_id>")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse(HTTP_200=CategoryOut, **_errors(401, 403, 404, 409, 422)),
+               security=AUTH, tags=["admin"])
+def update_category(category_id: int, json: CategoryPatch):
+    """Rename or describe a category (admin)."""
+    category = admin.update_category(category_id, json)
+    return jsonify(category_json(category, products.count_products(category.id)))
+
+
+@bp.delete(f"/api/categories/<{ID}:category_id>")
+@require_role("ADMIN")
+@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404, 409)),
+               security=AUTH, tags=["admin"])
+def delete_category(category_id: int):
+    """Delete an empty category; 409 while it still has products (admin)."""
+    admin.delete_category(category_id)
+    return "", 204
+
+
+# ---- images ----------------------------------------------------------------------------------
+
+@bp.get("/api/images/<name>")
+def image(name: str):
+    """Our own SVG illustrations; served under /api/ because the ALB sends /api/* here."""
+    if not IMAGE_NAME.match(name) or not admin.image_exists(name):
+        raise NotFound(f"No image {name!r}")
+    response = send_from_directory(admin.IMAGE_DIR, name, mimetype="image/svg+xml",
+                                   max_age=current_config().image_cache_seconds)
+    # An SVG is a document: never let one run script, even when opened directly.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# ---- cart ------------------------------------------------------------------------------------
+
+CART_ID_DESCRIPTION = {"id": "GET: the customer's user id; PATCH/DELETE: the cart item id"}
+
+
+@bp.post("/api/cart")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_201=CartItemOut, HTTP_200=CartItemOut, **_errors(401, 409, 422)),
+               security=AUTH, tags=["cart"])
+def add_to_cart(json: CartItemIn):
+    """Add a cake to the caller's cart; the same product and size merge into one line (max 99)."""
+    added = carts.add_item(current_user().id, json.product_id, json.size, json.quantity)
+    emit_event("Add to Cart", {"productId": json.product_id, "quantity": json.quantity,
+                               "size": json.size, "price": added.item.size.price})
+    return jsonify(cart_item_json(added.item)), 201 if added.created else 200
+
+
+@bp.get(f"/api/cart/<{ID}:id>")
+@conditional(private=True)
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_200=CartOut, **_errors(401, 403)), security=AUTH, tags=["cart"],
+               path_parameter_descriptions=CART_ID_DESCRIPTION)
+def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELETE /api/cart/{id}
+    """A customer's cart with current prices and totals (the customer, or an admin)."""
+    ensure_self_or_admin(id)
+    return jsonify(cart_json(id, carts.cart_items(id)))
+
+
+@bp.patch(f"/api/cart/<{ID}:id>")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **_errors(401, 403, 404, 422)),
+               security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
+def update_cart_item(id: int, json: CartQuantityIn):
+    """Set a line's quantity, 1–99 (the cart's owner)."""
+    return jsonify(cart_item_json(carts.set_quantity(id, json.quantity, current_user())))
+
+
+@bp.delete(f"/api/cart/<{ID}:id>")
+@require_auth
+@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404)),
+               security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
+def remove_cart_item(id: int):
+    """Remove a line (the cart's owner)."""
+    carts.remove_item(id, current_user())
+    return "", 204
+
+
+@bp.delete(f"/api/cart/user/<{ID}:user_id>")
+@require_auth
+@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403)), security=AUTH, tags=["cart"])
+def clear_cart(user_id: int):
+    """Empty a customer's cart, e.g. after checkout (the customer, or an admin)."""
+    ensure_self_or_admin(user_id)
+    carts.clear(user_id)
+    return "", 204
+

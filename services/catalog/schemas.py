@@ -1,0 +1,326 @@
+"""Request and response bodies (camelCase JSON), and how catalog rows are rendered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from services.kit.api import CamelModel
+
+from .models import QUANTITY_MAX, CartItem, Category, Product, ProductSize
+from .search import normalize
+
+DB_INT_MAX = 2**31 - 1  # ids and prices are PostgreSQL `integer`
+PRICE_MAX = 1_000_000_000  # VND; no cake costs a billion đồng
+PAGE_SIZE_MAX = 100
+IMAGE_URL_PREFIX = "/api/images/"
+
+# Strict: JSON `true`, "3" or 1.5 is not an id, a price or a quantity.
+Id = Annotated[int, Field(strict=True, ge=1, le=DB_INT_MAX)]
+Price = Annotated[int, Field(strict=True, ge=1, le=PRICE_MAX)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=QUANTITY_MAX)]
+SizeLabel = Annotated[str, Field(min_length=1, max_length=20, description='e.g. "12cm", "Hộp 6 cái"')]
+Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+ImageName = Annotated[str, Field(min_length=5, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*\.svg$",
+                                 description="A file served under /api/images/")]
+
+SortOrder = Literal["relevance", "price", "-price", "name", "-name", "newest"]
+
+
+def _searchable(value: str) -> str:
+    if not normalize(value):
+        raise ValueError("must contain at least one letter or digit")
+    return value
+
+
+SearchText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_searchable)]
+CategoryName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_searchable)]
+ProductName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_searchable)]
+
+
+def _no_explicit_nulls(model: CamelModel, nullable: frozenset[str] = frozenset()) -> None:
+    """PATCH bodies: leaving a field out keeps it; sending null for it is a mistake."""
+    if not model.model_fields_set:
+        raise ValueError("send at least one field to change")
+    for name in model.model_fields_set - nullable:
+        if getattr(model, name) is None:
+            raise ValueError(f"{model.model_fields[name].alias or name} may not be null")
+
+
+# ---- queries ---------------------------------------------------------------------------------
+
+class PageQuery(CamelModel):
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=PAGE_SIZE_MAX)
+
+
+class ProductsQuery(PageQuery):
+    category: str | None = Field(default=None, min_length=1, max_length=120,
+                                 description="Category id or slug")
+    q: SearchText | None = Field(default=None, description="Search words, accents optional")
+    size: SizeLabel | None = Field(default=None, description="Only products sold in this size")
+    min_price: int | None = Field(default=None, ge=0, le=PRICE_MAX,
+                                  description="A product matches when any of its sizes is in range")
+    max_price: int | None = Field(default=None, ge=0, le=PRICE_MAX)
+    sort: SortOrder | None = Field(
+        default=None, description="price/-price sort by the lowest size price; default: relevance "
+                                  "when q is given, else catalog order")
+    include_inactive: bool = Field(default=False, description="Admins only: list inactive products too")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProductsQuery:
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise ValueError("minPrice must not be greater than maxPrice")
+        if self.sort == "relevance" and self.q is None:
+            raise ValueError("sort=relevance needs a search query q")
+        return self
+
+
+class CategoriesQuery(CamelModel):
+    include_inactive: bool = Field(default=False, description="Admins only: count inactive products too")
+
+
+class SearchQuery(PageQuery):
+    q: SearchText
+
+
+# ---- admin bodies ----------------------------------------------------------------------------
+
+class SizeIn(CamelModel):
+    size: SizeLabel
+    price: Price
+
+
+class SizePatch(CamelModel):
+    size: SizeLabel | None = None
+    price: Price | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SizePatch:
+        _no_explicit_nulls(self)
+        return self
+
+
+class ProductIn(CamelModel):
+    name: ProductName
+    description: str = Field(default="", max_length=2000)
+    category_id: Id
+    slug: Slug | None = Field(default=None, description="Default: made from the name")
+    image: ImageName | None = Field(default=None, description="Default: a generic cake")
+    active: bool = Field(default=True, strict=True)
+    sizes: list[SizeIn] = Field(min_length=1, max_length=20)
+
+    @field_validator("sizes")
+    @classmethod
+    def _distinct_sizes(cls, sizes: list[SizeIn]) -> list[SizeIn]:
+        labels = [size.size for size in sizes]
+        if len(set(labels)) != len(labels):
+            raise ValueError("each size label may appear only once")
+        return sizes
+
+
+class ProductPatch(CamelModel):
+    name: ProductName | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    category_id: Id | None = None
+    slug: Slug | None = None
+    image: ImageName | None = None
+    active: bool | None = Field(default=None, strict=True)
+
+    @model_validator(mode="after")
+    def _something(self) -> ProductPatch:
+        _no_explicit_nulls(self)
+        return self
+
+
+class CategoryIn(CamelModel):
+    name: CategoryName
+    slug: Slug | None = Field(default=None, description="Default: made from the name")
+    description: str = Field(default="", max_length=1000)
+
+
+class CategoryPatch(CamelModel):
+    name: CategoryName | None = None
+    slug: Slug | None = None
+    description: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _something(self) -> CategoryPatch:
+        _no_explicit_nulls(self)
+        return self
+
+
+# ---- price lookup (the orders service's contract) --------------------------------------------
+
+class PriceLineIn(CamelModel):
+    product_id: Id
+    size: str = Field(min_length=1, max_length=100)
+
+
+class PriceLookupIn(CamelModel):
+    items: list[PriceLineIn] = Field(min_length=1, max_length=100)
+
+
+class PriceLineOut(CamelModel):
+    product_id: int
+    size: str
+    available: bool
+    reason: Literal["unknown_product", "unknown_size", "inactive"] | None
+    product_name: str | None
+    category: str | None
+    price: int | None
+
+
+class PriceLookupOut(CamelModel):
+    items: list[PriceLineOut]
+
+
+# ---- cart bodies -----------------------------------------------------------------------------
+
+class CartItemIn(CamelModel):
+    product_id: Id
+    size: SizeLabel
+    quantity: Quantity = 1
+
+
+class CartQuantityIn(CamelModel):
+    quantity: Quantity
+
+
+# ---- responses -------------------------------------------------------------------------------
+
+class CategoryRef(CamelModel):
+    id: int
+    name: str
+    slug: str
+
+
+class SizeOut(CamelModel):
+    id: int
+    size: str
+    price: int
+
+
+class ProductOut(CamelModel):
+    id: int
+    name: str
+    slug: str
+    description: str
+    category: CategoryRef
+    image_url: str
+    active: bool
+    sizes: list[SizeOut]
+    min_price: int | None
+    created_at: str
+    updated_at: str
+
+
+class ProductPage(CamelModel):
+    items: list[ProductOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class SearchPage(ProductPage):
+    query: str
+
+
+class CategoryOut(CamelModel):
+    id: int
+    name: str
+    slug: str
+    description: str
+    product_count: int = Field(description="Active products (all products, for admins)")
+
+
+class CategoryList(CamelModel):
+    items: list[CategoryOut]
+
+
+class CartItemOut(CamelModel):
+    id: int
+    product_id: int
+    product_name: str
+    size: str
+    unit_price: int
+    quantity: int
+    line_total: int
+    image_url: str
+    available: bool = Field(description="False once the product is deactivated; not in the totals")
+
+
+class CartOut(CamelModel):
+    user_id: int
+    items: list[CartItemOut]
+    item_count: int = Field(description="Cakes in the cart (available lines)")
+    subtotal: int = Field(description="VND, available lines at current prices")
+
+
+# ---- rendering -------------------------------------------------------------------------------
+
+def iso(moment: datetime) -> str:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def image_url(image: str) -> str:
+    return IMAGE_URL_PREFIX + image
+
+
+def size_json(size: ProductSize) -> dict:
+    return {"id": size.id, "size": size.label, "price": size.price}
+
+
+def category_ref_json(category: Category) -> dict:
+    return {"id": category.id, "name": category.name, "slug": category.slug}
+
+
+def product_json(product: Product) -> dict:
+    return {
+        "id": product.id,
+        "name": product.name,
+        "slug": product.slug,
+        "description": product.description,
+        "category": category_ref_json(product.category),
+        "imageUrl": image_url(product.image),
+        "active": product.active,
+        "sizes": [size_json(size) for size in product.sizes],
+        "minPrice": product.min_price,
+        "createdAt": iso(product.created_at),
+        "updatedAt": iso(product.updated_at),
+    }
+
+
+def category_json(category: Category, product_count: int) -> dict:
+    return {"id": category.id, "name": category.name, "slug": category.slug,
+            "description": category.description, "productCount": product_count}
+
+
+def cart_item_json(item: CartItem) -> dict:
+    return {
+        "id": item.id,
+        "productId": item.product_id,
+        "productName": item.product.name,
+        "size": item.size.label,
+        "unitPrice": item.size.price,
+        "quantity": item.quantity,
+        "lineTotal": item.size.price * item.quantity,
+        "imageUrl": image_url(item.product.image),
+        "available": item.product.active,
+    }
+
+
+def cart_json(user_id: int, items: list[CartItem]) -> dict:
+    lines = [cart_item_json(item) for item in items]
+    available = [line for line in lines if line["available"]]
+    return {
+        "userId": user_id,
+        "items": lines,
+        "itemCount": sum(line["quantity"] for line in available),
+        "subtotal": sum(line["lineTotal"] for line in available),
+    }
