@@ -57,8 +57,10 @@ class ServiceClient:
             return session.request(method, self.base_url + path, headers=headers,
                                    timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
+            # Retry-After like the kit's database 503: callers may retry (with the same key).
             raise ServiceUnavailable(f"The {self.name} service is unavailable",
-                                     code="upstream_unavailable") from exc
+                                     code="upstream_unavailable",
+                                     headers={"Retry-After": "2"}) from exc
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)

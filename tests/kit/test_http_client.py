@@ -60,3 +60,4 @@ def test_refused_connection_is_503():
     with pytest.raises(ServiceUnavailable) as raised:
         ServiceClient("http://127.0.0.1:9", name="catalog", retries=1, backoff=0).get("/x")
     assert raised.value.status == 503
+    assert raised.value.headers == {"Retry-After": "2"}
