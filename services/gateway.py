@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -55,6 +56,8 @@ class Gateway:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.trust_env = False
+        # Cookies belong to the browser: a jar here would replay one visitor's session to the next.
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self.session.mount("http://", HTTPAdapter(pool_maxsize=64))
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:

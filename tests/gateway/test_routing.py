@@ -20,6 +20,7 @@ def _echo_app(name):
             "body": environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode(),
             "forwardedFor": environ.get("HTTP_X_FORWARDED_FOR"),
             "authorization": environ.get("HTTP_AUTHORIZATION"),
+            "cookie": environ.get("HTTP_COOKIE"),
         }).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2; Path=/")])
@@ -91,3 +92,12 @@ def test_unreachable_upstream_gives_502_in_the_error_shape():
         response = requests.get(url + "/api/products")
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "bad_gateway"
+
+
+def test_gateway_never_replays_one_visitors_cookies_to_another(gateway_url):
+    first = requests.get(gateway_url + "/")  # the upstream sets cookies a=1 and b=2
+    assert first.raw.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    echo = requests.get(gateway_url + "/echo-cookies")
+    assert echo.json()["cookie"] is None
+    mine = requests.get(gateway_url + "/echo-cookies", cookies={"session": "mine"})
+    assert mine.json()["cookie"] == "session=mine"
