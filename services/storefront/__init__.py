@@ -79,9 +79,12 @@ def create_app(config: StorefrontConfig | None = None) -> Flask:
         if request.endpoint not in ("static", "health.health"):
             ensure_session_id()
 
+    # Globals (not a context processor) so that imported macros see them too.
+    app.jinja_env.globals.update(asset=asset, product_image=product_image, display_name=display_name,
+                                 config_shipping_fee=config.shipping_fee)
+
     @app.context_processor
-    def _globals():
-        return {"shopper": current_shopper(), "display_name": display_name, "asset": asset,
-                "product_image": product_image, "config_shipping_fee": config.shipping_fee}
+    def _shopper():
+        return {"shopper": current_shopper()}
 
     return app

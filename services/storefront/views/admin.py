@@ -198,7 +198,7 @@ def new_product():
 
 def _admin_product(product_id: int) -> dict:
     try:
-        return api().get(f"/api/products/{product_id}", params={"includeInactive": "true"})
+        return api().get(f"/api/products/{product_id}")  # admins see inactive ones too
     except ApiError as exc:
         if exc.status in (404, 422):
             abort(404)

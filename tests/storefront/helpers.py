@@ -1,0 +1,75 @@
+"""Helpers for storefront tests that talk HTTP to the in-process stack."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import requests
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+class Browserless(requests.Session):
+    """A cookie-keeping HTTP client that asks for HTML, like a browser without JavaScript."""
+
+    def __init__(self, base_url: str):
+        super().__init__()
+        self.base_url = base_url
+        self.trust_env = False
+        self.headers["Accept"] = "text/html,application/xhtml+xml"
+
+    def request(self, method, url, *args, follow: bool = False, **kwargs):
+        """Redirects are returned, not followed (pass follow=True to follow them)."""
+        kwargs.setdefault("timeout", 15)
+        kwargs["allow_redirects"] = follow
+        return super().request(method, self.base_url + url if url.startswith("/") else url,
+                               *args, **kwargs)
+
+    def form_post(self, page_path: str, action: str, data: dict) -> requests.Response:
+        """Load the page the form is on (for its CSRF token), then submit."""
+        page = self.get(page_path)
+        assert page.status_code == 200, page.status_code
+        return self.post(action, data={"csrf_token": csrf_token(page.text), **data})
+
+    def login(self, email: str, password: str) -> None:
+        response = self.form_post("/login", "/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.text[:500]
+
+
+class InlineCodeFinder(HTMLParser):
+    """Collects what a strict CSP would refuse: inline <script>, on* handlers, style attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.problems: list[str] = []
+        self._in_inline_script = False
+
+    def handle_starttag(self, tag, attrs):
+        names = dict(attrs)
+        if tag == "script" and not names.get("src"):
+            self._in_inline_script = True
+            self.problems.append("inline <script>")
+        if tag == "style":
+            self.problems.append("<style> element")
+        for name, _ in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"{tag} {name}=")
+            if name == "style":
+                self.problems.append(f"{tag} style=")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_inline_script = False
+
+
+def inline_code(html: str) -> list[str]:
+    finder = InlineCodeFinder()
+    finder.feed(html)
+    return finder.problems

@@ -1,0 +1,279 @@
+"""Storefront pages over HTTP against the real stack: security headers, CSRF, escaping, error pages."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from services.gateway import create_gateway
+from services.storefront import create_app as create_storefront
+from services.storefront.config import StorefrontConfig
+from services.storefront.security import CONTENT_SECURITY_POLICY
+from tests.conftest import live_server
+
+from .helpers import Browserless, csrf_token, inline_code
+
+SCRIPT_NAME = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def shopper(stack):
+    return stack.register()
+
+
+@pytest.fixture
+def client(stack):
+    return Browserless(stack.url)
+
+
+@pytest.fixture
+def signed_in(stack, shopper):
+    client = Browserless(stack.url)
+    client.login(shopper["email"], shopper["password"])
+    return client
+
+
+@pytest.fixture(scope="module")
+def script_product(stack):
+    """A product whose name is markup, created through the catalog's admin API."""
+    token = stack.admin_token()
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    response = stack.api("POST", "/api/products", token, json={
+        "name": SCRIPT_NAME, "description": '"><img src=x onerror=alert(2)>',
+        "categoryId": category["id"], "sizes": [{"size": "12cm", "price": 99000}]})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_pages_carry_security_headers_and_a_strict_cookie(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    headers = response.headers
+    assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    directives = dict(d.strip().split(" ", 1) for d in CONTENT_SECURITY_POLICY.split(";"))
+    assert directives["script-src"] == "'self'"  # no 'unsafe-inline', no nonces needed
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith("sweetdream_session=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; see the HTTPS test below
+    assert 'lang="vi"' in response.text and '<meta charset="utf-8">' in response.text
+
+
+def test_cookie_is_secure_and_hsts_sent_behind_an_https_load_balancer(stack):
+    app = create_storefront(StorefrontConfig(environment="test", api_base_url=stack.url,
+                                             session_cookie_secure=True))
+    response = app.test_client().get("/", headers={"X-Forwarded-Proto": "https",
+                                                   "Accept": "text/html"})
+    assert "Secure" in response.headers["Set-Cookie"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_no_page_has_inline_script_or_style(stack, signed_in, script_product):
+    pages = ["/", "/products", "/products?q=banh+kem", f"/products/{script_product['id']}",
+             "/cart", "/orders", "/account", "/login-does-not-exist"]
+    for path in pages:
+        response = signed_in.get(path)
+        assert response.status_code in (200, 404), path
+        assert inline_code(response.text) == [], path
+
+
+def test_static_assets_are_fingerprinted_and_cached(client):
+    html = client.get("/").text
+    css = html.split('href="/static/site.css?v=')[1].split('"')[0]
+    response = client.get(f"/static/site.css?v={css}")
+    assert response.status_code == 200
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_product_named_like_markup_is_rendered_as_text(client, script_product):
+    response = client.get(f"/products/{script_product['id']}")
+    assert response.status_code == 200
+    html = response.text
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x onerror" not in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+def test_catalog_search_escapes_the_query(client):
+    response = client.get("/products", params={"q": '"><script>alert(3)</script>'})
+    assert response.status_code == 200
+    assert "<script>alert(3)" not in response.text
+    assert "&lt;script&gt;alert(3)" in response.text
+
+
+def test_form_without_csrf_token_is_rejected(stack, signed_in, shopper):
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    response = signed_in.post("/cart/add", data={"productId": product["id"],
+                                                 "size": product["sizes"][0]["size"], "quantity": 1})
+    assert response.status_code == 400
+    assert "Biểu mẫu đã hết hạn" in response.text
+    assert "Traceback" not in response.text
+    cart = stack.api("GET", f"/api/cart/{shopper['user']['id']}", shopper["token"]).json()
+    assert cart["items"] == []
+
+
+def test_csrf_token_of_another_session_is_rejected(stack, signed_in, shopper):
+    other = Browserless(stack.url)
+    foreign_token = csrf_token(other.get("/login").text)
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    response = signed_in.post("/cart/add", data={
+        "csrf_token": foreign_token, "productId": product["id"],
+        "size": product["sizes"][0]["size"], "quantity": 1})
+    assert response.status_code == 400
+    cart = stack.api("GET", f"/api/cart/{shopper['user']['id']}", shopper["token"]).json()
+    assert cart["items"] == []
+
+
+def test_login_form_needs_csrf_too(client):
+    response = client.post("/login", data={"email": "admin@sweetdream.com", "password": "admin123"})
+    assert response.status_code == 400
+    assert "Biểu mẫu đã hết hạn" in response.text
+    assert client.get("/orders").status_code == 302  # still signed out
+
+
+def test_csrf_rejection_answers_json_to_api_clients(client):
+    response = client.post("/logout", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "csrf_failed"
+
+
+def test_login_redirects_only_to_local_paths(stack, shopper):
+    client = Browserless(stack.url)
+    page = client.get("/login?next=//evil.example/steal")
+    response = client.post("/login", data={"csrf_token": csrf_token(page.text),
+                                           "email": shopper["email"], "password": shopper["password"],
+                                           "next": "//evil.example/steal"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_wrong_password_shows_a_message_not_an_error_page(stack, shopper):
+    client = Browserless(stack.url)
+    response = client.form_post("/login", "/login", {"email": shopper["email"], "password": "wrong-pass"})
+    assert response.status_code == 401
+    assert "Email hoặc mật khẩu không đúng." in response.text
+
+
+def test_registration_errors_are_shown_next_to_the_fields(stack):
+    client = Browserless(stack.url)
+    response = client.form_post("/register", "/register",
+                                {"name": "A", "email": "not-an-email", "password": "short"})
+    assert response.status_code == 422
+    assert 'id="f-email-error"' in response.text and 'id="f-password-error"' in response.text
+    assert 'aria-invalid="true"' in response.text
+
+
+def test_pages_that_need_an_account_redirect_to_login(client):
+    for path in ("/cart", "/checkout", "/orders", "/account", "/admin/orders"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_customers_get_403_on_admin_pages(signed_in):
+    for path in ("/admin/orders", "/admin/customers", "/admin/products", "/admin/analytics"):
+        response = signed_in.get(path)
+        assert response.status_code == 403, path
+        assert "Không có quyền truy cập" in response.text
+
+
+def test_another_customers_order_is_not_found(stack, signed_in):
+    other = stack.register()
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    order = stack.api("POST", "/api/orders", other["token"], json={
+        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
+        "shippingAddress": "1 Đường A"}).json()
+    response = signed_in.get(f"/orders/{order['id']}")
+    assert response.status_code == 404
+    assert "Không tìm thấy trang" in response.text
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Không tìm thấy trang" in response.text
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper):
+    private_key = serialization.load_pem_private_key(
+        (stack.public_key_file.parent / "jwt-private.pem").read_bytes(), password=None)
+    now = int(time.time())
+    expired = jwt.encode({"sub": str(shopper["user"]["id"]), "email": shopper["email"],
+                          "role": "CUSTOMER", "iss": "sweetdream-users", "aud": "sweetdream",
+                          "iat": now - 7200, "exp": now - 3600}, private_key, algorithm="ES256")
+    client = stack.storefront_app.test_client()
+    with client.session_transaction() as session:
+        session.update(sid=uuid.uuid4().hex, token=expired, user={"id": shopper["user"]["id"]})
+    response = client.get("/orders", headers={"Accept": "text/html"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    with client.session_transaction() as session:
+        assert "token" not in session
+
+
+def test_a_forged_admin_token_in_the_session_gets_no_admin_page(stack, shopper):
+    forger = ec.generate_private_key(ec.SECP256R1())  # any key but the users service's
+    now = int(time.time())
+    forged = jwt.encode({"sub": str(shopper["user"]["id"]), "email": shopper["email"], "role": "ADMIN",
+                         "iss": "sweetdream-users", "aud": "sweetdream", "iat": now, "exp": now + 600},
+                        forger, algorithm="ES256")
+    client = stack.storefront_app.test_client()
+    with client.session_transaction() as session:
+        session.update(sid=uuid.uuid4().hex, token=forged, user={"id": shopper["user"]["id"]})
+    response = client.get("/admin/orders", headers={"Accept": "text/html"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_storefront_shows_a_friendly_503_when_the_apis_are_unreachable(stack):
+    app = create_storefront(StorefrontConfig(environment="test", api_base_url="http://127.0.0.1:9",
+                                             api_connect_timeout=0.2, api_retries=0,
+                                             jwt_public_key_file=str(stack.public_key_file)))
+    client = app.test_client()
+    for path in ("/", "/products", "/products/1"):
+        response = client.get(path, headers={"Accept": "text/html"})
+        assert response.status_code == 503, path
+        assert "Cửa hàng tạm thời gián đoạn" in response.text
+        assert response.headers["Retry-After"]
+        assert "Traceback" not in response.text and "upstream" not in response.text
+    api_client = client.get("/", headers={"Accept": "application/json"})
+    assert api_client.status_code == 503
+    assert api_client.get_json()["error"]["code"] == "upstream_unavailable"
+    assert client.get("/health").status_code == 200  # the storefront itself is fine
+
+
+def test_one_api_down_behind_the_gateway_gives_the_503_page(stack):
+    """The catalog is down; the gateway answers 502 for it, the storefront a friendly page."""
+    slot = {}
+
+    def storefront(environ, start_response):
+        return slot["app"](environ, start_response)
+
+    with live_server(storefront) as storefront_url:
+        upstreams = {"users": stack.url, "orders": stack.url, "catalog": "http://127.0.0.1:9",
+                     "storefront": storefront_url}
+        with live_server(create_gateway(upstreams)) as gateway_url:
+            slot["app"] = create_storefront(StorefrontConfig(
+                environment="test", api_base_url=gateway_url, api_retries=0,
+                jwt_public_key_file=str(stack.public_key_file)))
+            client = Browserless(gateway_url)
+            response = client.get("/products")
+            assert response.status_code == 503
+            assert "Cửa hàng tạm thời gián đoạn" in response.text
+            # Pages that do not need the catalog still work.
+            assert client.get("/login").status_code == 200
