@@ -1,3 +1,7 @@
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 from aws_cdk import App, Environment, Validations
 from aws_cdk.assertions import Template
@@ -26,3 +30,13 @@ def ci_stack() -> CiStack:
 @pytest.fixture(scope="session")
 def ci_template(ci_stack) -> Template:
     return Template.from_stack(ci_stack)
+
+
+def load_script(name: str):
+    """Import one of .github/scripts/*.py (the folder is not a package)."""
+    path = Path(__file__).resolve().parents[2] / ".github" / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"github_scripts_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
