@@ -5,13 +5,16 @@ PY := $(VENV)/bin/python
 # Reinstall only when the requirements change, so a second `make run` starts in seconds.
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: run test lint bench clean
+.PHONY: deps run test lint bench clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@echo "==> Installing Python dependencies into $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+# Just the Python dependencies (CI jobs that only synthesize or diff).
+deps: $(DEPS)
 
 run: $(DEPS)
 	@$(PY) -m services.local_run
