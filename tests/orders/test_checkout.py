@@ -338,7 +338,7 @@ def test_catalog_down_is_503_and_nothing_written(make_app, orders_database, auth
 
 
 def test_slow_catalog_is_503_within_the_configured_bound(make_app, orders_database, auth, catalog):
-    catalog.faults.price_delay_s = 1.5
+    catalog.faults.price_delay_s = 3.0
     app = make_app(orders_database, catalog_connect_timeout=0.5, catalog_read_timeout=0.3,
                    catalog_retries=1)
     started = time.monotonic()
@@ -347,7 +347,7 @@ def test_slow_catalog_is_503_within_the_configured_bound(make_app, orders_databa
     elapsed = time.monotonic() - started
     assert_error(response, 503, "upstream_unavailable")
     # Two attempts of at most 0.3 s read each, plus a 0.1 s backoff.
-    assert elapsed < 1.2, elapsed
+    assert elapsed < 2.0, elapsed
     assert row_counts(app) == NO_ROWS
     prices_calls = [c for c in catalog.faults.calls if c[1] == "/api/products/prices"]
     assert len(prices_calls) == 2  # one retry, then give up
