@@ -99,12 +99,15 @@ class KmsSigningKey(SigningKey):
         self.key_id = key_id
         self._client = client
         description = client.get_public_key(KeyId=key_id)
-        if description.get("KeySpec") != KMS_KEY_SPEC or description.get("KeyUsage") != "SIGN_VERIFY":
+        # KeySpec is the current field; CustomerMasterKeySpec its deprecated twin (still returned).
+        spec = description.get("KeySpec") or description.get("CustomerMasterKeySpec")
+        if spec != KMS_KEY_SPEC or description.get("KeyUsage") != "SIGN_VERIFY":
             raise ValueError(f"KMS key {key_id} must be {KMS_KEY_SPEC} with usage SIGN_VERIFY, "
-                             f"not {description.get('KeySpec')}/{description.get('KeyUsage')}")
+                             f"not {spec}/{description.get('KeyUsage')}")
         public_key = serialization.load_der_public_key(description["PublicKey"])
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise ValueError(f"KMS key {key_id} is not an elliptic-curve key")
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
+                not isinstance(public_key.curve, ec.SECP256R1):
+            raise ValueError(f"KMS key {key_id} is not an {KMS_KEY_SPEC} key")
         self._public_key = public_key
 
     @property

@@ -80,8 +80,9 @@ def register(json: RegisterIn):
         session, email=body.email, name=body.name, phone=body.phone, address=body.address,
         password_hash=hash_password(body.password, current_config().bcrypt_rounds))
     session.commit()
+    token = _token_for(customer)
     emit_event("User Registered", {}, user_id=customer.id)
-    return _json(AuthOut(token=_token_for(customer), user=_user(customer)), 201)
+    return _json(AuthOut(token=token, user=_user(customer)), 201)
 
 
 @auth_bp.post("/api/auth/login")
@@ -98,8 +99,9 @@ def login(json: LoginIn):
     if needs_rehash(customer.password_hash, rounds):
         customer.password_hash = hash_password(body.password, rounds)
         session.commit()
+    token = _token_for(customer)  # before the event: a login that fails to sign did not happen
     emit_event("User Login", {}, user_id=customer.id)
-    return _json(AuthOut(token=_token_for(customer), user=_user(customer)))
+    return _json(AuthOut(token=token, user=_user(customer)))
 
 
 @auth_bp.post("/api/auth/verify")

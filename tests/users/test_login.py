@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import bcrypt
@@ -75,16 +74,17 @@ def test_unknown_email_takes_about_as_long_as_wrong_password(make_app):
     client = app.test_client()
     client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
 
-    def median_seconds(email: str) -> float:
-        samples = []
-        for _ in range(5):
-            started = time.perf_counter()
-            assert login(client, email, "wrong password").status_code == 401
-            samples.append(time.perf_counter() - started)
-        return statistics.median(samples)
+    def seconds(email: str) -> float:
+        started = time.perf_counter()
+        assert login(client, email, "wrong password").status_code == 401
+        return time.perf_counter() - started
 
-    wrong, unknown = median_seconds("t@example.com"), median_seconds("nobody@example.com")
-    assert 0.5 < unknown / wrong < 2.0, (wrong, unknown)
+    # Interleaved, and the fastest of each: other load on the machine only ever adds time.
+    wrong, unknown = [], []
+    for _ in range(7):
+        wrong.append(seconds("t@example.com"))
+        unknown.append(seconds("nobody@example.com"))
+    assert 0.5 < min(unknown) / min(wrong) < 2.0, (wrong, unknown)
 
 
 def test_login_upgrades_a_hash_made_at_another_cost(make_app):
@@ -190,7 +190,8 @@ def test_without_a_trusted_proxy_the_socket_address_counts(make_app):
     app = make_app(login_limit_per_address="2 per minute", trusted_proxy_hops=0)
     client = app.test_client()
     for n in range(2):
-        assert login(client, "x@example.com", headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code == 401
+        response = login(client, "x@example.com", headers={"X-Forwarded-For": f"203.0.113.{n}"})
+        assert response.status_code == 401
     _retry_after(login(client, "x@example.com", headers={"X-Forwarded-For": "203.0.113.50"}))
 
 
