@@ -27,8 +27,17 @@ def _assumable_role_names(template: Template, role_logical_id: str) -> list[str]
     assert all(s["Effect"] == "Allow" for s in statements)
     resources = statements[0]["Resource"]
     resources = resources if isinstance(resources, list) else [resources]
-    # Each ARN is an Fn::Join of the partition and the literal "...:role/<name>".
-    return [r["Fn::Join"][1][-1].split(":role/", 1)[1] for r in resources]
+    return [_arn_text(r).split(":role/", 1)[1] for r in resources]
+
+
+def _arn_text(value) -> str:
+    """An ARN as text, with `${Ref}` for the parts CloudFormation fills in (partition, account)."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    separator, parts = value["Fn::Join"]
+    return separator.join(_arn_text(part) for part in parts)
 
 
 def test_github_oidc_provider_with_sts_audience(ci_template):
@@ -128,3 +137,13 @@ def test_environment_without_region_is_rejected():
     with pytest.raises(ValueError, match="region"):
         CiStack(App(), "CI", github_repository=REPOSITORY,
                 dev_env=Environment(), prod_env=Environment(region="us-west-2"))
+
+
+def test_without_an_account_the_roles_name_the_deploying_account():
+    # What app.py builds when neither context nor credentials name an account.
+    stack = CiStack(App(), "CI", github_repository=REPOSITORY,
+                    dev_env=Environment(region="us-east-1"), prod_env=Environment(region="us-west-2"),
+                    env=Environment(region="us-east-1"))
+    template = Template.from_stack(stack)
+    role = _role_logical_id(template, f"repo:{REPOSITORY}:environment:production")
+    assert "cdk-hnb659fds-deploy-role-${AWS::AccountId}-us-west-2" in _assumable_role_names(template, role)
