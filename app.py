@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""CDK entry point: SweetDream dev (us-east-1) and prod (us-west-2), plus the CI stack on request.
+
+    npx cdk synth --all                       # offline: no AWS credentials, no Docker, no lookups
+    npx cdk deploy 'SweetDream-Dev-*'
+
+Every difference between the environments lives in stacks/config.py; account-specific values come
+from CDK context (cdk.json or -c). cdk-nag's AwsSolutions pack checks every synth and fails it on
+any finding that is not acknowledged with a reason.
+"""
+
+import os
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.ci_stack import CiStack
+from stacks.config import ACCOUNT_CONTEXT_KEY, APP_NAME, DEV, ENVIRONMENTS, PROD, with_context
+from stacks.shop import add_environment
+
+# The only environment variable the app reads: set by the CDK CLI when credentials are available.
+ACCOUNT = os.environ.get("CDK_DEFAULT_ACCOUNT")
+
+
+def main() -> None:
+    app = App()
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    account = app.node.try_get_context(ACCOUNT_CONTEXT_KEY) or ACCOUNT
+    for config in ENVIRONMENTS:
+        add_environment(app, with_context(config, app.node.try_get_context, account=account))
+
+    # The GitHub OIDC roles, deployed once per account by hand (see README "CI").
+    github_repository = app.node.try_get_context("githubRepository")
+    if github_repository:
+        CiStack(
+            app,
+            f"{APP_NAME}-CI",
+            github_repository=github_repository,
+            dev_env=Environment(account=account, region=DEV.region),
+            prod_env=Environment(account=account, region=PROD.region),
+            existing_oidc_provider_arn=app.node.try_get_context("existingOidcProviderArn"),
+            env=Environment(account=account, region=DEV.region),
+        )
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""SweetDream on AWS (CDK): environment configs, building-block constructs and deployable stacks."""

@@ -1,0 +1,64 @@
+"""SweetDream-Dev-Bastion (optional, context flag): a shell inside the VPC through SSM only."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from .base import SweetDreamStack, acknowledge
+from .config import EnvironmentConfig
+
+
+class BastionStack(SweetDreamStack):
+    """An SSM Session Manager host that can reach PostgreSQL. It has no SSH ingress and no key pair:
+
+        aws ssm start-session --target <BastionInstanceId> \\
+            --document-name AWS-StartPortForwardingSessionToRemoteHost \\
+            --parameters host=<db endpoint>,portNumber=5432,localPortNumber=5432
+    """
+
+    def __init__(
+        self, scope: Construct, *, config: EnvironmentConfig, vpc: ec2.IVpc, database: rds.IDatabaseInstance
+    ) -> None:
+        if not config.bastion:
+            raise ValueError(f"{config.name} has no bastion (context {config.context_key('bastion')})")
+        super().__init__(
+            scope, "Bastion", config=config, description=f"SweetDream {config.name}: SSM-only bastion host"
+        )
+        self.host = ec2.BastionHostLinux(
+            self,
+            "Host",
+            vpc=vpc,
+            subnet_selection=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            instance_type=ec2.InstanceType("t4g.nano"),
+            machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
+            require_imdsv2=True,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        8, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
+                    ),
+                )
+            ],
+        )
+        self.host.connections.allow_to_default_port(database, "bastion to PostgreSQL (port forwarding)")
+        acknowledge(
+            self.host,
+            "EC28",
+            "A throwaway dev bastion, started for a debugging session; "
+            "detailed monitoring would cost more than the instance.",
+        )
+        acknowledge(
+            self.host,
+            "EC29",
+            "The dev bastion is meant to be removed: termination protection "
+            "would defeat `cdk destroy` and the context flag that turns it off.",
+        )
+        acknowledge(
+            self.host,
+            "IAM4",
+            "AmazonSSMManagedInstanceCore is the AWS-maintained policy "
+            "Session Manager needs; nothing else is attached.",
+        )

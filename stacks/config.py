@@ -1,0 +1,170 @@
+"""Everything that differs between dev and prod, in one frozen dataclass per environment.
+
+Constructs and stacks take an `EnvironmentConfig` and never test the environment's name, so the
+table in DESIGN.md "Infrastructure" maps one to one onto the fields below. Values that belong to an
+account rather than to the code (alert email, TLS certificate, domain, bastion flag) come from CDK
+context and are merged in by `with_context`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+
+APP_NAME = "SweetDream"
+# Private DNS namespace for service-to-service calls (orders -> catalog, JWKS from users).
+SERVICE_NAMESPACE = "sweetdream.internal"
+DATABASE_NAME = "sweetdream"
+ACCOUNT_CONTEXT_KEY = "sweetdream:account"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str  # "dev" | "prod": also the services' ENVIRONMENT
+    region: str
+    availability_zones: tuple[str, ...]
+    vpc_cidr: str
+    # One NAT gateway per AZ survives an AZ outage; one shared gateway costs half.
+    nat_gateways: int
+    log_retention: logs.RetentionDays
+    min_tasks: int
+    max_tasks: int
+    # Services deployed by CodeDeploy blue/green; the rest roll with the circuit breaker.
+    blue_green_services: tuple[str, ...]
+    https: bool
+    bastion_allowed: bool
+    db_instance_type: str
+    db_multi_az: bool
+    db_deletion_protection: bool
+    db_backup_days: int
+    db_allocated_storage_gib: int
+    db_max_allocated_storage_gib: int
+    termination_protection: bool
+    cpu_target_percent: int = 70
+    alarm_threshold_percent: int = 80
+    # From context (with_context):
+    account: str | None = None
+    alert_email: str | None = None
+    certificate_arn: str | None = None
+    domain_name: str | None = None
+    bastion: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.availability_zones) != 2:
+            raise ValueError("each environment spans exactly two availability zones")
+        if not all(zone.startswith(self.region) for zone in self.availability_zones):
+            raise ValueError(f"availability zones {self.availability_zones} are not in {self.region}")
+        if not 1 <= self.nat_gateways <= len(self.availability_zones):
+            raise ValueError("nat_gateways must be between 1 and the number of availability zones")
+        if not 1 <= self.min_tasks <= self.max_tasks:
+            raise ValueError("need 1 <= min_tasks <= max_tasks")
+        if self.bastion and not self.bastion_allowed:
+            raise ValueError(f"{self.name} never runs a bastion host")
+
+    @property
+    def title(self) -> str:
+        return self.name.capitalize()
+
+    @property
+    def stack_prefix(self) -> str:
+        """`SweetDream-Dev`: every stack of the environment is named `<prefix>-<part>`."""
+        return f"{APP_NAME}-{self.title}"
+
+    def context_key(self, setting: str) -> str:
+        return f"sweetdream:{self.name}:{setting}"
+
+    def is_blue_green(self, service: str) -> bool:
+        return service in self.blue_green_services
+
+
+DEV = EnvironmentConfig(
+    name="dev",
+    region="us-east-1",
+    availability_zones=("us-east-1a", "us-east-1b"),
+    vpc_cidr="10.1.0.0/16",
+    nat_gateways=1,
+    log_retention=logs.RetentionDays.ONE_WEEK,
+    min_tasks=1,
+    max_tasks=3,
+    blue_green_services=(),
+    https=False,
+    bastion_allowed=True,
+    db_instance_type="t4g.micro",
+    db_multi_az=False,
+    db_deletion_protection=False,
+    db_backup_days=7,
+    db_allocated_storage_gib=20,
+    db_max_allocated_storage_gib=50,
+    termination_protection=False,
+)
+
+PROD = EnvironmentConfig(
+    name="prod",
+    region="us-west-2",
+    availability_zones=("us-west-2a", "us-west-2b"),
+    vpc_cidr="10.0.0.0/16",
+    nat_gateways=2,
+    log_retention=logs.RetentionDays.ONE_MONTH,
+    min_tasks=2,
+    max_tasks=10,
+    # catalog stays rolling: orders reaches it through Cloud Map, which CodeDeploy does not shift.
+    blue_green_services=("storefront", "users", "orders"),
+    https=True,
+    bastion_allowed=False,
+    db_instance_type="t4g.medium",
+    db_multi_az=True,
+    db_deletion_protection=True,
+    db_backup_days=30,
+    db_allocated_storage_gib=50,
+    db_max_allocated_storage_gib=200,
+    termination_protection=True,
+)
+
+ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (DEV, PROD)
+
+
+def _flag(value: Any) -> bool:
+    # `-c key=true` arrives as a string, cdk.json as a boolean.
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def with_context(
+    config: EnvironmentConfig, context: Callable[[str], Any], account: str | None = None
+) -> EnvironmentConfig:
+    """The environment with its account-specific settings from CDK context, validated."""
+    alert_email = context(config.context_key("alertEmail")) or context("sweetdream:alertEmail")
+    if not alert_email or not _EMAIL.match(str(alert_email)):
+        raise ValueError(
+            f"set context sweetdream:alertEmail (or {config.context_key('alertEmail')}) "
+            f"to the address that receives {config.name} alarms; got {alert_email!r}"
+        )
+    certificate_arn = context(config.context_key("certificateArn"))
+    domain_name = context(config.context_key("domainName"))
+    if config.https:
+        match = _CERTIFICATE_ARN.match(str(certificate_arn or ""))
+        if not match or match["region"] != config.region:
+            raise ValueError(
+                f"{config.name} serves HTTPS: set context {config.context_key('certificateArn')} "
+                f"to an ACM certificate ARN in {config.region}; got {certificate_arn!r}"
+            )
+        if not domain_name:
+            raise ValueError(
+                f"{config.name} serves HTTPS: set context {config.context_key('domainName')} "
+                f"to the certificate's host name (it becomes the shop URL)"
+            )
+    return dataclasses.replace(
+        config,
+        account=account or context(ACCOUNT_CONTEXT_KEY) or None,
+        alert_email=str(alert_email),
+        certificate_arn=str(certificate_arn) if config.https else None,
+        domain_name=str(domain_name) if config.https else None,
+        bastion=_flag(context(config.context_key("bastion"))),
+    )

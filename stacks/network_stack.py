@@ -1,0 +1,61 @@
+"""SweetDream-<Env>-Network: the VPC every other stack lives in."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .base import SweetDreamStack
+from .config import EnvironmentConfig
+
+PUBLIC, PRIVATE, ISOLATED = "public", "private", "isolated"
+
+
+class ShopNetwork(Construct):
+    """Public subnets (ALB, NAT), private subnets with egress (tasks), isolated subnets (RDS)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
+            max_azs=len(config.availability_zones),
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name=PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name=PRIVATE, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+                ec2.SubnetConfiguration(
+                    name=ISOLATED, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                ),
+            ],
+            restrict_default_security_group=True,
+            # ECR image layers come from S3: the gateway endpoint keeps them off the NAT bill.
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
+            },
+        )
+        flow_log_group = logs.LogGroup(
+            self, "FlowLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+
+class NetworkStack(SweetDreamStack):
+    def __init__(self, scope: Construct, *, config: EnvironmentConfig) -> None:
+        super().__init__(
+            scope,
+            "Network",
+            config=config,
+            description=f"SweetDream {config.name}: VPC over two AZs, NAT, S3 endpoint, flow logs",
+        )
+        self.network = ShopNetwork(self, "Network", config=config)
+        self.vpc = self.network.vpc

@@ -1,0 +1,216 @@
+"""SweetDream-<Env>-Services: everything stateless. Safe to replace; holds no data.
+
+ECS cluster, Cloud Map namespace, the ALB routed by the manifest, one Fargate service per manifest
+entry (rolling or blue/green per the environment), alarms, the dashboard and the outputs.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_servicediscovery as servicediscovery
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from services.manifest import SERVICES, ServiceSpec, by_name
+
+from .base import SweetDreamStack, acknowledge_wildcard_resource
+from .config import SERVICE_NAMESPACE, EnvironmentConfig
+from .container_image import has_database, service_image
+from .data_stack import ANALYTICS_PREFIX, DataStack, analytics_bucket_name
+from .fargate_service import ShopService
+from .load_balancer import ShopLoadBalancer
+from .monitoring import ShopMonitoring
+
+# Who calls whom inside the VPC, through Cloud Map: orders fetches prices from catalog, and every
+# other service fetches the token-verification keys (JWKS) from users.
+INTERNAL_CALLERS = {"catalog": ("orders",), "users": ("orders", "catalog", "storefront")}
+DB_POOL_SIZE = 4  # per process: keeps the tasks' connections within the instance's max_connections
+DATABASE_SECRET_FIELDS = {
+    "DB_HOST": "host",
+    "DB_PORT": "port",
+    "DB_NAME": "dbname",
+    "DB_USER": "username",
+    "DB_PASSWORD": "password",
+}
+
+
+class ServicesStack(SweetDreamStack):
+    def __init__(
+        self, scope: Construct, *, config: EnvironmentConfig, vpc: ec2.IVpc, data: DataStack
+    ) -> None:
+        super().__init__(
+            scope,
+            "Services",
+            config=config,
+            description=f"SweetDream {config.name}: ECS services, ALB, deployments, alarms, dashboard",
+        )
+        self.data = data
+        if config.is_blue_green("catalog"):
+            raise ValueError(
+                "catalog must roll: orders reaches it through Cloud Map, which blue/green does not shift"
+            )
+
+        self.cluster = ecs.Cluster(
+            self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+        )
+        self.namespace = servicediscovery.PrivateDnsNamespace(
+            self,
+            "Namespace",
+            name=SERVICE_NAMESPACE,
+            vpc=vpc,
+            description=f"SweetDream {config.name}: service-to-service names",
+        )
+        self.load_balancer = ShopLoadBalancer(
+            self, "LoadBalancer", config=config, vpc=vpc, access_log_bucket=data.access_log_bucket
+        )
+        self.shop_url = self.load_balancer.url
+        self.deploy_application = (
+            codedeploy.EcsApplication(self, "DeployApplication") if config.blue_green_services else None
+        )
+        image = service_image(self, "Image")
+
+        self.services: dict[str, ShopService] = {}
+        for spec in SERVICES:
+            self.services[spec.name] = ShopService(
+                self,
+                spec.name.capitalize(),
+                config=config,
+                spec=spec,
+                cluster=self.cluster,
+                image=image,
+                load_balancer=self.load_balancer,
+                environment=self._environment(spec),
+                secrets=self._secrets(spec),
+                namespace=self.namespace if self._in_cloud_map(spec.name) else None,
+                deploy_application=self.deploy_application,
+            )
+        self.load_balancer.route(
+            {name: service.target_group for name, service in self.services.items()},
+            {name: service.target_group for name, service in self.services.items()},
+        )
+        self._allow_internal_calls()
+        self._grant_database_access()
+        self._grant_token_signing()
+        self._grant_analytics_read()
+
+        self.monitoring = ShopMonitoring(self, "Monitoring", config=config)
+        self.monitoring.watch_load_balancer(self.load_balancer)
+        self.monitoring.watch_services(list(self.services.values()))
+        self.monitoring.watch_database(data.db_instance)
+
+        # Clearly named handles, e.g. for AnalyticsExport(scope, "Analytics", config=..., bucket=...,
+        # log_groups=..., alarm_topic=...).
+        self.service_log_groups: list[logs.ILogGroup] = [s.log_group for s in self.services.values()]
+        self.analytics_bucket: s3.IBucket = data.analytics_bucket
+        self.alarm_topic: sns.ITopic = self.monitoring.topic
+
+        CfnOutput(self, "ShopUrl", value=self.shop_url, description="The shop")
+        CfnOutput(self, "DashboardUrl", value=self.monitoring.url, description="CloudWatch dashboard")
+        CfnOutput(
+            self,
+            "LoadBalancerDnsName",
+            value=self.load_balancer.alb.load_balancer_dns_name,
+            description="Point the shop's DNS name here (alias or CNAME)",
+        )
+
+    def _in_cloud_map(self, name: str) -> bool:
+        # Cloud Map does not follow CodeDeploy's traffic shifting, so only rolling services register.
+        return name in INTERNAL_CALLERS and not self.config.is_blue_green(name)
+
+    def _internal_url(self, name: str) -> str:
+        return f"http://{name}.{SERVICE_NAMESPACE}:{by_name(name).port}"
+
+    def _environment(self, spec: ServiceSpec) -> dict[str, str]:
+        config = self.config
+        env = {
+            "ENVIRONMENT": config.name,
+            "AWS_DEFAULT_REGION": config.region,
+            "LOG_LEVEL": "INFO",
+            "WEB_CONCURRENCY": str(max(1, spec.cpu // 512)),
+        }
+        if has_database(spec):
+            env["DB_POOL_SIZE"] = str(DB_POOL_SIZE)
+        if spec.name != "users":
+            # Verify tokens with the users service's public keys: inside the VPC when users is in
+            # Cloud Map, otherwise through the ALB, which routes /.well-known/* to users.
+            base = self._internal_url("users") if self._in_cloud_map("users") else self.shop_url
+            env["JWKS_URL"] = f"{base}/.well-known/jwks.json"
+        if spec.name == "users":
+            env["KMS_KEY_ID"] = self.data.token_signing_key.key_arn
+            env["AWS_REGION"] = config.region
+        if spec.name == "orders":
+            env["CATALOG_URL"] = self._internal_url("catalog")
+        if spec.name == "storefront":
+            env["API_BASE_URL"] = self.shop_url
+            env["SESSION_COOKIE_SECURE"] = str(config.https).lower()
+            env["ANALYTICS_BUCKET"] = self.data.analytics_bucket.bucket_name
+        return env
+
+    def _secrets(self, spec: ServiceSpec) -> dict[str, ecs.Secret]:
+        secrets = {"SECRET_KEY": ecs.Secret.from_secrets_manager(self.data.secret_keys[spec.name])}
+        if has_database(spec):
+            for variable, field in DATABASE_SECRET_FIELDS.items():
+                secrets[variable] = ecs.Secret.from_secrets_manager(self.data.db_secret, field)
+        if spec.name == "users":
+            secrets["ADMIN_PASSWORD"] = ecs.Secret.from_secrets_manager(self.data.admin_password)
+        return secrets
+
+    def _allow_internal_calls(self) -> None:
+        for callee, callers in INTERNAL_CALLERS.items():
+            if not self._in_cloud_map(callee):
+                continue
+            target = self.services[callee]
+            for caller in callers:
+                target.service.connections.allow_from(
+                    self.services[caller].service,
+                    ec2.Port.tcp(target.spec.port),
+                    f"{caller} to {callee} through Cloud Map",
+                )
+
+    def _grant_database_access(self) -> None:
+        for service in self.services.values():
+            if has_database(service.spec):
+                # allow_to places the rule in this stack, so the data stack never refers back here.
+                service.service.connections.allow_to_default_port(
+                    self.data.db_instance, f"{service.spec.name} to PostgreSQL"
+                )
+
+    def _grant_token_signing(self) -> None:
+        # Only the users task may sign; GetPublicKey serves the JWKS.
+        self.services["users"].task_definition.task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SignAccessTokens",
+                actions=["kms:Sign", "kms:GetPublicKey"],
+                resources=[self.data.token_signing_key.key_arn],
+            )
+        )
+
+    def _grant_analytics_read(self) -> None:
+        # The storefront's admin funnel chart reads the daily export.
+        role = self.services["storefront"].task_definition.task_role
+        bucket_arn = f"arn:{self.partition}:s3:::{analytics_bucket_name(self.config, self.account)}"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListAnalyticsExport",
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{ANALYTICS_PREFIX}/*"]}},
+            )
+        )
+        objects = f"{bucket_arn}/{ANALYTICS_PREFIX}/*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadAnalyticsExport", actions=["s3:GetObject"], resources=[objects])
+        )
+        acknowledge_wildcard_resource(
+            role,
+            objects,
+            "Read-only access to the export's objects, one per "
+            "hour and day, so their keys cannot be listed in advance; the "
+            "prefix confines it to the export.",
+        )

@@ -1,0 +1,43 @@
+"""Builds one environment's stacks. app.py and the tests both call `add_environment`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, CfnOutput
+
+from services.manifest import SERVICES
+
+from .bastion_stack import BastionStack
+from .config import EnvironmentConfig
+from .data_stack import DataStack
+from .network_stack import NetworkStack
+from .services_stack import ServicesStack
+
+
+@dataclass(frozen=True)
+class ShopEnvironment:
+    config: EnvironmentConfig
+    network: NetworkStack
+    data: DataStack
+    services: ServicesStack
+    bastion: BastionStack | None
+
+
+def add_environment(app: App, config: EnvironmentConfig) -> ShopEnvironment:
+    """Network, then data (stateful), then services (stateless); a bastion when the flag is on."""
+    network = NetworkStack(app, config=config)
+    data = DataStack(app, config=config, vpc=network.vpc, services=tuple(spec.name for spec in SERVICES))
+    CfnOutput(
+        data,
+        "AnalyticsBucketName",
+        value=data.analytics_bucket.bucket_name,
+        description="Daily analytics export (user-actions/year=/month=/day=)",
+    )
+    services = ServicesStack(app, config=config, vpc=network.vpc, data=data)
+    bastion = (
+        BastionStack(app, config=config, vpc=network.vpc, database=data.db_instance)
+        if config.bastion
+        else None
+    )
+    return ShopEnvironment(config=config, network=network, data=data, services=services, bastion=bastion)
