@@ -73,7 +73,7 @@ class Server:
 
     def stop(self, timeout: float = 20) -> None:
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)  # quick shutdown: nothing to drain here
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
