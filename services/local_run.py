@@ -103,6 +103,9 @@ def wait_healthy(processes: dict[str, subprocess.Popen]) -> None:
 
 
 def stop(processes: dict[str, subprocess.Popen]) -> None:
+    # A second Ctrl-C must not abandon half-stopped servers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for process in processes.values():
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
