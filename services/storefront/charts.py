@@ -123,7 +123,7 @@ def daily_chart(days: Sequence[dict], *, chart_id: str = "daily") -> Chart:
 def bar_chart(rows: Sequence[tuple[str, float, str]], *, chart_id: str, title: str,
               description: str) -> Chart:
     """Horizontal bars, label above each bar so long Vietnamese names fit on a phone."""
-    row_h, bar_h, top, left, right = 44, 16, 8, 8, 120
+    row_h, bar_h, top, left, right = 44, 16, 8, 8, 190
     chart = Chart(chart_id, title, description, WIDTH, top * 2 + row_h * max(1, len(rows)), "bars")
     chart.empty = not rows or not any(value for _, value, _ in rows)
     largest = max((value for _, value, _ in rows), default=0) or 1

@@ -8,7 +8,8 @@ from flask import Flask
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")  # Vietnam has no daylight saving time
 
-ORDER_STATUSES = ("PENDING", "PROCESSING", "SHIPPED", "DELIVERED", "CANCELLED")
+ORDER_FLOW = ("PENDING", "PROCESSING", "SHIPPED", "DELIVERED")
+ORDER_STATUSES = (*ORDER_FLOW, "CANCELLED")
 STATUS_LABELS = {
     "PENDING": "Chờ xác nhận",
     "PROCESSING": "Đang chuẩn bị",
@@ -16,8 +17,6 @@ STATUS_LABELS = {
     "DELIVERED": "Đã giao",
     "CANCELLED": "Đã hủy",
 }
-# The one next step an admin can move an order to (the orders service enforces the full rules).
-NEXT_STATUS = {"PENDING": "PROCESSING", "PROCESSING": "SHIPPED", "SHIPPED": "DELIVERED"}
 
 
 def vnd(amount: int | None) -> str:
@@ -51,5 +50,4 @@ def install_filters(app: Flask) -> None:
     app.add_template_filter(vnd)
     app.add_template_filter(local_time)
     app.add_template_filter(status_label)
-    app.jinja_env.globals.update(NEXT_STATUS=NEXT_STATUS, ORDER_STATUSES=ORDER_STATUSES,
-                                 STATUS_LABELS=STATUS_LABELS)
+    app.jinja_env.globals.update(ORDER_FLOW=ORDER_FLOW, ORDER_STATUSES=ORDER_STATUSES)

@@ -135,8 +135,8 @@ def test_event_log_source_skips_torn_lines(tmp_path):
     assert build_funnel(EventLogSource(tmp_path / "missing.jsonl"), 7).steps[0] == ("Xem sản phẩm", 0)
 
 
-def test_funnel_source_prefers_the_local_log_then_the_bucket():
-    assert isinstance(funnel_source("/tmp/e.jsonl", "bucket", "user-actions"), EventLogSource)
+def test_funnel_source_prefers_the_local_log_then_the_bucket(tmp_path):
+    assert isinstance(funnel_source(str(tmp_path / "e.jsonl"), "bucket", "user-actions"), EventLogSource)
     assert isinstance(funnel_source("", "bucket", "user-actions"), S3ExportSource)
     assert funnel_source("", "", "user-actions") is None
     assert build_funnel(None, 7) is None

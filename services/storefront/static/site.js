@@ -22,6 +22,13 @@
     }, 0);
   });
 
+  // Filters start folded on phones; on wide screens there is room to show them.
+  if (window.matchMedia("(min-width: 960px)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+
   // Filter forms marked data-autosubmit apply a changed select at once.
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () {

@@ -139,7 +139,7 @@ def analytics():
         "categories": bar_chart([(row["category"] or "Khác", row["revenue"], vnd(row["revenue"]))
                                  for row in by_category],
                                 chart_id="categories", title="Doanh thu theo danh mục",
-                                description="Doanh thu (gồm giá sản phẩm, không gồm phí giao) theo danh mục."),
+                                description="Doanh thu theo danh mục (giá sản phẩm, không gồm phí giao)."),
         "funnel": funnel_chart(funnel.steps) if funnel else None,
     }
     return render_template("admin/analytics.html", summary=summary, charts=charts, funnel=funnel,

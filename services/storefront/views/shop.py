@@ -75,7 +75,9 @@ def catalog():
                    | ({filters["size"]} if filters.get("size") else set()))
     return render_template("shop/catalog.html", result=result, filters=filters, sorts=SORTS,
                            categories=categories(), sizes=sizes, message=message,
-                           page=int(filters.get("page", 1)))
+                           page=int(filters.get("page", 1)),
+                           filters_active=any(k in filters for k in ("category", "size", "minPrice",
+                                                                      "maxPrice", "sort")))
 
 
 @bp.get("/products/<int:product_id>")
