@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
 
 from services.kit.errors import ServiceUnavailable
 from services.kit.http import ServiceClient
@@ -20,13 +21,13 @@ PRICES_PATH = "/api/products/prices"
 
 class _PriceLine(BaseModel):
     # Tolerate fields the catalog may add later; insist on the ones the contract fixes.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
 
-    productId: int  # noqa: N815 (the wire names of the catalog contract)
+    product_id: int
     size: str
     available: bool
     reason: str | None = None
-    productName: str | None = None  # noqa: N815
+    product_name: str | None = None
     category: str | None = None
     price: int | None = None
 
@@ -67,7 +68,7 @@ class CatalogClient:
         except (ValueError, ValidationError) as exc:  # ValueError: the body is not JSON
             log.error("catalog price lookup answered in an unexpected shape")
             raise _unavailable() from exc
-        quotes = [Quote(line.productId, line.size, line.available, line.reason, line.productName,
+        quotes = [Quote(line.product_id, line.size, line.available, line.reason, line.product_name,
                         line.category, line.price) for line in answer.items]
         if [(q.product_id, q.size) for q in quotes] != lines or any(
                 q.available and (q.price is None or q.price < 0 or not q.product_name) for q in quotes):

@@ -34,8 +34,7 @@ def _errors(*codes: int) -> dict:
 
 @bp.post("/api/orders")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_201=OrderOut, HTTP_200=OrderOut,
-                                 **_errors(401, 403, 409, 422, 503)),
+@spec.validate(resp=SpecResponse(HTTP_201=OrderOut, **_errors(401, 403, 409, 422, 503)),
                security=AUTH, tags=["orders"])
 def create_order(json: OrderIn, headers: OrderHeaders):
     """Place an order. Prices come from the catalog; send `Idempotency-Key` to retry safely."""

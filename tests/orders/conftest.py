@@ -29,12 +29,13 @@ class CatalogFaults:
     """Fault injection in front of the real catalog app: slowness and a failing cart clear."""
 
     price_delay_s: float = 0.0
+    price_answer: tuple[str, bytes] | None = None  # (status line, body) instead of the real answer
     fail_cart_clear: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
-        self.price_delay_s, self.fail_cart_clear = 0.0, False
+        self.price_delay_s, self.price_answer, self.fail_cart_clear = 0.0, None, False
         with self._lock:
             self.calls.clear()
 
@@ -45,6 +46,10 @@ class CatalogFaults:
                 self.calls.append((method, path))
             if path == "/api/products/prices" and self.price_delay_s:
                 time.sleep(self.price_delay_s)
+            if path == "/api/products/prices" and self.price_answer:
+                status, body = self.price_answer
+                start_response(status, [("Content-Type", "application/json")])
+                return [body]
             if method == "DELETE" and path.startswith("/api/cart/user/") and self.fail_cart_clear:
                 start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])
                 return [b'{"error": {"code": "internal_error", "message": "injected", "details": null}}']

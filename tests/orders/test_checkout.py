@@ -363,3 +363,20 @@ def test_after_the_catalog_recovers_the_same_key_places_the_order(make_app, orde
     response = up.test_client().post("/api/orders", json=order_body((1, "12cm", 1)), headers=headers)
     assert response.status_code == 201
     assert "Idempotent-Replayed" not in response.headers
+
+
+@pytest.mark.parametrize("status, body", [
+    ("500 INTERNAL SERVER ERROR", b'{"error": {"code": "internal_error"}}'),
+    ("200 OK", b"<html>maintenance</html>"),
+    ("200 OK", b'{"items": []}'),
+    ("200 OK", b'{"items": [{"productId": 2, "size": "12cm", "available": true, "price": 1}]}'),
+    ("200 OK", b'{"items": [{"productId": 1, "size": "12cm", "available": true, "price": null}]}'),
+    ("200 OK", b'{"items": [{"productId": 1, "size": "12cm", "available": true, "price": -5, '
+               b'"productName": "x"}]}'),
+])
+def test_a_catalog_answer_outside_the_contract_is_503_and_nothing_written(client, app, auth, catalog,
+                                                                         status, body):
+    catalog.faults.price_answer = (status, body)
+    response = client.post("/api/orders", json=order_body((1, "12cm", 1)), headers=auth(CUSTOMER))
+    assert_error(response, 503, "upstream_unavailable")
+    assert row_counts(app) == NO_ROWS
