@@ -1,0 +1,190 @@
+"""Storefront flows over HTTP (no JavaScript) against the real APIs: admin catalog and customers,
+profile, cancelling, changed prices at checkout, catalog paging."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .helpers import Browserless, csrf_token
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    client = Browserless(stack.url)
+    client.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    return client
+
+
+def _shopper_client(stack):
+    shopper = stack.register(name="Trang Phạm")
+    client = Browserless(stack.url)
+    client.login(shopper["email"], shopper["password"])
+    return shopper, client
+
+
+def _first_product(stack) -> dict:
+    return stack.api("GET", "/api/products", params={"sort": "name"}).json()["items"][0]
+
+
+def _hidden_fields(html: str, form_id: str) -> list[tuple[str, str]]:
+    form = html.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
+    return re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+
+
+def test_admin_creates_and_edits_a_product_with_sizes(stack, admin):
+    categories = stack.api("GET", "/api/categories").json()["items"]
+    created = admin.form_post("/admin/products/new", "/admin/products/new", {
+        "name": "Bánh Flan Caramel", "description": "Mềm, thơm trứng sữa.",
+        "categoryId": categories[0]["id"], "active": "on", "size": "Hộp 4 cái", "price": "60.000"})
+    assert created.status_code == 302, created.text[:500]
+    product_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    product = stack.api("GET", f"/api/products/{product_id}").json()
+    assert product["name"] == "Bánh Flan Caramel"
+    assert product["sizes"] == [{"id": product["sizes"][0]["id"], "size": "Hộp 4 cái", "price": 60000}]
+
+    edit_page = f"/admin/products/{product_id}"
+    assert admin.form_post(edit_page, f"{edit_page}/sizes",
+                           {"size": "Hộp 8 cái", "price": "110000"}).status_code == 302
+    size_id = product["sizes"][0]["id"]
+    assert admin.form_post(edit_page, f"{edit_page}/sizes/{size_id}",
+                           {"size": "Hộp 4 cái", "price": "65000"}).status_code == 302
+    page = admin.get(edit_page)
+    assert "Đã lưu kích cỡ Hộp 4 cái." in page.text
+
+    # Deactivate: hidden from shoppers, still listed for the admin.
+    response = admin.post(edit_page, data={"csrf_token": csrf_token(page.text), "name": "Bánh Flan",
+                                           "description": "Mềm.", "categoryId": categories[0]["id"]})
+    assert response.status_code == 302
+    assert stack.api("GET", f"/api/products/{product_id}").status_code == 404
+    listing = admin.get("/admin/products", params={"q": "flan"}).text
+    assert "Bánh Flan" in listing and "Không" in listing
+    as_admin = stack.api("GET", f"/api/products/{product_id}", stack.admin_token()).json()
+    assert as_admin["active"] is False
+    assert sorted((s["size"], s["price"]) for s in as_admin["sizes"]) == [("Hộp 4 cái", 65000),
+                                                                         ("Hộp 8 cái", 110000)]
+
+
+def test_admin_product_form_shows_api_validation_errors(admin, stack):
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    response = admin.form_post("/admin/products/new", "/admin/products/new", {
+        "name": "", "categoryId": category["id"], "size": "12cm", "price": "-5"})
+    assert response.status_code == 422
+    assert "Vui lòng kiểm tra lại thông tin sản phẩm." in response.text
+    assert 'id="f-name-error"' in response.text
+
+
+def test_admin_searches_customers_and_changes_a_role(stack, admin):
+    shopper = stack.register(name="Vy Đặng")
+    page = admin.get("/admin/customers", params={"q": shopper["email"]})
+    assert page.status_code == 200
+    assert page.text.count('data-testid="customer-row"') == 1
+    customer_id = shopper["user"]["id"]
+    response = admin.post(f"/admin/customers/{customer_id}/role", data={
+        "csrf_token": csrf_token(page.text), "role": "ADMIN", "next": "/admin/customers"})
+    assert response.status_code == 302
+    assert stack.api("GET", f"/api/customers/{customer_id}", stack.admin_token()).json()["role"] == "ADMIN"
+    assert admin.form_post("/admin/customers", f"/admin/customers/{customer_id}/role",
+                           {"role": "CUSTOMER"}).status_code == 302
+    assert stack.api("GET", f"/api/customers/{customer_id}", stack.admin_token()).json()["role"] == "CUSTOMER"
+
+
+def test_admin_order_filters_and_refused_transition(stack, admin):
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    order = stack.api("POST", "/api/orders", shopper["token"], json={
+        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
+        "shippingAddress": "9 Hai Bà Trưng"}).json()
+    pending = admin.get("/admin/orders", params={"status": "PENDING"}).text
+    assert f'data-order-id="{order["id"]}"' in pending
+    delivered = admin.get("/admin/orders", params={"status": "DELIVERED"}).text
+    assert f'data-order-id="{order["id"]}"' not in delivered
+    # PENDING → DELIVERED is not a legal step: the page says so instead of failing.
+    response = admin.form_post("/admin/orders", f"/admin/orders/{order['id']}/status",
+                               {"status": "DELIVERED", "next": "/admin/orders"})
+    assert response.status_code == 302
+    assert "không thể chuyển sang" in admin.get("/admin/orders").text
+    detail = admin.get(f"/admin/orders/{order['id']}")
+    assert detail.status_code == 200 and "9 Hai Bà Trưng" in detail.text
+
+
+def test_profile_update_prefills_checkout(stack):
+    shopper, client = _shopper_client(stack)
+    response = client.form_post("/account", "/account", {"name": "Trang P.", "phone": "0912345678",
+                                                         "address": "7 Pasteur, Quận 3"})
+    assert response.status_code == 302
+    profile = stack.api("GET", f"/api/customers/{shopper['user']['id']}", shopper["token"]).json()
+    assert (profile["name"], profile["phone"], profile["address"]) == ("Trang P.", "0912345678",
+                                                                       "7 Pasteur, Quận 3")
+    assert "Trang P." in client.get("/").text  # the header follows
+    bad = client.form_post("/account", "/account", {"name": "", "phone": "abc", "address": ""})
+    assert bad.status_code == 422 and 'id="f-phone-error"' in bad.text
+
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add", {
+        "productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    assert "7 Pasteur, Quận 3</textarea>" in client.get("/checkout").text
+
+
+def test_checkout_refuses_a_total_the_shopper_did_not_see(stack, admin):
+    """A price changes between the checkout page and the click: no order, a clear message."""
+    shopper, client = _shopper_client(stack)
+    product = stack.api("GET", "/api/products", params={"q": "mousse bo"}).json()["items"][0]
+    size = product["sizes"][0]
+    client.form_post(f"/products/{product['id']}", "/cart/add",
+                     {"productId": product["id"], "size": size["size"], "quantity": 2})
+    checkout = client.get("/checkout").text
+    fields = _hidden_fields(checkout, "checkout-form")
+
+    admin_token = stack.admin_token()
+    changed = stack.api("PATCH", f"/api/products/{product['id']}/sizes/{size['id']}", admin_token,
+                        json={"price": size["price"] + 10000})
+    assert changed.status_code == 200, changed.text
+    try:
+        response = client.post("/checkout", data=[*fields, ("shippingAddress", "1 Lý Tự Trọng")])
+        assert response.status_code == 409
+        assert "Giá hoặc giỏ hàng đã thay đổi" in response.text
+        new_total = (size["price"] + 10000) * 2 + 30000
+        assert f'name="totalAmount" value="{new_total}"' in response.text  # the page shows the new total
+        orders = stack.api("GET", f"/api/orders/user/{shopper['user']['id']}", shopper["token"]).json()
+        assert orders["total"] == 0
+    finally:
+        stack.api("PATCH", f"/api/products/{product['id']}/sizes/{size['id']}", admin_token,
+                  json={"price": size["price"]})
+
+
+def test_shopper_cancels_a_pending_order(stack):
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    order = stack.api("POST", "/api/orders", shopper["token"], json={
+        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
+        "shippingAddress": "3 Đồng Khởi"}).json()
+    response = client.form_post(f"/orders/{order['id']}", f"/orders/{order['id']}/cancel", {})
+    assert response.status_code == 302
+    page = client.get(f"/orders/{order['id']}").text
+    assert 'data-status="CANCELLED"' in page and "Đã hủy đơn hàng." in page
+    assert "Hủy đơn</button>" not in page
+    again = client.form_post(f"/orders/{order['id']}", f"/orders/{order['id']}/cancel", {})
+    assert again.status_code == 302
+    assert "không thể hủy nữa" in client.get(f"/orders/{order['id']}").text
+
+
+def test_catalog_pages_filters_and_sort_live_in_the_url(stack):
+    client = Browserless(stack.url)
+    first = client.get("/products", params={"sort": "price"})
+    assert first.status_code == 200
+    total = int(re.search(r"(\d+) sản phẩm", first.text).group(1))
+    assert total >= 16
+    assert "Trang 1 / 2" in first.text and 'rel="next" href="/products?sort=price&amp;page=2"' in first.text
+    second = client.get("/products", params={"sort": "price", "page": 2})
+    assert "Trang 2 / 2" in second.text
+    cheap = client.get("/products", params={"maxPrice": 40000, "sort": "price"}).text
+    names = re.findall(r'<h3 class="card-title">([^<]+)</h3>', cheap)
+    assert names and "Bánh Mì Ngọt Nhân Dừa" in names and "Mousse Dâu" not in names
+    by_category = client.get("/products", params={"category": "tiramisu"}).text
+    assert set(re.findall(r'<p class="card-meta">([^<]+)</p>', by_category)) == {"Tiramisu"}
+    # Malformed values are ignored rather than turned into errors.
+    assert client.get("/products", params={"page": "abc", "minPrice": "-1", "sort": "evil"}).status_code == 200
+    assert client.get("/products/999999").status_code == 404
