@@ -1,0 +1,270 @@
+"""The export core against moto CloudWatch Logs and S3: issue 8, "Must show" 1."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lambdas.analytics_export.sinks import MANIFEST_NAME, day_prefix, part_name
+from lambdas.analytics_export.sources import QUERY_MARGIN, USER_ACTION_FILTER, RetryPolicy
+from services.kit.events import ENVELOPE_FIELDS
+from tests.analytics.conftest import (
+    BUCKET,
+    EXPORT_DAY,
+    LOG_GROUPS,
+    FlakyLogs,
+    at,
+    event_line,
+    put_lines,
+    s3_manifest,
+    s3_objects,
+    s3_part_rows,
+)
+
+DAY_BEFORE, DAY_AFTER = EXPORT_DAY - timedelta(days=1), EXPORT_DAY + timedelta(days=1)
+
+
+def event_id(line: str) -> str:
+    return json.loads(line)["eventId"]
+
+
+def ids(rows: list[dict]) -> list[str]:
+    return [row["eventId"] for row in rows]
+
+
+def part_key(day, hour: int) -> str:
+    return day_prefix(day) + part_name(hour)
+
+
+def non_empty_parts(s3) -> dict[str, list[str]]:
+    """Event ids of every exported part that holds any, by object key."""
+    found = {}
+    for key, body in s3_objects(s3).items():
+        if key.endswith(".jsonl.gz") and (lines := gzip.decompress(body).decode().splitlines()):
+            found[key] = [json.loads(line)["eventId"] for line in lines]
+    return found
+
+
+def test_events_either_side_of_17_utc_land_in_their_vietnam_day_and_hour(logs, s3, run_export):
+    midnight = at(EXPORT_DAY, 0)
+    assert (midnight.hour, midnight.minute, midnight.second) == (17, 0, 0)
+    previous_day_last = event_line(moment=midnight - timedelta(milliseconds=1))
+    first = event_line(moment=midnight)
+    last = event_line(moment=at(DAY_AFTER, 0) - timedelta(milliseconds=1))
+    next_day_first = event_line(moment=at(DAY_AFTER, 0))
+    # Stamped 10 ms before midnight but ingested 40 ms after it: its own timestamp decides.
+    ingested_late = event_line(moment=midnight - timedelta(milliseconds=10))
+    put_lines(logs, "catalog", [previous_day_last, first, last, next_day_first,
+                                (midnight + timedelta(milliseconds=40), ingested_late)])
+
+    runs = {day: run_export(day).response for day in (DAY_BEFORE, EXPORT_DAY, DAY_AFTER)}
+
+    assert non_empty_parts(s3) == {
+        part_key(DAY_BEFORE, 23): [event_id(ingested_late), event_id(previous_day_last)],
+        part_key(EXPORT_DAY, 0): [event_id(first)],
+        part_key(EXPORT_DAY, 23): [event_id(last)],
+        part_key(DAY_AFTER, 0): [event_id(next_day_first)],
+    }
+    assert [runs[day]["events"] for day in (DAY_BEFORE, EXPORT_DAY, DAY_AFTER)] == [2, 2, 1]
+    assert all(run["skippedLines"] == 0 for run in runs.values())
+
+
+def test_every_hour_of_the_day_is_exported_not_only_the_morning(logs, s3, run_export):
+    # The original lost everything after 09:00: one event in each local hour, plus 09:00 UTC.
+    lines = [event_line(moment=at(EXPORT_DAY, hour, 30)) for hour in range(24)]
+    put_lines(logs, "catalog", lines)
+
+    response = run_export().response
+
+    assert {hour: counts["events"] for hour, counts in response["hours"].items()} == {
+        f"{hour:02d}": 1 for hour in range(24)}
+    for hour in range(24):
+        assert ids(s3_part_rows(s3, EXPORT_DAY, hour)) == [event_id(lines[hour])]
+
+
+def test_over_10000_events_in_one_hour_across_log_groups_and_pages_are_all_exported(logs, s3, run_export):
+    hour_start = at(EXPORT_DAY, 10)
+    sent = {}
+    for service, count in (("catalog", 10_500), ("orders", 1_200), ("users", 400)):
+        lines = [event_line("Add to Cart", hour_start + timedelta(milliseconds=251 * n + len(service)),
+                            service=service) for n in range(count)]
+        put_lines(logs, service, lines)
+        sent.update((event_id(line), line) for line in lines)
+    client = FlakyLogs(logs)
+
+    response = run_export(client=client).response
+
+    rows = s3_part_rows(s3, EXPORT_DAY, 10)
+    assert len(rows) == response["hours"]["10"]["events"] == response["events"] == 12_100
+    assert set(ids(rows)) == set(sent)
+    assert rows == sorted(rows, key=lambda row: (row["timestamp"], row["eventId"]))
+    # moto pages at 10,000 events: the catalog hour took a second page, reached via nextToken.
+    query_start = int((hour_start - QUERY_MARGIN).timestamp() * 1000)
+    catalog_hour_requests = [request for request in client.requests
+                             if request["logGroupName"] == LOG_GROUPS["catalog"]
+                             and request["startTime"] == query_start]
+    assert len(catalog_hour_requests) == 2 and "nextToken" in catalog_hour_requests[1]
+
+
+def test_empty_pages_that_carry_a_token_are_followed(logs, s3, run_export):
+    lines = [event_line(moment=at(EXPORT_DAY, 14, minute)) for minute in range(3)]
+    put_lines(logs, "orders", lines)
+    client = FlakyLogs(logs, empty_pages=True)
+
+    response = run_export(client=client).response
+
+    assert client.empty_pages_served >= 24 * len(LOG_GROUPS)
+    assert response["events"] == 3
+    assert ids(s3_part_rows(s3, EXPORT_DAY, 14)) == [event_id(line) for line in lines]
+
+
+def test_the_same_event_in_two_log_groups_is_exported_once(logs, s3, run_export):
+    shared = event_line(moment=at(EXPORT_DAY, 8, 15))
+    # An event without eventId (an old writer) is deduplicated on its content instead.
+    anonymous = json.loads(event_line("Product Search", at(EXPORT_DAY, 8, 20)))
+    del anonymous["eventId"]
+    anonymous_line = json.dumps(anonymous)
+    other_anonymous = json.dumps({**anonymous, "sessionId": "session-2"})
+    put_lines(logs, "catalog", [shared, anonymous_line])
+    put_lines(logs, "storefront", [shared, anonymous_line, other_anonymous])
+
+    response = run_export().response
+
+    rows = s3_part_rows(s3, EXPORT_DAY, 8)
+    assert [row["eventId"] for row in rows] == [event_id(shared), None, None]
+    assert sorted(row["sessionId"] for row in rows[1:]) == ["session-1", "session-2"]
+    assert response["duplicates"] == response["hours"]["08"]["duplicates"] == 2
+    assert response["events"] == 3
+
+
+def test_rows_carry_exactly_the_kit_envelope(logs, s3, run_export):
+    line = json.loads(event_line(moment=at(EXPORT_DAY, 3)))
+    put_lines(logs, "catalog", [json.dumps({**line, "debug": "not part of the envelope"})])
+
+    run_export()
+
+    (row,) = s3_part_rows(s3, EXPORT_DAY, 3)
+    assert tuple(row) == ENVELOPE_FIELDS
+    assert row == line
+
+
+def test_a_second_run_writes_byte_identical_objects_and_appends_a_run(logs, s3, run_export):
+    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, hour, 5 * n)) for hour in (0, 9, 23)
+                                for n in range(5)])
+    first = run_export().response
+    parts_before = {key: body for key, body in s3_objects(s3).items() if not key.endswith(MANIFEST_NAME)}
+    versions_before = s3.list_object_versions(Bucket=BUCKET, Prefix="user-actions/")["Versions"]
+
+    second = run_export().response
+
+    parts_after = {key: body for key, body in s3_objects(s3).items() if not key.endswith(MANIFEST_NAME)}
+    assert parts_after == parts_before and len(parts_after) == 24
+    assert (first["partsWritten"], second["partsWritten"], second["partsUnchanged"]) == (24, 0, 24)
+    # No new object versions for parts: identical objects are not even re-uploaded.
+    versions_after = s3.list_object_versions(Bucket=BUCKET, Prefix="user-actions/")["Versions"]
+    assert [v for v in versions_after if not v["Key"].endswith(MANIFEST_NAME)] == [
+        v for v in versions_before if not v["Key"].endswith(MANIFEST_NAME)]
+    manifest = s3_manifest(s3, EXPORT_DAY)
+    assert [run["runId"] for run in manifest["runs"]] == [first["runId"], second["runId"]]
+    assert [run["partsWritten"] for run in manifest["runs"]] == [24, 0]
+    assert manifest["totalEvents"] == 15
+
+
+def test_parts_are_reproducible_gzip_with_checksums_in_the_manifest(logs, s3, run_export):
+    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, 12))])
+    run_export()
+
+    manifest = s3_manifest(s3, EXPORT_DAY)
+    objects = s3_objects(s3)
+    for part in manifest["parts"]:
+        key = part["location"].removeprefix(f"s3://{BUCKET}/")
+        body = objects[key]
+        assert part["sha256"] == hashlib.sha256(body).hexdigest() and part["bytes"] == len(body)
+        assert body[4:8] == b"\0\0\0\0"  # gzip MTIME field
+        assert body[10:10 + len(f"part-{part['hour']}.jsonl")] == f"part-{part['hour']}.jsonl".encode()
+    head = s3.head_object(Bucket=BUCKET, Key=part_key(EXPORT_DAY, 12))
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["Metadata"]["sha256"] == manifest["parts"][12]["sha256"]
+
+
+def test_malformed_lines_are_counted_and_skipped_without_stopping_the_export(logs, s3, run_export):
+    good = event_line(moment=at(EXPORT_DAY, 6))
+    base = json.loads(event_line(moment=at(EXPORT_DAY, 6, 1)))
+    malformed = [
+        json.dumps({**base, "timestamp": "yesterday-ish"}),
+        json.dumps({**base, "timestamp": "2025-01-01T10:00:00"}),  # no offset: the hour is unknowable
+        json.dumps({**base, "event": "Product Teleported"}),
+        json.dumps({**base, "properties": "productId=1"}),
+        json.dumps({**base, "eventId": 12345}),
+    ]
+    noise = [  # what else a service logs: the server-side filter drops it, moto does not
+        "[2025-01-01 10:00:00 +0000] [7] [INFO] Booting worker with pid: 7",
+        json.dumps({"level": "INFO", "message": "GET /api/products 200", "requestId": "r-1"}),
+        json.dumps({"type": "access", "path": "/health"}),
+    ]
+    moment = at(EXPORT_DAY, 6, 2)
+    put_lines(logs, "catalog", [good] + [(moment, line) for line in malformed + noise])
+    client = FlakyLogs(logs)
+
+    response = run_export(client=client).response
+
+    assert ids(s3_part_rows(s3, EXPORT_DAY, 6)) == [event_id(good)]
+    assert response["skippedLines"] == response["hours"]["06"]["skippedLines"] == 5
+    assert response["skippedByReason"] == {"invalidJson": 0, "notAnEvent": 0, "badTimestamp": 2,
+                                           "unknownEvent": 1, "badField": 2, "outsideWindow": 0}
+    manifest = s3_manifest(s3, EXPORT_DAY)
+    assert manifest["skippedLines"] == 5 and manifest["skippedByReason"] == response["skippedByReason"]
+    # Noise is not an event at all: filtered out (as CloudWatch would), not counted as malformed.
+    assert {request["filterPattern"] for request in client.requests} == {USER_ACTION_FILTER}
+    assert USER_ACTION_FILTER == '{ $.type = "user_action" }'
+
+
+def test_a_day_with_no_events_writes_a_manifest_with_zeros(logs, s3, run_export):
+    response = run_export().response
+
+    manifest = s3_manifest(s3, EXPORT_DAY)
+    assert manifest["complete"] is True
+    assert (manifest["totalEvents"], manifest["skippedLines"], manifest["duplicates"]) == (0, 0, 0)
+    assert set(manifest["skippedByReason"].values()) == {0}
+    assert [part["events"] for part in manifest["parts"]] == [0] * 24
+    assert [part["hour"] for part in manifest["parts"]] == [f"{hour:02d}" for hour in range(24)]
+    for hour in (0, 23):
+        assert s3_part_rows(s3, EXPORT_DAY, hour) == []
+    assert response["events"] == 0 and len(response["hours"]) == 24
+    assert manifest["windowStart"] == at(EXPORT_DAY, 0).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_throttling_is_retried_with_bounded_backoff(logs, s3, run_export):
+    put_lines(logs, "users", [event_line("User Login", at(EXPORT_DAY, 20))])
+    client = FlakyLogs(logs, throttles=3)
+
+    run = run_export(client=client)
+
+    assert run.response["events"] == 1
+    assert run.source.stats.retries == 3 and len(run.sleeps) == 3
+    assert all(0 <= delay <= RetryPolicy().max_seconds for delay in run.sleeps)
+    # The throttled request is the one retried: same window, same log group, nothing skipped.
+    assert client.requests[0] == client.requests[3]
+
+
+def test_throttling_that_never_ends_fails_the_run_instead_of_exporting_a_partial_day(logs, s3, run_export):
+    put_lines(logs, "users", [event_line("User Login", at(EXPORT_DAY, 20))])
+    client = FlakyLogs(logs, throttles=100)
+
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        run_export(client=client, retry=RetryPolicy(attempts=4))
+
+    assert len(client.requests) == 4
+    assert s3_objects(s3) == {}  # no manifest claims the day was exported
+
+
+def test_other_client_errors_are_not_retried(logs, s3, run_export):
+    logs.delete_log_group(logGroupName=LOG_GROUPS["users"])
+
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        run_export()
