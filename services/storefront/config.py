@@ -21,14 +21,13 @@ class StorefrontConfig(ServiceConfig):
     session_lifetime_hours: int = Field(default=24, ge=1, le=24 * 30)
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (ALB or gateway).
     trusted_proxies: int = Field(default=1, ge=0, le=5)
-    # Shown on the cart before checkout; the orders service computes the binding total and refuses
-    # an order whose total differs (409 price_changed), so a stale figure here cannot slip through.
-    shipping_fee: int = Field(default=30_000, ge=0)
+    # Shown on the cart before checkout (same variable as the orders service). Orders computes the
+    # binding total and refuses one that differs (409 price_changed), so a stale figure cannot slip through.
+    shipping_fee_vnd: int = Field(default=30_000, ge=0, le=10_000_000)
     page_size: int = Field(default=12, ge=1, le=100)
     # Funnel source on AWS: the analytics bucket the daily export writes (empty: not configured).
     analytics_bucket: str = ""
     analytics_prefix: str = "user-actions"
-    analytics_days: int = Field(default=14, ge=1, le=90)
 
     @model_validator(mode="before")
     @classmethod

@@ -38,7 +38,7 @@ def load_cart() -> dict:
 
 def cart_totals(cart: dict) -> dict[str, int]:
     """Only lines still on sale count; the catalog's subtotal already leaves the others out."""
-    shipping = current_config().shipping_fee if cart["available"] else 0
+    shipping = current_config().shipping_fee_vnd if cart["available"] else 0
     return {"subtotal": cart["subtotal"], "shipping": shipping, "total": cart["subtotal"] + shipping,
             "count": cart["itemCount"]}
 
