@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".data"
@@ -18,11 +19,20 @@ class ServiceConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
+    # A service without tables (the storefront) sets this to False and gets no database settings.
+    requires_database: ClassVar[bool] = True
+
     service_name: str = "service"
     environment: Literal["local", "test", "dev", "prod"] = "local"
     data_dir: Path = DEFAULT_DATA_DIR
     # Empty means the embedded default: one SQLite file per service under data_dir.
     database_url: str = ""
+    # Alternatively the URL's parts, as ECS injects them one by one from the RDS secret's fields.
+    db_host: str = ""
+    db_port: int = Field(default=5432, ge=1, le=65535)
+    db_name: str = ""
+    db_user: str = ""
+    db_password: str = ""
     secret_key: str = LOCAL_SECRET
     max_content_length: int = 1024 * 1024
 
@@ -53,6 +63,11 @@ class ServiceConfig(BaseSettings):
                 if self.database_url.startswith(prefix):
                     return "postgresql+psycopg://" + self.database_url[len(prefix):]
             return self.database_url
+        if self.db_host:
+            # URL.create escapes the generated password, which may contain URL metacharacters.
+            return URL.create("postgresql+psycopg", username=self.db_user or None,
+                              password=self.db_password or None, host=self.db_host, port=self.db_port,
+                              database=self.db_name or None).render_as_string(hide_password=False)
         return f"sqlite:///{self.data_dir / (self.service_name + '.db')}"
 
     @model_validator(mode="after")
@@ -60,6 +75,7 @@ class ServiceConfig(BaseSettings):
         if self.is_deployed:
             if self.secret_key == LOCAL_SECRET:
                 raise ValueError("SECRET_KEY must be set outside local development")
-            if not self.database_url:
-                raise ValueError("DATABASE_URL must be set outside local development")
+            if self.requires_database and not self.database_url and not self.db_host:
+                raise ValueError("DATABASE_URL (or DB_HOST, DB_USER, ...) must be set outside local "
+                                 "development")
         return self

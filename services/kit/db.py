@@ -111,5 +111,10 @@ def run_migrations(target_metadata) -> None:
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs batch ALTERs
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Tasks of one service start together and each migrates first: one waits for the
+                # other's transaction, then finds the schema at head and has nothing to do.
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:table))"),
+                                   {"table": cfg.get_main_option("version_table")})
             context.run_migrations()
     engine.dispose()

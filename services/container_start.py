@@ -1,0 +1,54 @@
+"""The container's start command: the service's setup, then gunicorn in this process's place.
+
+    SERVICE=users python -m services.container_start
+
+The setup commands are the ones `make run` uses (migrate, ensure-admin, seed; all idempotent), so a
+new version has migrated its tables before gunicorn listens, and therefore before the load balancer's
+health check can pass and send it traffic. Concurrent starts are safe: migrations on PostgreSQL take
+an advisory lock (services/kit/db.py). Gunicorn replaces this process (exec), so it is PID 1 and gets
+ECS's SIGTERM for a graceful stop.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .local_run import SETUP_COMMANDS
+from .manifest import by_name
+
+GUNICORN_CONF = Path(__file__).with_name("gunicorn_conf.py")
+
+
+def setup_commands(service: str) -> list[list[str]]:
+    return [
+        [sys.executable, "-m", "flask", "--app", f"services.{service}", *command]
+        for command in SETUP_COMMANDS.get(service, ())
+    ]
+
+
+def gunicorn_command(service: str) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), f"services.{service}:create_app()"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    service = args[0] if args else os.environ.get("SERVICE", "")
+    try:
+        by_name(service)
+    except KeyError:
+        raise SystemExit(f"SERVICE must name a service of services/manifest.py, got {service!r}") from None
+    for command in setup_commands(service):
+        result = subprocess.run(command, check=False)  # noqa: S603 (fixed argv, no shell)
+        if result.returncode != 0:
+            raise SystemExit(
+                f"{service}: `{' '.join(command[2:])}` failed with exit code {result.returncode}"
+            )
+    command = gunicorn_command(service)
+    os.execv(command[0], command)  # noqa: S606 (replaces this process on purpose)
+
+
+if __name__ == "__main__":
+    main()
