@@ -5,12 +5,22 @@ PY := $(VENV)/bin/python
 # Reinstall only when the requirements change, so a second `make run` starts in seconds.
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: deps run test lint bench clean
+# Node 22 and the pinned CDK CLI come from package-lock.json; the CDK's jsii runtime runs on that Node
+# (the machine's Node 20 is end-of-life for jsii).
+NODE_DEPS := node_modules/.package-lock.json
+export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
+
+.PHONY: deps run test lint bench synth clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@echo "==> Installing Python dependencies into $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(NODE_DEPS): package.json package-lock.json
+	@echo "==> Installing Node 22 and the CDK CLI (npm ci)"
+	@npm ci --no-audit --no-fund
 	@touch $@
 
 # Just the Python dependencies (CI jobs that only synthesize or diff).
@@ -19,8 +29,12 @@ deps: $(DEPS)
 run: $(DEPS)
 	@$(PY) -m services.local_run
 
-test: $(DEPS)
+test: $(DEPS) $(NODE_DEPS)
 	@$(PY) -m pytest
+
+# Both environments' CloudFormation into cdk.out/, offline, through the cdk-nag gate.
+synth: $(DEPS) $(NODE_DEPS)
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --all --quiet
 
 # Load test on loopback (needs wrk: apt-get install -y wrk); writes bench/results.json.
 bench: $(DEPS)
@@ -31,4 +45,4 @@ lint: $(DEPS)
 	@$(PY) -m ruff check .
 
 clean:
-	rm -rf .data .pytest_cache
+	rm -rf .data .pytest_cache cdk.out

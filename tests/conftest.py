@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
@@ -16,6 +17,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import make_server
+
+# The CDK's jsii runtime starts with the first aws_cdk import and needs Node 22, which package.json
+# brings (`make test` exports the same path; this covers a bare `pytest`).
+NODE_22 = Path(__file__).resolve().parents[1] / "node_modules" / "node" / "bin" / "node"
+if NODE_22.exists():
+    os.environ.setdefault("JSII_NODE", str(NODE_22))
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
                                    "postgresql://postgres@127.0.0.1:5432/postgres")
