@@ -17,6 +17,7 @@ from services.kit.errors import error_response
 
 from .config import UsersConfig
 from .models import EMAIL_MAX
+from .schemas import normalise_email
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,12 @@ def login_email() -> str:
     """The e-mail a login attempt is for, as the limiter's key ("" when there is none)."""
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
-    return email.strip().lower()[:EMAIL_MAX] if isinstance(email, str) else ""
+    if not isinstance(email, str):
+        return ""
+    try:
+        return normalise_email(email)  # the same form the account is looked up by
+    except ValueError:
+        return email.strip().lower()[:EMAIL_MAX]
 
 
 def init_login_limits(app: Flask, config: UsersConfig, endpoint: str) -> Limiter:

@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from services.kit.api import ErrorResponse, SpecResponse, make_spec
 from services.kit.app import current_config
-from services.kit.auth import bearer_token, ensure_self_or_admin, require_role
+from services.kit.auth import bearer_token, current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.db import db_session
-from services.kit.errors import APIError, Unauthorized
+from services.kit.errors import APIError, Forbidden, Unauthorized, Unprocessable
 from services.kit.events import emit_event
 
 from . import accounts
@@ -23,6 +23,7 @@ from .schemas import (
     CustomerQuery,
     Jwks,
     LoginIn,
+    PasswordChange,
     ProfileUpdate,
     RegisterIn,
     RoleUpdate,
@@ -151,6 +152,27 @@ def update_customer(customer_id: int, json: ProfileUpdate):
         setattr(customer, field, getattr(body, field))
     session.commit()
     return _json(_user(customer))
+
+
+@customers_bp.put("/api/customers/<int:customer_id>/password")
+@require_auth
+@spec.validate(resp=SpecResponse("HTTP_204", HTTP_403=ErrorResponse),
+               tags=["customers"], security=BEARER)
+def change_password(customer_id: int, json: PasswordChange):
+    """Only the account itself, and only with its current password (admins included)."""
+    if current_user().id != customer_id:
+        raise Forbidden("You may only change your own password")
+    body = _require_body(json)
+    rounds = current_config().bcrypt_rounds
+    session = db_session()
+    customer = accounts.get_customer(session, customer_id)
+    if not verify_password(body.current_password, customer.password_hash, rounds):
+        # 422, not 401: the caller's token is fine, only this field is wrong.
+        raise Unprocessable("The current password is incorrect", details=[
+            {"field": "currentPassword", "message": "is incorrect", "type": "wrong_password"}])
+    customer.password_hash = hash_password(body.new_password, rounds)
+    session.commit()
+    return "", 204
 
 
 @customers_bp.patch("/api/customers/<int:customer_id>/role")

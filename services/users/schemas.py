@@ -78,6 +78,11 @@ class ProfileUpdate(CamelModel):
         return self
 
 
+class PasswordChange(CamelModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: NewPassword
+
+
 class RoleUpdate(CamelModel):
     role: RoleName
 

@@ -144,6 +144,7 @@ def test_health_and_openapi(client):
     document = client.get("/openapi.json").get_json()
     assert {"/api/auth/register", "/api/auth/login", "/api/auth/verify", "/api/customers",
             "/api/customers/{customer_id}", "/api/customers/{customer_id}/role",
+            "/api/customers/{customer_id}/password",
             "/api/customers/email/{email}/role", "/.well-known/jwks.json"} <= set(document["paths"])
     login = document["paths"]["/api/auth/login"]["post"]
     assert {"200", "401", "422", "429"} <= set(login["responses"])

@@ -212,3 +212,47 @@ def test_invalid_role_body_is_422(client, lan, admin, body):
 def test_role_change_for_nobody_is_404(client, admin, path):
     assert_error(client.patch(path, json={"role": "ADMIN"}, headers=bearer(admin["token"])),
                  404, "not_found")
+
+
+# -- PUT /api/customers/:id/password -------------------------------------------------------------
+
+def test_customer_changes_own_password(client, lan):
+    url = f"/api/customers/{lan['user']['id']}/password"
+    response = client.put(url, json={"currentPassword": PASSWORD, "newPassword": "a new secret"},
+                          headers=bearer(lan["token"]))
+    assert response.status_code == 204 and response.data == b""
+    old = client.post("/api/auth/login", json={"email": "lan@example.com", "password": PASSWORD})
+    assert_error(old, 401, "invalid_credentials")
+    new = client.post("/api/auth/login", json={"email": "lan@example.com", "password": "a new secret"})
+    assert new.status_code == 200
+
+
+def test_password_change_needs_the_current_password(client, lan):
+    url = f"/api/customers/{lan['user']['id']}/password"
+    error = assert_error(client.put(url, json={"currentPassword": "guess", "newPassword": "a new secret"},
+                                    headers=bearer(lan["token"])), 422, "validation_error")
+    assert error["details"][0]["field"] == "currentPassword"
+    assert client.post("/api/auth/login", json={"email": "lan@example.com", "password": PASSWORD}
+                       ).status_code == 200
+
+
+def test_nobody_changes_another_accounts_password(client, lan, minh, admin):
+    body = {"currentPassword": PASSWORD, "newPassword": "a new secret"}
+    for token in (lan["token"], admin["token"]):
+        assert_error(client.put(f"/api/customers/{minh['user']['id']}/password", json=body,
+                                headers=bearer(token)), 403, "forbidden")
+    assert_error(client.put(f"/api/customers/{minh['user']['id']}/password", json=body), 401, "unauthorized")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"currentPassword": PASSWORD, "newPassword": "short"}, "newPassword"),
+    ({"currentPassword": PASSWORD, "newPassword": "ạ" * 30}, "newPassword"),
+    ({"currentPassword": PASSWORD}, "newPassword"),
+    ({"newPassword": "a new secret"}, "currentPassword"),
+    ({"currentPassword": 1, "newPassword": "a new secret"}, "currentPassword"),
+])
+def test_invalid_password_change_is_422(client, lan, body, field):
+    error = assert_error(client.put(f"/api/customers/{lan['user']['id']}/password", json=body,
+                                    headers=bearer(lan["token"])), 422, "validation_error")
+    assert field in {d["field"] for d in error["details"]}
+    assert PASSWORD not in str(error)

@@ -147,8 +147,9 @@ def test_failed_attempts_per_email_are_limited(make_app):
     for _ in range(3):
         assert login(client, "t@example.com", "wrong password").status_code == 401
     _retry_after(login(client, "t@example.com", "wrong password"))
-    # Now even the right password waits, and the e-mail's case does not dodge the limit...
+    # Now even the right password waits, and another spelling does not dodge the limit...
     _retry_after(login(client, "T@EXAMPLE.COM"))
+    _retry_after(login(client, " t@example.com "))
     # ...but another account is not affected.
     assert login(client, "other@example.com", "x").status_code == 401
 

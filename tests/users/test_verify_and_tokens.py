@@ -61,6 +61,9 @@ def test_forged_tokens_are_401_everywhere(client, users_tokens, register, forger
     assert_error(client.get("/api/customers", headers=bearer(token)), 401, code)
     assert_error(client.patch(f"/api/customers/{account['user']['id']}/role", json={"role": "ADMIN"},
                               headers=bearer(token)), 401, code)
+    assert_error(client.put(f"/api/customers/{account['user']['id']}/password",
+                            json={"currentPassword": "x", "newPassword": "long enough"},
+                            headers=bearer(token)), 401, code)
 
 
 def test_a_token_signed_by_another_key_is_401_even_with_our_kid(client, app, users_tokens, register):
