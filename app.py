@@ -18,8 +18,10 @@ from stacks.ci_stack import CiStack
 from stacks.config import ACCOUNT_CONTEXT_KEY, APP_NAME, DEV, ENVIRONMENTS, PROD, with_context
 from stacks.shop import add_environment
 
-# The only environment variable the app reads: set by the CDK CLI when credentials are available.
+# The environment variables the app reads, both set by tools: the CDK CLI sets the account when
+# credentials are available; GitHub Actions sets the repository its workflows run in.
 ACCOUNT = os.environ.get("CDK_DEFAULT_ACCOUNT")
+GITHUB_REPOSITORY = os.environ.get("GITHUB_REPOSITORY")
 
 
 def main() -> None:
@@ -29,8 +31,9 @@ def main() -> None:
     for config in ENVIRONMENTS:
         add_environment(app, with_context(config, app.node.try_get_context, account=account))
 
-    # The GitHub OIDC roles, deployed once per account by hand (see README "CI").
-    github_repository = app.node.try_get_context("githubRepository")
+    # The GitHub OIDC roles, deployed once per account by hand (see README "CI"). No fixed default:
+    # roles trusting a repository that is not ours would hand our account to its owner.
+    github_repository = app.node.try_get_context("githubRepository") or GITHUB_REPOSITORY
     if github_repository:
         CiStack(
             app,

@@ -196,10 +196,10 @@ def test_diff_runs_only_on_pull_requests_from_this_repository(workflows):
     assert "vars.AWS_DIFF_ROLE_ARN" in condition
 
 
-def test_diff_is_read_only_and_covers_both_environments(workflows):
+def test_diff_is_read_only_and_covers_both_environments_and_the_ci_roles(workflows):
     runs = _runs(workflows["ci.yml"]["jobs"]["diff"])
-    for config in (DEV, PROD):
-        assert re.search(rf"npx cdk diff .*--method=template .*'{config.stack_prefix}-\*'", runs)
+    for stacks in (f"'{DEV.stack_prefix}-\\*'", f"'{PROD.stack_prefix}-\\*'", "SweetDream-CI"):
+        assert re.search(rf"npx cdk diff .*--method=template .*{stacks}", runs), stacks
     assert "cdk deploy" not in runs
 
 
