@@ -15,6 +15,11 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from services.kit.auth import Principal
 from services.kit.errors import Unauthorized
 
+from .api import ApiUnavailable
+
+# Verification failures that mean the token itself is bad, not that the keys were unreachable.
+SIGN_OUT_CODES = frozenset({"invalid_token", "token_expired"})
+
 
 def ensure_session_id() -> str:
     """Every visitor gets an opaque id, sent as X-Session-Id so events tie a visit together."""
@@ -52,10 +57,14 @@ def current_shopper() -> Principal | None:
     if "shopper" not in g:
         token = session.get("token")
         shopper = None
+        g.shopper = None  # also what error pages see if verification cannot happen at all
         if token:
             try:
                 shopper = current_app.extensions["token_verifier"].verify(token)
-            except Unauthorized:
+            except Unauthorized as exc:
+                if exc.code not in SIGN_OUT_CODES:
+                    # The keys could not be fetched: the token may be fine, so keep the session.
+                    raise ApiUnavailable("Sign-in keys are unavailable") from exc
                 sign_out()
                 flash("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "info")
         g.shopper = shopper

@@ -277,3 +277,27 @@ def test_one_api_down_behind_the_gateway_gives_the_503_page(stack):
             assert "Cửa hàng tạm thời gián đoạn" in response.text
             # Pages that do not need the catalog still work.
             assert client.get("/login").status_code == 200
+
+
+def test_unreachable_signing_keys_give_503_and_keep_the_session(stack, shopper):
+    app = create_storefront(StorefrontConfig(environment="test", api_base_url=stack.url,
+                                             jwks_url="http://127.0.0.1:9/.well-known/jwks.json"))
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session.update(sid=uuid.uuid4().hex, token=shopper["token"], user={"id": shopper["user"]["id"]})
+    response = client.get("/orders", headers={"Accept": "text/html"})
+    assert response.status_code == 503
+    assert "Cửa hàng tạm thời gián đoạn" in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert session["token"] == shopper["token"]  # not signed out for our own outage
+
+
+def test_anonymous_add_to_cart_goes_to_login_and_back(stack):
+    client = Browserless(stack.url)
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    page = client.get(f"/products/{product['id']}")
+    response = client.post("/cart/add", headers={"Referer": f"{stack.url}/products/{product['id']}"},
+                           data={"csrf_token": csrf_token(page.text), "productId": product["id"],
+                                 "size": product["sizes"][0]["size"], "quantity": 1})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next=/products/{product['id']}"
