@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from services.kit.config import ServiceConfig
+from services.kit.config import LOCAL_SECRET, ServiceConfig
 
 
 class StorefrontConfig(ServiceConfig):
@@ -39,3 +39,11 @@ class StorefrontConfig(ServiceConfig):
             base = str(data.get("api_base_url") or cls.model_fields["api_base_url"].default)
             data = {**data, "jwks_url": base.rstrip("/") + "/.well-known/jwks.json"}
         return data
+
+    @model_validator(mode="after")
+    def _refuse_local_defaults_when_deployed(self) -> StorefrontConfig:
+        # Replaces the kit's check of the same name: the storefront has no database to require,
+        # but its cookie-signing secret must never be the local default.
+        if self.is_deployed and self.secret_key == LOCAL_SECRET:
+            raise ValueError("SECRET_KEY must be set outside local development")
+        return self

@@ -166,3 +166,13 @@ def test_s3_export_source_reads_the_days_partitions():
     assert funnel.steps == [("Xem sản phẩm", 3), ("Thêm vào giỏ", 1), ("Bắt đầu thanh toán", 0),
                             ("Đặt hàng", 1)]
     assert "s3://analytics/user-actions/" in funnel.source
+
+
+def test_deployed_storefront_needs_a_secret_but_no_database():
+    from services.storefront.config import StorefrontConfig
+
+    config = StorefrontConfig(environment="prod", secret_key="a-real-secret", api_base_url="https://shop")
+    assert config.database_url == ""  # the storefront has no tables
+    assert config.jwks_url == "https://shop/.well-known/jwks.json"
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        StorefrontConfig(environment="dev")
