@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from services.storefront.charts import bar_chart, compact_vnd, daily_chart, funnel_chart, nice_ceiling
+from services.storefront.config import StorefrontConfig
 from services.storefront.formatting import local_time, vnd
 from services.storefront.funnel import (
     EventLogSource,
@@ -169,8 +170,6 @@ def test_s3_export_source_reads_the_days_partitions():
 
 
 def test_deployed_storefront_needs_a_secret_but_no_database():
-    from services.storefront.config import StorefrontConfig
-
     config = StorefrontConfig(environment="prod", secret_key="a-real-secret", api_base_url="https://shop")
     assert config.database_url == ""  # the storefront has no tables
     assert config.jwks_url == "https://shop/.well-known/jwks.json"
