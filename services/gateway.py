@@ -19,6 +19,8 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
+# The gateway's own server sets these; forwarding the upstream's would send them twice.
+SERVER_SET = frozenset({"server", "date"})
 
 
 def _request_headers(environ: Mapping) -> dict[str, str]:
@@ -80,7 +82,8 @@ class Gateway:
             return [body]
         # raw headers keep repeated fields (several Set-Cookie lines) apart
         headers = [(k, v) for k, v in upstream.raw.headers.iteritems()
-                   if k.lower() not in HOP_BY_HOP or k.lower() == "content-length"]
+                   if k.lower() == "content-length"
+                   or k.lower() not in HOP_BY_HOP | SERVER_SET]
         start_response(f"{upstream.status_code} {upstream.reason}", headers)
         return _stream(upstream)
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,13 @@ def register_error_handlers(app: Flask, *, rollback) -> None:
         return error_response(status, _HTTP_CODES.get(status, "http_error"), message,
                               headers=headers)
 
+    @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError):
+    def _database_error(exc: DBAPIError | PoolTimeout):
         rollback()
-        if exc.connection_invalidated or isinstance(exc, OperationalError):
+        # A pool with no free connection is overload, not a bug: answer like an outage.
+        if isinstance(exc, PoolTimeout | OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable: %s", exc.__class__.__name__)
             return error_response(503, "database_unavailable",
                                   "The database is unavailable; try again shortly",

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.kit.sample_app import Base
+
 
 def assert_error(response, status, code):
     assert response.status_code == status, response.get_data(as_text=True)
@@ -94,3 +96,17 @@ def test_openapi_is_generated_from_the_code(client):
     body = spec["paths"]["/api/notes"]["post"]["requestBody"]["content"]["application/json"]
     schema_name = body["schema"]["$ref"].rsplit("/", 1)[1]
     assert "ownerId" in spec["components"]["schemas"][schema_name]["properties"]
+
+
+def test_exhausted_connection_pool_is_503(make_app, postgres_url):
+    app = make_app(database_url=postgres_url, db_pool_size=1)
+    engine = app.extensions["db"].engine
+    Base.metadata.create_all(engine)
+    engine.pool._max_overflow = 0  # one connection in all, and no waiting for it
+    engine.pool._timeout = 0.2
+    held = engine.connect()
+    try:
+        response = app.test_client().get("/api/notes")
+    finally:
+        held.close()
+    assert_error(response, 503, "database_unavailable")
