@@ -40,13 +40,21 @@ CategoryName = Annotated[str, Field(min_length=1, max_length=100), AfterValidato
 ProductName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_searchable)]
 
 
-def _no_explicit_nulls(model: CamelModel, nullable: frozenset[str] = frozenset()) -> None:
-    """PATCH bodies: leaving a field out keeps it; sending null for it is a mistake."""
-    if not model.model_fields_set:
-        raise ValueError("send at least one field to change")
-    for name in model.model_fields_set - nullable:
-        if getattr(model, name) is None:
-            raise ValueError(f"{model.model_fields[name].alias or name} may not be null")
+class PatchModel(CamelModel):
+    """PATCH bodies: a field left out keeps its value; null is never a value; {} changes nothing."""
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value):
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_change(self):
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
 
 
 # ---- queries ---------------------------------------------------------------------------------
@@ -93,14 +101,10 @@ class SizeIn(CamelModel):
     price: Price
 
 
-class SizePatch(CamelModel):
+class SizePatch(PatchModel):
     size: SizeLabel | None = None
     price: Price | None = None
 
-    @model_validator(mode="after")
-    def _something(self) -> SizePatch:
-        _no_explicit_nulls(self)
-        return self
 
 
 class ProductIn(CamelModel):
@@ -121,7 +125,7 @@ class ProductIn(CamelModel):
         return sizes
 
 
-class ProductPatch(CamelModel):
+class ProductPatch(PatchModel):
     name: ProductName | None = None
     description: str | None = Field(default=None, max_length=2000)
     category_id: Id | None = None
@@ -129,10 +133,6 @@ class ProductPatch(CamelModel):
     image: ImageName | None = None
     active: bool | None = Field(default=None, strict=True)
 
-    @model_validator(mode="after")
-    def _something(self) -> ProductPatch:
-        _no_explicit_nulls(self)
-        return self
 
 
 class CategoryIn(CamelModel):
@@ -141,15 +141,11 @@ class CategoryIn(CamelModel):
     description: str = Field(default="", max_length=1000)
 
 
-class CategoryPatch(CamelModel):
+class CategoryPatch(PatchModel):
     name: CategoryName | None = None
     slug: Slug | None = None
     description: str | None = Field(default=None, max_length=1000)
 
-    @model_validator(mode="after")
-    def _something(self) -> CategoryPatch:
-        _no_explicit_nulls(self)
-        return self
 
 
 # ---- price lookup (the orders service's contract) --------------------------------------------

@@ -1,0 +1,217 @@
+"""Carts: the caller's own, merged lines, quantities 1–99, current prices, safe under concurrency."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, assert_error, error_fields
+from tests.conftest import live_server
+
+ITEM_KEYS = {"id", "productId", "productName", "size", "unitPrice", "quantity", "lineTotal",
+             "imageUrl", "available"}
+
+
+@pytest.fixture
+def add(client, auth):
+    def add_item(product_id=1, size="12cm", quantity=1, user_id=CUSTOMER):
+        return client.post("/api/cart", headers=auth(user_id),
+                           json={"productId": product_id, "size": size, "quantity": quantity})
+    return add_item
+
+
+def cart(client, auth, user_id=CUSTOMER, as_user=None, role="CUSTOMER"):
+    response = client.get(f"/api/cart/{user_id}", headers=auth(as_user or user_id, role))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_add_then_read_the_cart(client, auth, add):
+    added = add(1, "16cm", 2)
+    assert added.status_code == 201
+    item = added.get_json()
+    assert set(item) == ITEM_KEYS
+    assert item | {"id": 0} == {"id": 0, "productId": 1, "productName": "Mousse Dâu", "size": "16cm",
+                                "unitPrice": 120000, "quantity": 2, "lineTotal": 240000,
+                                "imageUrl": "/api/images/mousse-dau.svg", "available": True}
+    add(4, "1 cái", 3)
+    body = cart(client, auth)
+    assert body["userId"] == CUSTOMER
+    assert [(i["productName"], i["size"], i["quantity"], i["lineTotal"]) for i in body["items"]] == [
+        ("Mousse Dâu", "16cm", 2, 240000), ("Bánh Mì Ngọt Nhân Dừa", "1 cái", 3, 45000)]
+    assert body["itemCount"] == 5 and body["subtotal"] == 285000
+
+
+def test_an_empty_cart(client, auth):
+    assert cart(client, auth, OTHER_CUSTOMER) == {"userId": OTHER_CUSTOMER, "items": [], "itemCount": 0,
+                                                  "subtotal": 0}
+
+
+def test_quantity_defaults_to_one(client, auth):
+    response = client.post("/api/cart", headers=auth(CUSTOMER), json={"productId": 6, "size": "M"})
+    assert response.status_code == 201 and response.get_json()["quantity"] == 1
+
+
+def test_same_product_and_size_merge(client, auth, add):
+    first = add(1, "12cm", 2).get_json()
+    merged = add(1, "12cm", 3)
+    assert merged.status_code == 200
+    assert merged.get_json()["id"] == first["id"] and merged.get_json()["quantity"] == 5
+    add(1, "16cm", 1)  # another size is another line
+    assert [(i["size"], i["quantity"]) for i in cart(client, auth)["items"]] == [("12cm", 5), ("16cm", 1)]
+
+
+def test_merging_past_99_is_422_and_changes_nothing(client, auth, add):
+    assert add(1, "12cm", 60).status_code == 201
+    assert add(1, "12cm", 39).get_json()["quantity"] == 99
+    error = assert_error(add(1, "12cm", 1), 422, "validation_error")
+    assert error["details"][0]["field"] == "quantity"
+    assert cart(client, auth)["items"][0]["quantity"] == 99
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 100, "abc", "2", 1.5, 2.0, True, None, [], 10**30])
+def test_bad_quantities_are_422(add, quantity):
+    assert error_fields(add(1, "12cm", quantity)) == {"quantity"}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"size": "12cm"}, "productId"), ({"productId": 1}, "size"),
+    ({"productId": "1", "size": "12cm"}, "productId"), ({"productId": 0, "size": "12cm"}, "productId"),
+    ({"productId": 2**31, "size": "12cm"}, "productId"), ({"productId": 1, "size": ""}, "size"),
+    ({"productId": 1, "size": "x" * 21}, "size"), ({"productId": 1, "size": 12}, "size"),
+    ({"productId": 1, "size": "12cm", "price": 1}, "price"),
+    ({"productId": 1, "size": "12cm", "userId": OTHER_CUSTOMER}, "userId"),
+])
+def test_bad_cart_bodies_are_422(client, auth, body, field):
+    assert field in error_fields(client.post("/api/cart", json=body, headers=auth(CUSTOMER)))
+
+
+def test_unknown_product_size_or_inactive_product_is_422(client, admin, add):
+    assert assert_error(add(999, "12cm"), 422, "validation_error")["details"][0]["field"] == "productId"
+    error = assert_error(add(4, "12cm"), 422, "validation_error")
+    assert error["details"][0]["field"] == "size" and "Hộp 6 cái" in error["details"][0]["message"]
+    client.patch("/api/products/2", json={"active": False}, headers=admin)
+    assert assert_error(add(2, "12cm"), 422, "validation_error")["details"][0]["field"] == "productId"
+
+
+def test_cart_needs_a_valid_token(client, tokens):
+    body = {"productId": 1, "size": "12cm", "quantity": 1}
+    assert_error(client.post("/api/cart", json=body), 401, "unauthorized")
+    expired = {"Authorization": f"Bearer {tokens.token(CUSTOMER, exp=1)}"}
+    assert_error(client.post("/api/cart", json=body, headers=expired), 401, "token_expired")
+    assert_error(client.get(f"/api/cart/{CUSTOMER}"), 401, "unauthorized")
+    assert_error(client.patch("/api/cart/1", json={"quantity": 1}), 401, "unauthorized")
+    assert_error(client.delete("/api/cart/1"), 401, "unauthorized")
+    assert_error(client.delete(f"/api/cart/user/{CUSTOMER}"), 401, "unauthorized")
+
+
+def test_another_customers_cart_is_403(client, auth, add):
+    add(1, "12cm", 1)
+    assert_error(client.get(f"/api/cart/{CUSTOMER}", headers=auth(OTHER_CUSTOMER)), 403, "forbidden")
+    assert_error(client.delete(f"/api/cart/user/{CUSTOMER}", headers=auth(OTHER_CUSTOMER)),
+                 403, "forbidden")
+    assert cart(client, auth)["itemCount"] == 1
+
+
+def test_admins_can_read_and_clear_any_cart(client, auth, add):
+    add(1, "12cm", 2)
+    assert cart(client, auth, CUSTOMER, as_user=ADMIN, role="ADMIN")["itemCount"] == 2
+    assert client.delete(f"/api/cart/user/{CUSTOMER}", headers=auth(ADMIN, "ADMIN")).status_code == 204
+    assert cart(client, auth)["items"] == []
+
+
+def test_update_quantity(client, auth, add):
+    item = add(1, "12cm", 2).get_json()
+    response = client.patch(f"/api/cart/{item['id']}", json={"quantity": 7}, headers=auth(CUSTOMER))
+    assert response.status_code == 200
+    assert response.get_json()["quantity"] == 7 and response.get_json()["lineTotal"] == 630000
+    assert cart(client, auth)["subtotal"] == 630000
+
+
+@pytest.mark.parametrize("body", [{"quantity": 0}, {"quantity": -1}, {"quantity": 100},
+                                  {"quantity": "abc"}, {"quantity": 2.5}, {}, {"quantity": None}])
+def test_update_quantity_validation(client, auth, add, body):
+    item = add(1, "12cm", 2).get_json()
+    response = client.patch(f"/api/cart/{item['id']}", json=body, headers=auth(CUSTOMER))
+    assert error_fields(response) == {"quantity"}
+
+
+def test_only_the_owner_changes_a_line(client, auth, add):
+    item = add(1, "12cm", 2).get_json()
+    for headers in (auth(OTHER_CUSTOMER), auth(ADMIN, "ADMIN")):
+        assert_error(client.patch(f"/api/cart/{item['id']}", json={"quantity": 1}, headers=headers),
+                     403, "forbidden")
+        assert_error(client.delete(f"/api/cart/{item['id']}", headers=headers), 403, "forbidden")
+    assert cart(client, auth)["items"][0]["quantity"] == 2
+
+
+@pytest.mark.parametrize("item_id", [999, 2147483647])
+def test_unknown_line_is_404(client, auth, item_id):
+    assert_error(client.patch(f"/api/cart/{item_id}", json={"quantity": 1}, headers=auth(CUSTOMER)),
+                 404, "not_found")
+    assert_error(client.delete(f"/api/cart/{item_id}", headers=auth(CUSTOMER)), 404, "not_found")
+
+
+def test_path_ids_that_cannot_exist_are_404(client, auth):
+    for path in ("/api/cart/2147483648", "/api/cart/abc", "/api/cart/-1", "/api/cart/user/abc"):
+        assert_error(client.get(path, headers=auth(CUSTOMER)), 404, "not_found")
+
+
+def test_remove_a_line(client, auth, add):
+    item = add(1, "12cm", 2).get_json()
+    add(3, "12cm", 1)
+    assert client.delete(f"/api/cart/{item['id']}", headers=auth(CUSTOMER)).status_code == 204
+    assert [i["productId"] for i in cart(client, auth)["items"]] == [3]
+    assert_error(client.delete(f"/api/cart/{item['id']}", headers=auth(CUSTOMER)), 404, "not_found")
+
+
+def test_clear_own_cart_twice(client, auth, add):
+    add(1, "12cm", 2)
+    for _ in range(2):
+        assert client.delete(f"/api/cart/user/{CUSTOMER}", headers=auth(CUSTOMER)).status_code == 204
+    assert cart(client, auth)["items"] == []
+    assert add(1, "12cm", 1).status_code == 201  # a fresh cart afterwards
+
+
+def test_cart_shows_current_prices_and_leaves_out_inactive_products(client, auth, admin, add):
+    add(1, "12cm", 2)
+    add(3, "12cm", 1)
+    client.patch("/api/products/1/sizes/1", json={"price": 100000}, headers=admin)
+    client.patch("/api/products/3", json={"active": False}, headers=admin)
+    body = cart(client, auth)
+    assert [(i["productId"], i["unitPrice"], i["available"]) for i in body["items"]] == [
+        (1, 100000, True), (3, 80000, False)]
+    assert body["itemCount"] == 2 and body["subtotal"] == 200000
+
+
+def test_removing_a_size_removes_it_from_carts(client, auth, admin, add):
+    add(1, "20cm", 1)
+    add(1, "12cm", 1)
+    twenty = next(s for s in client.get("/api/products/1").get_json()["sizes"] if s["size"] == "20cm")
+    assert client.delete(f"/api/products/1/sizes/{twenty['id']}", headers=admin).status_code == 204
+    assert [i["size"] for i in cart(client, auth)["items"]] == ["12cm"]
+
+
+def test_simultaneous_adds_of_the_same_line_merge(app, tokens):
+    """Eight requests at once for the same cake and size: one line, every quantity counted."""
+    with live_server(app) as url:
+        def add_one(_):
+            return requests.post(f"{url}/api/cart", headers=tokens.headers(CUSTOMER), timeout=30,
+                                 json={"productId": 1, "size": "12cm", "quantity": 2})
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = [r.status_code for r in pool.map(add_one, range(8))]
+        body = requests.get(f"{url}/api/cart/{CUSTOMER}", headers=tokens.headers(CUSTOMER), timeout=5).json()
+    assert sorted(statuses) == [200] * 7 + [201]
+    assert [(i["size"], i["quantity"]) for i in body["items"]] == [("12cm", 16)]
+
+
+def test_simultaneous_adds_past_the_cap_never_exceed_99(app, tokens):
+    with live_server(app) as url:
+        def add_many(_):
+            return requests.post(f"{url}/api/cart", headers=tokens.headers(CUSTOMER), timeout=30,
+                                 json={"productId": 1, "size": "12cm", "quantity": 40})
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            statuses = sorted(r.status_code for r in pool.map(add_many, range(4)))
+        body = requests.get(f"{url}/api/cart/{CUSTOMER}", headers=tokens.headers(CUSTOMER), timeout=5).json()
+    assert statuses == [200, 201, 422, 422]
+    assert body["items"][0]["quantity"] == 80

@@ -1,0 +1,60 @@
+"""Each catalog event carries the envelope and the properties DESIGN.md lists for it."""
+
+from services.kit.events import ENVELOPE_FIELDS, EVENT_PROPERTIES
+from tests.catalog.conftest import CUSTOMER, read_events
+
+
+def assert_event(event: dict, name: str, properties: dict) -> None:
+    assert tuple(event) == ENVELOPE_FIELDS
+    assert event["type"] == "user_action" and event["event"] == name and event["service"] == "catalog"
+    assert set(EVENT_PROPERTIES[name]) <= set(event["properties"])
+    assert event["properties"] == properties
+    assert event["requestId"] and event["eventId"] and event["timestamp"].endswith("Z")
+
+
+def test_product_viewed(client, auth, events_file):
+    client.get("/api/products/1", headers=auth(CUSTOMER, **{"X-Session-Id": "sess-1"}))
+    [event] = read_events(events_file, "Product Viewed")
+    assert_event(event, "Product Viewed", {"productId": 1, "productName": "Mousse Dâu", "price": 90000,
+                                           "category": "Bánh Mousse"})
+    assert event["userId"] == str(CUSTOMER) and event["sessionId"] == "sess-1"
+
+
+def test_product_viewed_anonymously_and_not_for_unknown_products(client, events_file):
+    client.get("/api/products/4")
+    client.get("/api/products/999")
+    [event] = read_events(events_file, "Product Viewed")
+    assert event["userId"] is None and event["properties"]["price"] == 15000  # the cheapest size
+
+
+def test_product_search(client, events_file):
+    client.get("/api/products/search?q=Dâu", headers={"X-Session-Id": "sess-2"})
+    client.get("/api/products/search?q=xyz")
+    client.get("/api/products/search?q=Dâu&page=2")  # the same search, next page: no new event
+    found, nothing = read_events(events_file, "Product Search")
+    assert_event(found, "Product Search", {"searchQuery": "Dâu", "resultsCount": 3})
+    assert found["sessionId"] == "sess-2"
+    assert nothing["properties"] == {"searchQuery": "xyz", "resultsCount": 0}
+
+
+def test_listing_with_q_is_a_search_too(client, events_file):
+    client.get("/api/products?q=banh kem&category=banh-kem")
+    client.get("/api/products?category=banh-kem")
+    [event] = read_events(events_file, "Product Search")
+    assert event["properties"] == {"searchQuery": "banh kem", "resultsCount": 4}
+
+
+def test_add_to_cart(client, auth, events_file):
+    client.post("/api/cart", headers=auth(CUSTOMER, **{"X-Session-Id": "sess-3"}),
+                json={"productId": 4, "size": "Hộp 6 cái", "quantity": 2})
+    client.post("/api/cart", headers=auth(CUSTOMER), json={"productId": 4, "size": "12cm"})  # 422
+    [event] = read_events(events_file, "Add to Cart")
+    assert_event(event, "Add to Cart", {"productId": 4, "quantity": 2, "size": "Hộp 6 cái",
+                                        "price": 80000})
+    assert event["userId"] == str(CUSTOMER) and event["sessionId"] == "sess-3"
+
+
+def test_events_go_to_stdout_as_json_lines(client, capsys):
+    client.get("/api/products/2")
+    lines = [line for line in capsys.readouterr().out.splitlines() if '"user_action"' in line]
+    assert len(lines) == 1 and '"event":"Product Viewed"' in lines[0]
