@@ -209,10 +209,22 @@ def test_admin_marks_an_order_processing_and_the_shopper_sees_it(browser, page: 
             expect(admin.locator(f"svg[data-chart={chart}]")).to_be_visible()
         expect(admin.locator("svg[data-chart=funnel] rect")).to_have_count(4)
         admin.screenshot(path=screenshot_dir / "admin-analytics.png", full_page=True)
-        admin.get_by_role("navigation", name="Quản trị").get_by_role("link", name="Đơn hàng").click()
+        admin_nav = admin.get_by_role("navigation", name="Quản trị")
+        admin_nav.get_by_role("link", name="Đơn hàng").click()
         admin.screenshot(path=screenshot_dir / "admin-orders.png", full_page=True)
+
+        # Catalog editing: a size's price, through the product's admin page.
+        admin_nav.get_by_role("link", name="Sản phẩm").click()
+        admin.get_by_role("link", name="Mousse Bưởi Thanh Trà").click()
+        admin.get_by_label("Giá (₫)").first.fill("95000")
+        admin.get_by_role("button", name="Lưu cỡ 12cm").click()
+        expect(admin.get_by_text("Đã lưu kích cỡ 12cm.")).to_be_visible()
+        admin.screenshot(path=screenshot_dir / "admin-product.png", full_page=True)
     finally:
         admin_context.close()
+
+    grapefruit = stack.api("GET", "/api/products", params={"q": "buoi"}).json()["items"][0]
+    assert {s["size"]: s["price"] for s in grapefruit["sizes"]}["12cm"] == 95000
 
     page.goto(f"/orders/{order_id}")
     expect(page.locator("[data-status]").first).to_have_attribute("data-status", "PROCESSING")
