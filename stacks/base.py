@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, Environment, Stack, Tags, Validations
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import IConstruct
 
 from .config import APP_NAME, EnvironmentConfig
@@ -39,6 +40,13 @@ class SweetDreamStack(Stack):
     @property
     def availability_zones(self) -> list[str]:
         return list(self.config.availability_zones)
+
+
+def enforce_log_retention(scope: IConstruct, days: int) -> None:
+    """Every log group below `scope` keeps `days` of logs, including those third-party constructs make."""
+    for child in scope.node.find_all():
+        if isinstance(child, logs.CfnLogGroup) and child.retention_in_days != days:
+            child.retention_in_days = days
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:

@@ -22,6 +22,14 @@ SERVICE_NAMESPACE = "sweetdream.internal"
 DATABASE_NAME = "sweetdream"
 ACCOUNT_CONTEXT_KEY = "sweetdream:account"
 
+# CloudWatch Logs accepts only these retention periods; the ones an environment may pick.
+RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
 
@@ -34,7 +42,7 @@ class EnvironmentConfig:
     vpc_cidr: str
     # One NAT gateway per AZ survives an AZ outage; one shared gateway costs half.
     nat_gateways: int
-    log_retention: logs.RetentionDays
+    log_retention_days: int
     min_tasks: int
     max_tasks: int
     # Services deployed by CodeDeploy blue/green; the rest roll with the circuit breaker.
@@ -66,8 +74,14 @@ class EnvironmentConfig:
             raise ValueError("nat_gateways must be between 1 and the number of availability zones")
         if not 1 <= self.min_tasks <= self.max_tasks:
             raise ValueError("need 1 <= min_tasks <= max_tasks")
+        if self.log_retention_days not in RETENTION:
+            raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}")
         if self.bastion and not self.bastion_allowed:
             raise ValueError(f"{self.name} never runs a bastion host")
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION[self.log_retention_days]
 
     @property
     def title(self) -> str:
@@ -91,7 +105,7 @@ DEV = EnvironmentConfig(
     availability_zones=("us-east-1a", "us-east-1b"),
     vpc_cidr="10.1.0.0/16",
     nat_gateways=1,
-    log_retention=logs.RetentionDays.ONE_WEEK,
+    log_retention_days=7,
     min_tasks=1,
     max_tasks=3,
     blue_green_services=(),
@@ -112,7 +126,7 @@ PROD = EnvironmentConfig(
     availability_zones=("us-west-2a", "us-west-2b"),
     vpc_cidr="10.0.0.0/16",
     nat_gateways=2,
-    log_retention=logs.RetentionDays.ONE_MONTH,
+    log_retention_days=30,
     min_tasks=2,
     max_tasks=10,
     # catalog stays rolling: orders reaches it through Cloud Map, which CodeDeploy does not shift.

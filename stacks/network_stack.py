@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .base import SweetDreamStack
+from .base import SweetDreamStack, acknowledge_id
 from .config import EnvironmentConfig
 
 PUBLIC, PRIVATE, ISOLATED = "public", "private", "isolated"
@@ -39,6 +39,8 @@ class ShopNetwork(Construct):
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
             },
         )
+        acknowledge_id(self.vpc, "CloudFormation-Validate::W3010", "Explicit availability zones are "
+                       "deliberate: synth needs no AZ lookup and so no AWS credentials.")
         flow_log_group = logs.LogGroup(
             self, "FlowLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )

@@ -8,6 +8,7 @@ from aws_cdk import App, CfnOutput
 
 from services.manifest import SERVICES
 
+from .base import enforce_log_retention
 from .bastion_stack import BastionStack
 from .config import EnvironmentConfig
 from .data_stack import DataStack
@@ -40,4 +41,7 @@ def add_environment(app: App, config: EnvironmentConfig) -> ShopEnvironment:
         if config.bastion
         else None
     )
+    for stack in (network, data, services, bastion):
+        if stack is not None:
+            enforce_log_retention(stack, config.log_retention_days)
     return ShopEnvironment(config=config, network=network, data=data, services=services, bastion=bastion)
