@@ -71,6 +71,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except InvalidRequest as error:
         # A mistyped manual payload is answered, not raised: it must not trip the error alarm.
         logger.warning("invalid export request", extra={"reason": str(error)})
+        metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
         return {"error": {"code": "invalid_request", "message": str(error), "details": None}}
 
     logger.append_keys(export_date=request.day.isoformat(), trigger=request.trigger)
