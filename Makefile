@@ -10,7 +10,7 @@ DEPS := $(VENV)/.deps-installed
 NODE_DEPS := node_modules/.package-lock.json
 export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
 
-.PHONY: deps run test lint bench synth clean
+.PHONY: run test lint bench synth clean
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@echo "==> Installing Python dependencies into $(VENV)"
@@ -22,9 +22,6 @@ $(NODE_DEPS): package.json package-lock.json
 	@echo "==> Installing Node 22 and the CDK CLI (npm ci)"
 	@npm ci --no-audit --no-fund
 	@touch $@
-
-# Just the Python dependencies (CI jobs that only synthesize or diff).
-deps: $(DEPS)
 
 run: $(DEPS)
 	@$(PY) -m services.local_run

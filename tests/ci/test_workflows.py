@@ -161,7 +161,9 @@ def test_checks_run_the_developer_commands(workflows):
     assert "make lint" in _runs(jobs["lint"])
     assert "bash .ci/run" in _runs(jobs["test"])
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
-    assert "npx cdk synth --all" in _runs(jobs["synth"])
+    assert "make synth" in _runs(jobs["synth"])
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^synth:.*\n(\t.*\n)*\t.*npx cdk synth --all", makefile, re.MULTILINE)
 
 
 def test_tests_run_on_debian_with_postgresql(workflows):
@@ -260,7 +262,7 @@ def test_local_action_inputs_are_declared_and_supplied(workflows, deploy_action)
 def test_deploy_action_gates_diffs_deploys_and_smoke_tests(deploy_action):
     runs = "\n".join(step.get("run", "") for step in deploy_action["runs"]["steps"])
     order = [runs.index(command) for command in (
-        "npx cdk synth --all", "npx cdk diff --app cdk.out", "npx cdk deploy --app cdk.out",
+        "make synth", "npx cdk diff --app cdk.out", "npx cdk deploy --app cdk.out",
         ".github/scripts/smoke_test.py --outputs-file")]
     assert order == sorted(order)
     assert "--require-approval never" in runs
