@@ -71,7 +71,7 @@ class Server:
         finally:
             log.close()
 
-    def stop(self, timeout: float = 20) -> None:
+    def stop(self, timeout: float = 5) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)  # quick shutdown: nothing to drain here
             try:

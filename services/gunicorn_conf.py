@@ -11,3 +11,4 @@ graceful_timeout = 20
 keepalive = 75  # longer than the ALB's 60 s idle timeout, so the ALB never reuses a closed socket
 accesslog = None  # the kit logs one JSON line per request
 errorlog = "-"
+control_socket_disable = True  # several masters share a machine locally (make run, tests); none uses it

@@ -51,6 +51,8 @@ class FaultProxy:
 
     def close(self) -> None:
         self._stopping.set()
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         _reset(self._listener)
         self._drop_all()
         self._thread.join(timeout=5)
