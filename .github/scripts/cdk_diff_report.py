@@ -160,6 +160,9 @@ def render_report(environments: list[EnvironmentDiff], *, title: str, marker: st
         changed = diff.changed_stacks
         counts = " / ".join(str(sum(getattr(s, k) for s in diff.stacks))
                             for k in ("added", "updated", "removed"))
+        if not diff.stacks:
+            head.append(f"| {env.name} | ❌ no stack in the `cdk diff` output | – | – | – | – |")
+            continue
         flagged = f"**{len(diff.flagged)}**" if diff.flagged else "none"
         result = "⚠️ review" if diff.flagged else ("changes" if changed else "no changes")
         security = ", ".join(s.name for s in diff.stacks if s.security_changes) or "none"

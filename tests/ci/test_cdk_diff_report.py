@@ -120,3 +120,21 @@ def test_command_line_rejects_a_non_numeric_exit_code(exit_code, capsys):
         report.main(["--env", "dev", "f.txt", exit_code])
     assert exited.value.code == 2
     assert "EXIT_CODE of dev must be an integer" in capsys.readouterr().err
+
+
+def test_diff_of_this_app_flags_the_database_replacement():
+    # Captured from `cdk diff --template` on SweetDream-Dev-Data with the deployed template's DBName
+    # changed and an extra queue in it.
+    diff = report.parse_diff(sample("diff-sweetdream-dev-data.txt"))
+    assert [(r.construct_path, r.logical_id, r.impact) for r in diff.flagged] == [
+        ("LegacyQueue", "LegacyQueue", "destroy"),
+        ("Database/Instance", "DatabaseInstanceAA8A5FDE", "replace"),
+    ]
+
+
+def test_output_without_any_stack_is_not_reported_as_no_changes():
+    # e.g. the CLI refusing the stack selection but exiting 0.
+    text = report.render_report([report.EnvironmentDiff(
+        "dev", "Including dependency stacks: SweetDream-Dev-Network\n", 0)], title="Infrastructure diff")
+    assert "| dev | ❌ no stack in the `cdk diff` output |" in text
+    assert "no changes" not in text
