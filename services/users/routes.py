@@ -38,6 +38,17 @@ customers_bp = Blueprint("customers", __name__)
 keys_bp = Blueprint("keys", __name__)
 
 BEARER = {"bearerAuth": []}
+# Documented error statuses (422 is added by spectree): malformed, too large or non-JSON bodies,
+# and missing/invalid tokens or someone else's resource.
+BODY_ERRORS = (400, 413, 415)
+AUTH_ERRORS = (401, 403)
+
+
+def responses(*errors: int | tuple[int, ...], no_content: bool = False, **models) -> SpecResponse:
+    """SpecResponse with the given success models plus ErrorResponse for each error status."""
+    codes = [code for e in errors for code in (e if isinstance(e, tuple) else (e,))]
+    return SpecResponse(*(["HTTP_204"] if no_content else []), **models,
+                        **{f"HTTP_{code}": ErrorResponse for code in codes})
 INVALID_LOGIN = "Incorrect e-mail or password"
 
 
@@ -71,7 +82,7 @@ def _require_body(body):
 
 
 @auth_bp.post("/api/auth/register")
-@spec.validate(resp=SpecResponse(HTTP_201=AuthOut, HTTP_409=ErrorResponse), tags=["auth"])
+@spec.validate(resp=responses(BODY_ERRORS, 409, HTTP_201=AuthOut), tags=["auth"])
 def register(json: RegisterIn):
     body = _require_body(json)
     session = db_session()
@@ -87,7 +98,7 @@ def register(json: RegisterIn):
 
 
 @auth_bp.post("/api/auth/login")
-@spec.validate(resp=SpecResponse(HTTP_200=AuthOut, HTTP_401=ErrorResponse, HTTP_429=ErrorResponse),
+@spec.validate(resp=responses(BODY_ERRORS, 401, 429, HTTP_200=AuthOut),
                tags=["auth"])
 def login(json: LoginIn):
     body = _require_body(json)
@@ -106,7 +117,7 @@ def login(json: LoginIn):
 
 
 @auth_bp.post("/api/auth/verify")
-@spec.validate(resp=SpecResponse(HTTP_200=VerifyOut, HTTP_401=ErrorResponse), tags=["auth"],
+@spec.validate(resp=responses(BODY_ERRORS, 401, HTTP_200=VerifyOut), tags=["auth"],
                security=BEARER)
 def verify(json: VerifyIn):
     """Check a token (in the body or as a Bearer header) and return its account as it is now."""
@@ -123,7 +134,7 @@ def verify(json: VerifyIn):
 
 @customers_bp.get("/api/customers")
 @require_role("ADMIN")
-@spec.validate(query=CustomerQuery, resp=SpecResponse(HTTP_200=CustomerPage), tags=["customers"],
+@spec.validate(query=CustomerQuery, resp=responses(AUTH_ERRORS, HTTP_200=CustomerPage), tags=["customers"],
                security=BEARER)
 def list_customers(query: CustomerQuery):
     items, total = accounts.list_customers(db_session(), query=query.q, page=query.page,
@@ -134,7 +145,7 @@ def list_customers(query: CustomerQuery):
 
 @customers_bp.get("/api/customers/<int:customer_id>")
 @self_or_admin
-@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_403=ErrorResponse, HTTP_404=ErrorResponse),
+@spec.validate(resp=responses(AUTH_ERRORS, 404, HTTP_200=UserOut),
                tags=["customers"], security=BEARER)
 def get_customer(customer_id: int):
     return _json(_user(accounts.get_customer(db_session(), customer_id)))
@@ -142,7 +153,7 @@ def get_customer(customer_id: int):
 
 @customers_bp.patch("/api/customers/<int:customer_id>")
 @self_or_admin
-@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_403=ErrorResponse, HTTP_404=ErrorResponse),
+@spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, HTTP_200=UserOut),
                tags=["customers"], security=BEARER)
 def update_customer(customer_id: int, json: ProfileUpdate):
     body = _require_body(json)
@@ -156,7 +167,7 @@ def update_customer(customer_id: int, json: ProfileUpdate):
 
 @customers_bp.put("/api/customers/<int:customer_id>/password")
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_204", HTTP_403=ErrorResponse),
+@spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, no_content=True),
                tags=["customers"], security=BEARER)
 def change_password(customer_id: int, json: PasswordChange):
     """Only the account itself, and only with its current password (admins included)."""
@@ -177,7 +188,7 @@ def change_password(customer_id: int, json: PasswordChange):
 
 @customers_bp.patch("/api/customers/<int:customer_id>/role")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_404=ErrorResponse, HTTP_409=ErrorResponse),
+@spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, 409, HTTP_200=UserOut),
                tags=["customers"], security=BEARER)
 def set_role(customer_id: int, json: RoleUpdate):
     body = _require_body(json)
@@ -189,7 +200,7 @@ def set_role(customer_id: int, json: RoleUpdate):
 
 @customers_bp.patch("/api/customers/email/<path:email>/role")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=UserOut, HTTP_404=ErrorResponse, HTTP_409=ErrorResponse),
+@spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, 409, HTTP_200=UserOut),
                tags=["customers"], security=BEARER)
 def set_role_by_email(email: str, json: RoleUpdate):
     body = _require_body(json)
@@ -200,7 +211,7 @@ def set_role_by_email(email: str, json: RoleUpdate):
 
 
 @keys_bp.get("/.well-known/jwks.json")
-@spec.validate(resp=SpecResponse(HTTP_200=Jwks), tags=["keys"])
+@spec.validate(resp=responses(HTTP_200=Jwks), tags=["keys"])
 def jwks():
     """The public key other services verify tokens with."""
     response, status = _json(Jwks.model_validate({"keys": [current_app.extensions["signing_key"].jwk()]}))

@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from services.kit.api import CamelModel
 
@@ -31,16 +40,21 @@ def _empty_is_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Email = Annotated[str, Field(min_length=3, max_length=EMAIL_MAX), AfterValidator(normalise_email)]
+Email = Annotated[str, Field(min_length=3, max_length=EMAIL_MAX, json_schema_extra={"format": "email"}),
+                  AfterValidator(normalise_email)]
 NewPassword = Annotated[str, Field(min_length=8, max_length=MAX_PASSWORD_BYTES),
                         AfterValidator(check_password_policy)]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=SINGLE_LINE)]
-# Optional contact fields: an empty string clears them (HTML forms send empty fields).
-Phone = Annotated[
-    Annotated[str, Field(min_length=6, max_length=PHONE_MAX, pattern=r"^\+?[0-9][0-9 ().-]*$")] | None,
-    BeforeValidator(_empty_is_none)]
-Address = Annotated[Annotated[str, Field(min_length=1, max_length=ADDRESS_MAX, pattern=MULTI_LINE)] | None,
-                    BeforeValidator(_empty_is_none)]
+def _clearable(text_type):
+    """Optional text that null or "" clears (HTML forms send emptied fields as ""), documented so."""
+    schema = {"anyOf": [TypeAdapter(text_type).json_schema(), {"type": "string", "const": ""},
+                        {"type": "null"}]}
+    return Annotated[text_type | None, BeforeValidator(_empty_is_none), WithJsonSchema(schema)]
+
+
+Phone = _clearable(Annotated[str, Field(min_length=6, max_length=PHONE_MAX,
+                                        pattern=r"^\+?[0-9][0-9 ().-]*$")])
+Address = _clearable(Annotated[str, Field(min_length=1, max_length=ADDRESS_MAX, pattern=MULTI_LINE)])
 RoleName = Literal["CUSTOMER", "ADMIN"]
 
 
@@ -65,7 +79,9 @@ class VerifyIn(CamelModel):
 class ProfileUpdate(CamelModel):
     """What a customer may change about themselves; role and e-mail are not among it."""
 
-    name: Name | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    name: Name = None  # optional, but never null: a customer always has a name
     phone: Phone = None
     address: Address = None
 
@@ -73,8 +89,6 @@ class ProfileUpdate(CamelModel):
     def _something_to_change(self) -> ProfileUpdate:
         if not self.model_fields_set:
             raise ValueError("Send at least one of name, phone, address")
-        if "name" in self.model_fields_set and self.name is None:
-            raise ValueError("name cannot be empty")
         return self
 
 
