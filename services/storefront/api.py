@@ -36,7 +36,8 @@ class ApiError(Exception):
         if isinstance(self.details, list):
             for item in self.details:
                 if isinstance(item, dict) and item.get("field"):
-                    field = str(item["field"]).split(".")[-1]
+                    # "phone.str" or "phone.function-after[...]": the form field is the first part.
+                    field = str(item["field"]).split(".")[0]
                     errors.setdefault(field, str(item.get("message", "")))
         return errors
 
