@@ -183,6 +183,7 @@ class ShopService(Construct):
             alarm_description=f"{spec.name}: CPU above {config.alarm_threshold_percent}%",
             metric=self.service.metric_cpu_utilization(period=Duration.minutes(5)),
             threshold=config.alarm_threshold_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=3,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
@@ -192,6 +193,7 @@ class ShopService(Construct):
             alarm_description=f"{spec.name}: memory above {config.alarm_threshold_percent}%",
             metric=self.service.metric_memory_utilization(period=Duration.minutes(5)),
             threshold=config.alarm_threshold_percent,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=3,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

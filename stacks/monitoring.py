@@ -140,6 +140,7 @@ class ShopMonitoring(Construct):
                 alarm_description=f"RDS CPU above {config.alarm_threshold_percent}%",
                 metric=instance.metric_cpu_utilization(period=Duration.minutes(5)),
                 threshold=config.alarm_threshold_percent,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,
             ),
             cloudwatch.Alarm(
@@ -158,6 +159,7 @@ class ShopMonitoring(Construct):
                 "of max_connections",
                 metric=instance.metric_database_connections(period=Duration.minutes(5)),
                 threshold=connections_threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,
             ),
         ]
