@@ -34,5 +34,5 @@ def install_security_headers(app: Flask, *, hsts: bool) -> None:
         if response.mimetype == "text/html":
             # Pages carry the shopper's name, cart and CSRF token: never cache them in shared caches.
             headers.setdefault("Cache-Control", "no-store")
-            headers.add("Vary", "Cookie")
+            response.vary.add("Cookie")
         return response
