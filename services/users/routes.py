@@ -49,6 +49,8 @@ def responses(*errors: int | tuple[int, ...], no_content: bool = False, **models
     codes = [code for e in errors for code in (e if isinstance(e, tuple) else (e,))]
     return SpecResponse(*(["HTTP_204"] if no_content else []), **models,
                         **{f"HTTP_{code}": ErrorResponse for code in codes})
+
+
 INVALID_LOGIN = "Incorrect e-mail or password"
 
 
