@@ -12,3 +12,6 @@ keepalive = 75  # longer than the ALB's 60 s idle timeout, so the ALB never reus
 accesslog = None  # the kit logs one JSON line per request
 errorlog = "-"
 control_socket_disable = True  # several masters share a machine locally (make run, tests); none uses it
+# Gunicorn's runtime control socket is one fixed path per user; several masters on one machine
+# (make run, tests, benchmarks) would fight over it, and nothing here uses it.
+control_socket_disable = True

@@ -17,7 +17,9 @@ LOCAL_SECRET = "local-dev-secret-change-me"  # noqa: S105 (refused outside local
 class ServiceConfig(BaseSettings):
     """Settings every service shares. Subclass per service; tests pass overrides as kwargs."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused DATABASE_URL must not print its password.
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
 
     # A service without tables (the storefront) sets this to False and gets no database settings.
     requires_database: ClassVar[bool] = True

@@ -100,3 +100,9 @@ def test_config_reads_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SERVICE_NAME", "catalog")
     config = ServiceConfig()
     assert config.sqlalchemy_url == f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+def test_config_errors_never_print_secrets():
+    with pytest.raises(ValidationError) as raised:
+        ServiceConfig(environment="prod", database_url="postgresql://u:supersecretdb@h/db")
+    assert "supersecretdb" not in str(raised.value)
