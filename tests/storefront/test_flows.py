@@ -4,6 +4,7 @@ profile, cancelling, changed prices at checkout, catalog paging."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -189,3 +190,20 @@ def test_catalog_pages_filters_and_sort_live_in_the_url(stack):
     malformed = {"page": "abc", "minPrice": "-1", "sort": "evil"}
     assert client.get("/products", params=malformed).status_code == 200
     assert client.get("/products/999999").status_code == 404
+
+
+def test_concurrent_submits_of_one_checkout_form_make_one_order(stack):
+    """Two copies of the same form at the same moment (JavaScript off, two tabs): one order."""
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add", {
+        "productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 2})
+    fields = [*_hidden_fields(client.get("/checkout").text, "checkout-form"),
+              ("shippingAddress", "4 Tôn Đức Thắng")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: client.post("/checkout", data=fields), range(4)))
+    assert {response.status_code for response in responses} == {302}
+    assert len({response.headers["Location"] for response in responses}) == 1
+    orders = stack.api("GET", f"/api/orders/user/{shopper['user']['id']}", shopper["token"]).json()
+    assert orders["total"] == 1
+    assert responses[0].headers["Location"] == f"/orders/{orders['orders'][0]['id']}?placed=1"
