@@ -88,8 +88,10 @@ def _admin_view(requested: bool) -> bool:
 @spec.validate(resp=SpecResponse(HTTP_200=ProductPage, **_errors(401, 403, 422)), tags=["products"])
 def list_products(query: ProductsQuery):
     """Products with filters (category id/slug, q, size, price range), sort and paging."""
-    page = products.list_products(query, include_inactive=_admin_view(query.include_inactive))
-    if query.q is not None and query.page == 1:  # later pages are the same search
+    admin_view = _admin_view(query.include_inactive)
+    page = products.list_products(query, include_inactive=admin_view)
+    # A shopper's search, counted once: later pages repeat it, and admins' lookups are not shopping.
+    if query.q is not None and query.page == 1 and not admin_view:
         emit_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
     return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
                     "page": query.page, "pageSize": query.page_size})

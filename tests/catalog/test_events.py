@@ -37,9 +37,10 @@ def test_product_search(client, events_file):
     assert nothing["properties"] == {"searchQuery": "xyz", "resultsCount": 0}
 
 
-def test_listing_with_q_is_a_search_too(client, events_file):
+def test_listing_with_q_is_a_search_too(client, admin, events_file):
     client.get("/api/products?q=banh kem&category=banh-kem")
     client.get("/api/products?category=banh-kem")
+    client.get("/api/products?q=banh&includeInactive=true", headers=admin)  # an admin's lookup
     [event] = read_events(events_file, "Product Search")
     assert event["properties"] == {"searchQuery": "banh kem", "resultsCount": 4}
 
