@@ -78,7 +78,12 @@ class Sink(Protocol):
 
 
 class S3Sink:
-    """Objects in the analytics bucket, encrypted at rest (SSE) and integrity-checked on upload."""
+    """Objects in the analytics bucket, encrypted at rest (SSE) and integrity-checked on upload.
+
+    The Lambda may list only the export prefix (s3:ListBucket with an s3:prefix condition), and
+    without list rights S3 answers 403, not 404, for a missing key. So the sink lists the day's
+    prefix once and reads only objects it knows exist.
+    """
 
     def __init__(self, client, bucket: str, *, prefix: str = EXPORT_PREFIX,
                  server_side_encryption: str = "AES256") -> None:
@@ -86,6 +91,7 @@ class S3Sink:
         self.bucket = bucket
         self.prefix = prefix
         self.server_side_encryption = server_side_encryption
+        self._listed: dict[date, set[str]] = {}
 
     def part_key(self, day: date, hour: int) -> str:
         return day_prefix(day, self.prefix) + part_name(hour)
@@ -101,42 +107,44 @@ class S3Sink:
 
     def put_part(self, day: date, part: EncodedPart) -> bool:
         key = self.part_key(day, part.hour)
-        sha256 = part.sha256
-        if self._stored_sha256(key) == sha256:
+        if key in self._existing(day) and self._stored_sha256(key) == part.sha256:
             return False
-        self._put(key, part.data, PART_CONTENT_TYPE, {"sha256": sha256, "events": str(part.events)})
+        self._put(day, key, part.data, PART_CONTENT_TYPE, {"sha256": part.sha256, "events": str(part.events)})
         return True
 
     def get_manifest(self, day: date) -> dict[str, Any] | None:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key(day))
-        except ClientError as error:
-            if _is_missing(error):
-                return None
-            raise
-        return json.loads(response["Body"].read())
+        key = self.manifest_key(day)
+        if key not in self._existing(day):
+            return None
+        return json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def put_manifest(self, day: date, manifest: dict[str, Any]) -> None:
-        self._put(self.manifest_key(day), encode_manifest(manifest), "application/json", {})
+        self._put(day, self.manifest_key(day), encode_manifest(manifest), "application/json", {})
+
+    def _existing(self, day: date) -> set[str]:
+        if day not in self._listed:
+            keys: set[str] = set()
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=day_prefix(day, self.prefix)):
+                keys.update(item["Key"] for item in page.get("Contents", ()))
+            self._listed[day] = keys
+        return self._listed[day]
 
     def _stored_sha256(self, key: str) -> str | None:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if _is_missing(error):
-                return None
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None  # deleted since the listing
             raise
         return head.get("Metadata", {}).get("sha256")
 
-    def _put(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
+    def _put(self, day: date, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
         self.client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata,
             ServerSideEncryption=self.server_side_encryption,
             ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode())
-
-
-def _is_missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+        self._existing(day).add(key)
 
 
 class LocalDirectorySink:

@@ -268,3 +268,45 @@ def test_other_client_errors_are_not_retried(logs, s3, run_export):
 
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         run_export()
+
+
+class S3AsTheExportRoleSeesIt:
+    """Without unconditional s3:ListBucket, S3 answers 403 (not 404) for a key that does not exist."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def _must_exist(self, operation: str, key: str) -> None:
+        if "Contents" not in self.client.list_objects_v2(Bucket=BUCKET, Prefix=key):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, operation)
+
+    def head_object(self, *, Bucket, Key):  # noqa: N803 (boto3's parameter names)
+        self._must_exist("HeadObject", Key)
+        return self.client.head_object(Bucket=Bucket, Key=Key)
+
+    def get_object(self, *, Bucket, Key):  # noqa: N803
+        self._must_exist("GetObject", Key)
+        return self.client.get_object(Bucket=Bucket, Key=Key)
+
+
+def test_the_s3_sink_never_reads_a_key_it_has_not_listed(logs, s3):
+    from lambdas.analytics_export.export import export_day
+    from lambdas.analytics_export.payloads import ExportRequest
+    from lambdas.analytics_export.sinks import S3Sink
+    from lambdas.analytics_export.sources import CloudWatchLogsSource
+
+    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, 4))])
+    strict = S3AsTheExportRoleSeesIt(s3)
+
+    def run():
+        source = CloudWatchLogsSource(logs, list(LOG_GROUPS.values()))
+        sink = S3Sink(strict, BUCKET)
+        return export_day(ExportRequest(EXPORT_DAY, "date"), source=source, sink=sink).response()
+
+    first, second = run(), run()  # first: nothing exists yet; second: everything does
+
+    assert (first["partsWritten"], second["partsUnchanged"], second["events"]) == (24, 24, 1)
+    assert len(s3_manifest(s3, EXPORT_DAY)["runs"]) == 2

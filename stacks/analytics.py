@@ -1,0 +1,429 @@
+"""The daily analytics export and what analysts query it with (DESIGN.md "Analytics export").
+
+    AnalyticsExport(scope, "Analytics", config=config, bucket=bucket, log_groups=log_groups,
+                    alarm_topic=topic)
+
+- a Lambda (Powertools, arm64) that EventBridge runs at 17:00 UTC, midnight in Vietnam;
+- least privilege: FilterLogEvents on the service log groups, S3 on the `user-actions/` prefix;
+- an error alarm to the alerts topic;
+- a Glue table over the partitions with partition projection (no MSCK REPAIR, no crawler);
+- an Athena workgroup with encrypted results and the analysts' named queries;
+- the original's seven CloudWatch Logs Insights queries, saved as query definitions.
+
+The Lambda package is assembled without Docker: `bundle_lambda_package` copies the handler's modules
+and the kit's event envelope (services/kit/events.py) they import. Powertools comes from the
+AWS-managed layer, so nothing is pip-installed at synth time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from string import Template
+
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    CfnOutput,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from lambdas.analytics_export.sinks import EXPORT_PREFIX
+from services.kit.events import ENVELOPE_FIELDS, EVENT_TYPE
+
+from .base import acknowledge, acknowledge_wildcard_resource
+from .config import EnvironmentConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "analytics_export"
+KIT_EVENTS = REPO_ROOT / "services" / "kit" / "events.py"
+# The modules the handler imports. The local CLI and the benchmark stay out of the package.
+LAMBDA_MODULES = ("__init__.py", "handler.py", "export.py", "payloads.py", "windows.py", "sources.py",
+                  "dedupe.py", "sinks.py", "manifest.py")
+HANDLER = "analytics_export.handler.lambda_handler"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# AWS-managed Powertools for AWS Lambda (Python) v3 layer, published per region, Python and CPU:
+# arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 27
+# Sized from `make bench-analytics`: 1,000,000 events in a day peak at ~85 MB (one hour in memory).
+# 1,024 MB leaves room for a day ten times bigger and buys ~0.6 vCPU for the JSON work.
+MEMORY_MB = 1024
+TIMEOUT = Duration.minutes(15)
+SCHEDULE = events.Schedule.cron(minute="0", hour="17")  # 00:00 in Vietnam (UTC+7)
+ATHENA_RESULTS_PREFIX = "athena-results"
+ATHENA_SCAN_LIMIT_BYTES = 10 * 1024**3  # a runaway query stops at 10 GB scanned
+TABLE_NAME = "user_actions"
+PROJECTED_YEARS = "2024,2050"
+
+# Athena types of the event properties (services/kit/events.py EVENT_PROPERTIES names them; the
+# orders service also sends subtotal and shippingFee). Glue wants lower-case names; the Hive JSON
+# SerDe matches JSON keys to them case-insensitively.
+PROPERTY_TYPES = {
+    "productId": "bigint",
+    "productName": "string",
+    "price": "bigint",
+    "category": "string",
+    "searchQuery": "string",
+    "resultsCount": "int",
+    "quantity": "int",
+    "size": "string",
+    "cartTotal": "bigint",
+    "itemCount": "int",
+    "orderId": "bigint",
+    "products": "array<struct<productid:bigint,name:string,size:string,quantity:int,unitprice:bigint>>",
+    "totalAmount": "bigint",
+    "subtotal": "bigint",
+    "shippingFee": "bigint",
+}
+
+
+def powertools_layer_arn(region: str) -> str:
+    python = RUNTIME.name.replace(".", "")  # python3.13 -> python313
+    return (f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{POWERTOOLS_LAYER_VERSION}")
+
+
+def bundle_lambda_package(output_dir: Path) -> None:
+    """The deployment package: `analytics_export/` plus the kit's event envelope, nothing else."""
+    package = output_dir / "analytics_export"
+    package.mkdir(parents=True, exist_ok=True)
+    for module in LAMBDA_MODULES:
+        shutil.copyfile(LAMBDA_SOURCE / module, package / module)
+    kit = output_dir / "services" / "kit"
+    kit.mkdir(parents=True, exist_ok=True)
+    # Empty packages: the real ones are the services' and would import their dependencies.
+    (output_dir / "services" / "__init__.py").write_text('"""Only the kit\'s event envelope."""\n')
+    (kit / "__init__.py").write_text('"""Only the event envelope, shared with the services."""\n')
+    shutil.copyfile(KIT_EVENTS, kit / "events.py")
+
+
+@jsii.implements(ILocalBundling)
+class _CopyLambdaPackage:
+    """Local bundling: plain file copies, so synth needs no Docker."""
+
+    def try_bundle(self, output_dir: str, *_args, **_kwargs) -> bool:
+        bundle_lambda_package(Path(output_dir))
+        return True
+
+
+def table_columns() -> list[glue.CfnTable.ColumnProperty]:
+    """The Athena columns: exactly the kit's envelope fields, in envelope order."""
+    properties = ",".join(f"{name.lower()}:{kind}" for name, kind in PROPERTY_TYPES.items())
+    types = {"properties": f"struct<{properties}>"}
+    return [glue.CfnTable.ColumnProperty(name=field.lower(), type=types.get(field, "string"))
+            for field in ENVELOPE_FIELDS]
+
+
+# Athena named queries over the last 30 days of partitions (projection evaluates the predicate on
+# the partition values, so only those days are read). `timestamp` is a reserved word: quoted.
+_SQL_PARTS = {
+    "table": TABLE_NAME,
+    "last_30_days": "date(format('%04d-%02d-%02d', year, month, day)) >= current_date - INTERVAL '30' DAY",
+}
+_SQL_PARTS["ordered_items"] = Template("""SELECT item.productid AS product_id, item.name AS product_name,
+         item.quantity, item.quantity * item.unitprice AS revenue_vnd
+  FROM $table CROSS JOIN UNNEST(properties.products) AS ordered(item)
+  WHERE event = 'Order Completed' AND $last_30_days""").substitute(_SQL_PARTS)
+
+_NAMED_QUERY_TEMPLATES = {
+    "conversion-funnel": (
+        "Sessions reaching each funnel step per day, with conversion rates (last 30 days)",
+        """WITH steps AS (
+  SELECT year, month, day,
+         count(DISTINCT IF(event = 'Product Viewed', sessionid)) AS viewed,
+         count(DISTINCT IF(event = 'Add to Cart', sessionid)) AS added_to_cart,
+         count(DISTINCT IF(event = 'Checkout Started', sessionid)) AS checkout_started,
+         count(DISTINCT IF(event = 'Order Completed', sessionid)) AS ordered
+  FROM $table
+  WHERE $last_30_days
+  GROUP BY year, month, day
+)
+SELECT year, month, day, viewed, added_to_cart, checkout_started, ordered,
+       round(100.0 * added_to_cart / nullif(viewed, 0), 1) AS view_to_cart_pct,
+       round(100.0 * ordered / nullif(checkout_started, 0), 1) AS checkout_to_order_pct,
+       round(100.0 * ordered / nullif(viewed, 0), 1) AS view_to_order_pct
+FROM steps
+ORDER BY year, month, day"""),
+    "best-sellers": (
+        "Products by units ordered, with revenue in VND (last 30 days)",
+        """WITH ordered_items AS (
+  $ordered_items
+)
+SELECT product_id, arbitrary(product_name) AS product_name, sum(quantity) AS units,
+       sum(revenue_vnd) AS revenue_vnd
+FROM ordered_items
+GROUP BY product_id
+ORDER BY units DESC, revenue_vnd DESC
+LIMIT 20"""),
+    "revenue-by-category": (
+        "Revenue of ordered items by product category, in VND (last 30 days)",
+        """WITH categories AS (
+  -- Orders carry product ids; the latest Product Viewed event says which category each is in.
+  SELECT properties.productid AS product_id, max_by(properties.category, "timestamp") AS category
+  FROM $table
+  WHERE event = 'Product Viewed' AND $last_30_days
+  GROUP BY properties.productid
+), ordered_items AS (
+  $ordered_items
+)
+SELECT coalesce(categories.category, 'unknown') AS category, sum(ordered_items.quantity) AS units,
+       sum(ordered_items.revenue_vnd) AS revenue_vnd
+FROM ordered_items LEFT JOIN categories ON categories.product_id = ordered_items.product_id
+GROUP BY 1
+ORDER BY revenue_vnd DESC"""),
+    "repeat-customers": (
+        "Customers with two or more orders: orders, spend in VND, first and last order (last 30 days)",
+        """SELECT userid AS customer_id, count(DISTINCT properties.orderid) AS orders,
+       sum(properties.totalamount) AS spent_vnd,
+       min(from_iso8601_timestamp("timestamp")) AS first_order_at,
+       max(from_iso8601_timestamp("timestamp")) AS last_order_at
+FROM $table
+WHERE event = 'Order Completed' AND userid IS NOT NULL AND $last_30_days
+GROUP BY userid
+HAVING count(DISTINCT properties.orderid) >= 2
+ORDER BY orders DESC, spent_vnd DESC"""),
+    "searches-with-no-results": (
+        "What shoppers searched for and did not find (last 30 days)",
+        """SELECT lower(trim(properties.searchquery)) AS search_query, count(*) AS searches,
+       count(DISTINCT sessionid) AS sessions,
+       max(from_iso8601_timestamp("timestamp")) AS last_searched_at
+FROM $table
+WHERE event = 'Product Search' AND properties.resultscount = 0 AND $last_30_days
+GROUP BY 1
+ORDER BY searches DESC
+LIMIT 50"""),
+}
+NAMED_QUERIES = {name: (description, Template(sql).substitute(_SQL_PARTS))
+                 for name, (description, sql) in _NAMED_QUERY_TEMPLATES.items()}
+
+# The original system's seven saved CloudWatch Logs Insights queries, over the service log groups.
+_EVENTS = f'filter type = "{EVENT_TYPE}"'
+INSIGHTS_QUERIES = {
+    "Views by product": f"""{_EVENTS} and event = "Product Viewed"
+| stats count(*) as views, count_distinct(sessionId) as sessions
+  by properties.productId, properties.productName
+| sort views desc
+| limit 50""",
+    "Cart additions": f"""{_EVENTS} and event = "Add to Cart"
+| stats count(*) as additions, sum(properties.quantity) as units by properties.productId, properties.size
+| sort additions desc
+| limit 50""",
+    "Purchases": f"""{_EVENTS} and event = "Order Completed"
+| fields @timestamp, properties.orderId, userId, properties.totalAmount
+| sort @timestamp desc
+| limit 200""",
+    "Customer frequency": f"""{_EVENTS} and event = "Order Completed" and ispresent(userId)
+| stats count(*) as orders, sum(properties.totalAmount) as spent, max(@timestamp) as last_order by userId
+| sort orders desc
+| limit 100""",
+    "Best sellers": f"""{_EVENTS} and event = "Order Completed"
+| fields jsonParse(@message) as order
+| unnest order.properties.products into item
+| stats sum(item.quantity) as units by item.productId, item.name
+| sort units desc
+| limit 20""",
+    "Category performance": f"""{_EVENTS} and event = "Product Viewed"
+| stats count(*) as views, count_distinct(sessionId) as sessions,
+  count_distinct(properties.productId) as products, avg(properties.price) as average_price
+  by properties.category
+| sort views desc""",
+    "Conversion funnel": f"""{_EVENTS}
+  and event in ["Product Viewed", "Add to Cart", "Checkout Started", "Order Completed"]
+| stats count_distinct(sessionId) as sessions, count(*) as events by event
+| sort events desc""",
+}
+
+
+class AnalyticsExport(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, bucket: s3.IBucket,
+                 log_groups: Sequence[logs.ILogGroup], alarm_topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        if not log_groups:
+            raise ValueError("the export needs the service log groups to read")
+        stack = Stack.of(self)
+        self.function_name = f"sweetdream-{config.name}-analytics-export"
+        self.database_name = f"sweetdream_{config.name}_analytics"
+        self.table_name = TABLE_NAME
+        self.workgroup_name = f"sweetdream-{config.name}-analytics"
+
+        log_group = logs.LogGroup(self, "FunctionLogs", log_group_name=f"/aws/lambda/{self.function_name}",
+                                  retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY)
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"SweetDream {config.name} analytics export")
+        self._grant(role, bucket=bucket, log_groups=log_groups, own_log_group=log_group)
+
+        self.function = lambda_.Function(
+            self, "Function",
+            function_name=self.function_name,
+            description="Daily export of shopper events (CloudWatch Logs) to S3 date partitions",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_SOURCE), asset_hash_type=AssetHashType.OUTPUT,
+                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyLambdaPackage())),
+            layers=[lambda_.LayerVersion.from_layer_version_arn(
+                self, "Powertools", powertools_layer_arn(config.region))],
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            # One export at a time: a manual re-run never races the scheduled one on a manifest.
+            reserved_concurrent_executions=1,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "BUCKET_NAME": bucket.bucket_name,
+                "LOG_GROUP_NAMES": stack.to_json_string([group.log_group_name for group in log_groups]),
+                "EXPORT_PREFIX": EXPORT_PREFIX,
+                "LOG_RETENTION_DAYS": str(config.log_retention_days),
+                "ENVIRONMENT": config.name,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        # Retries are safe: a re-run of a day rewrites identical objects and adds a manifest entry.
+        self.function.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
+        acknowledge(self.function, "L1", f"Pinned to {RUNTIME.name}, the newest Python the AWS-managed "
+                    "Powertools layer is pinned for here; moving runtime means moving the layer with it.")
+
+        self.rule = events.Rule(
+            self, "Daily", schedule=SCHEDULE,
+            description="Export the Vietnam-local day that just ended (17:00 UTC is midnight in Vietnam)",
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2,
+                                            max_event_age=Duration.hours(2))])
+
+        self.error_alarm = cloudwatch.Alarm(
+            self, "ErrorsAlarm",
+            alarm_description=f"The {config.name} analytics export failed: that day is missing from S3 "
+                              "until it is re-exported (README, 'Re-export a day')",
+            metric=self.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
+            threshold=1, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        self.error_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+        self.error_alarm.add_ok_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+        self._catalog(stack, bucket)
+        self._athena(bucket)
+        self.query_definitions = []
+        for index, (name, query) in enumerate(INSIGHTS_QUERIES.items()):
+            definition = logs.QueryDefinition(
+                self, f"Insights{index}", query_definition_name=f"SweetDream-{config.name}/{name}",
+                query_string=logs.QueryString(), log_groups=list(log_groups))
+            # QueryString composes fields/filter/stats only; these queries also use unnest and `in`.
+            definition.node.default_child.add_property_override("QueryString", query)
+            self.query_definitions.append(definition)
+
+        CfnOutput(self, "FunctionName", value=self.function.function_name,
+                  description="Re-export a day: aws lambda invoke --function-name <this> "
+                              "--payload '{\"date\": \"YYYY-MM-DD\"}' out.json")
+        CfnOutput(self, "AthenaWorkGroup", value=self.workgroup_name,
+                  description=f"Athena workgroup; table {self.database_name}.{TABLE_NAME}")
+
+    def _grant(self, role: iam.Role, *, bucket: s3.IBucket,
+               log_groups: Sequence[logs.ILogGroup], own_log_group: logs.ILogGroup) -> None:
+        role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[own_log_group.log_group_arn]))
+        acknowledge_wildcard_resource(role, own_log_group.log_group_arn,
+                                      "Its own log group's streams, which Lambda names at run time.")
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadServiceEventLogs", actions=["logs:FilterLogEvents"],
+            resources=[group.log_group_arn for group in log_groups]))
+        for group in log_groups:
+            acknowledge_wildcard_resource(role, group.log_group_arn,
+                                          "The `:*` suffix of a service log group's ARN; it reaches nothing "
+                                          "outside that log group.")
+        objects = bucket.arn_for_objects(f"{EXPORT_PREFIX}/*")
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ListExportPrefix", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{EXPORT_PREFIX}/*"]}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadWriteExport", actions=["s3:GetObject", "s3:PutObject"], resources=[objects]))
+        acknowledge_wildcard_resource(role, objects, "Parts and manifests are one object per day and hour "
+                                      f"under {EXPORT_PREFIX}/; the prefix confines access to the export.")
+        # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords, which take no resource ARN.
+        acknowledge_wildcard_resource(role, "*", "X-Ray's PutTraceSegments and PutTelemetryRecords do not "
+                                      "support resource-level permissions.")
+
+    def _catalog(self, stack: Stack, bucket: s3.IBucket) -> None:
+        location = f"s3://{bucket.bucket_name}/{EXPORT_PREFIX}/"
+        self.database = glue.CfnDatabase(
+            self, "Database", catalog_id=stack.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name, description="SweetDream shopper events, one row per event"))
+        self.table = glue.CfnTable(
+            self, "Table", catalog_id=stack.account, database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=TABLE_NAME,
+                description="Shopper events exported daily; partitions are Vietnam-local days",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "json",
+                    "compressionType": "gzip",
+                    "projection.enabled": "true",
+                    "projection.year.type": "integer",
+                    "projection.year.range": PROJECTED_YEARS,
+                    "projection.month.type": "integer",
+                    "projection.month.range": "1,12",
+                    "projection.month.digits": "2",
+                    "projection.day.type": "integer",
+                    "projection.day.range": "1,31",
+                    "projection.day.digits": "2",
+                    "storage.location.template": location + "year=${year}/month=${month}/day=${day}/",
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name=name, type="int")
+                                for name in ("year", "month", "day")],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=location,
+                    columns=table_columns(),
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.apache.hive.hcatalog.data.JsonSerDe")),
+            ))
+        self.table.add_resource_dependency(self.database)
+
+    def _athena(self, bucket: s3.IBucket) -> None:
+        self.workgroup = athena.CfnWorkGroup(
+            self, "WorkGroup", name=self.workgroup_name,
+            description="SweetDream analysts: results encrypted, settings enforced",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=ATHENA_SCAN_LIMIT_BYTES,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3")),
+            ))
+        self.named_queries = []
+        for name, (description, sql) in NAMED_QUERIES.items():
+            query = athena.CfnNamedQuery(
+                self, f"Query-{name}", name=name, description=description, database=self.database_name,
+                work_group=self.workgroup.name, query_string=sql)
+            query.add_resource_dependency(self.workgroup)
+            query.add_resource_dependency(self.database)
+            self.named_queries.append(query)
