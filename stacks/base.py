@@ -51,7 +51,7 @@ def enforce_log_retention(scope: IConstruct, days: int) -> None:
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     """Accept one cdk-nag finding on `construct` (and its children), with the reason on record."""
-    acknowledge_id(construct, f"AwsSolutions-{rule}", reason)
+    acknowledge_id(construct, f"AwsSolutions::AwsSolutions-{rule}", reason)
 
 
 def acknowledge_id(construct: IConstruct, rule_id: str, reason: str) -> None:

@@ -74,6 +74,10 @@ class EnvironmentConfig:
             raise ValueError("nat_gateways must be between 1 and the number of availability zones")
         if not 1 <= self.min_tasks <= self.max_tasks:
             raise ValueError("need 1 <= min_tasks <= max_tasks")
+        if "catalog" in self.blue_green_services:
+            raise ValueError(
+                "catalog must roll: orders reaches it through Cloud Map, which blue/green does not shift"
+            )
         if self.log_retention_days not in RETENTION:
             raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}")
         if self.bastion and not self.bastion_allowed:

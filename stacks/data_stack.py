@@ -116,7 +116,10 @@ class ShopDatabase(Construct):
         )
         if not config.db_multi_az:
             acknowledge(
-                self.instance, "RDS3", f"{config.name} is single-AZ to halve its cost; prod is Multi-AZ."
+                self.instance,
+                "RDS3",
+                f"{config.name} is single-AZ to halve its cost and may be down while an AZ fails; "
+                "prod is Multi-AZ.",
             )
         if not config.db_deletion_protection:
             acknowledge(

@@ -51,10 +51,6 @@ class ServicesStack(SweetDreamStack):
             description=f"SweetDream {config.name}: ECS services, ALB, deployments, alarms, dashboard",
         )
         self.data = data
-        if config.is_blue_green("catalog"):
-            raise ValueError(
-                "catalog must roll: orders reaches it through Cloud Map, which blue/green does not shift"
-            )
 
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED

@@ -49,8 +49,9 @@ def templates(shop) -> dict[tuple[str, str], Template]:
     """Template per (environment, stack part), e.g. templates["prod", "Services"]."""
     result = {}
     for name, environment in shop.items():
-        for part, stack in zip(PARTS, (environment.network, environment.data, environment.services),
-                               strict=True):
+        for part, stack in zip(
+            PARTS, (environment.network, environment.data, environment.services), strict=True
+        ):
             result[name, part] = Template.from_stack(stack)
     return result
 

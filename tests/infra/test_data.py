@@ -29,35 +29,61 @@ def test_rds_lives_in_the_isolated_subnets(data):
 
 
 def test_rds_credentials_are_generated_in_secrets_manager(data, config):
-    data.has_resource_properties("AWS::SecretsManager::Secret", {
-        "Name": f"sweetdream/{config.name}/database",
-        "GenerateSecretString": Match.object_like({"GenerateStringKey": "password",
-                                                   "SecretStringTemplate": '{"username":"sweetdream"}'})})
-    data.has_resource_properties("AWS::SecretsManager::SecretTargetAttachment",
-                                 {"TargetType": "AWS::RDS::DBInstance"})
+    data.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "Name": f"sweetdream/{config.name}/database",
+            "GenerateSecretString": Match.object_like(
+                {"GenerateStringKey": "password", "SecretStringTemplate": '{"username":"sweetdream"}'}
+            ),
+        },
+    )
+    data.has_resource_properties(
+        "AWS::SecretsManager::SecretTargetAttachment", {"TargetType": "AWS::RDS::DBInstance"}
+    )
     instance = only(properties(data, "AWS::RDS::DBInstance"))
     assert "resolve:secretsmanager" in str(instance["MasterUserPassword"])
 
 
 def test_rds_requires_tls_and_keeps_a_snapshot_on_delete(data):
-    data.has_resource_properties("AWS::RDS::DBParameterGroup", {
-        "Parameters": Match.object_like({"rds.force_ssl": "1"})})
+    data.has_resource_properties(
+        "AWS::RDS::DBParameterGroup", {"Parameters": Match.object_like({"rds.force_ssl": "1"})}
+    )
     (instance,) = data.find_resources("AWS::RDS::DBInstance").values()
     assert instance["DeletionPolicy"] == "Snapshot"
 
 
 def test_analytics_bucket(data, config):
-    data.has_resource_properties("AWS::S3::Bucket", {
-        "BucketName": f"sweetdream-{config.name}-analytics-{ACCOUNT}",
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-        "LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like({
-            "Status": "Enabled",
-            "Transitions": [{"StorageClass": "GLACIER_IR", "TransitionInDays": 90}]})])},
-        "LoggingConfiguration": Match.object_like({"LogFilePrefix": "s3-access/analytics/"}),
-    })
+    data.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": f"sweetdream-{config.name}-analytics-{ACCOUNT}",
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Status": "Enabled",
+                                "Transitions": [{"StorageClass": "GLACIER_IR", "TransitionInDays": 90}],
+                            }
+                        )
+                    ]
+                )
+            },
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "s3-access/analytics/"}),
+        },
+    )
 
 
 def test_every_bucket_enforces_ssl_and_blocks_public_access(data):
@@ -69,28 +95,46 @@ def test_every_bucket_enforces_ssl_and_blocks_public_access(data):
     policies = properties(data, "AWS::S3::BucketPolicy")
     assert len(policies) == 2
     for policy in policies:
-        assert any(statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-                   for statement in policy["PolicyDocument"]["Statement"])
+        assert any(
+            statement["Effect"] == "Deny"
+            and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for statement in policy["PolicyDocument"]["Statement"]
+        )
 
 
 def test_token_signing_key(data, config):
     data.has_resource_properties("AWS::KMS::Key", {"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"})
-    data.has_resource_properties("AWS::KMS::Alias", {"AliasName": f"alias/sweetdream/{config.name}/token-signing"})
+    data.has_resource_properties(
+        "AWS::KMS::Alias", {"AliasName": f"alias/sweetdream/{config.name}/token-signing"}
+    )
 
 
 def test_application_secrets_are_generated(data, config):
-    for name in ("admin-password", "users/secret-key", "orders/secret-key", "catalog/secret-key",
-                 "storefront/secret-key"):
-        data.has_resource_properties("AWS::SecretsManager::Secret", {
-            "Name": f"sweetdream/{config.name}/{name}",
-            "GenerateSecretString": Match.object_like({"PasswordLength": Match.any_value()})})
+    for name in (
+        "admin-password",
+        "users/secret-key",
+        "orders/secret-key",
+        "catalog/secret-key",
+        "storefront/secret-key",
+    ):
+        data.has_resource_properties(
+            "AWS::SecretsManager::Secret",
+            {
+                "Name": f"sweetdream/{config.name}/{name}",
+                "GenerateSecretString": Match.object_like({"PasswordLength": Match.any_value()}),
+            },
+        )
 
 
 def test_stack_names_and_termination_protection(shop, config):
     environment = shop[config.name]
     stacks = [environment.network, environment.data, environment.services]
     prefix = {"dev": "SweetDream-Dev", "prod": "SweetDream-Prod"}[config.name]
-    assert [stack.stack_name for stack in stacks] == [f"{prefix}-Network", f"{prefix}-Data", f"{prefix}-Services"]
+    assert [stack.stack_name for stack in stacks] == [
+        f"{prefix}-Network",
+        f"{prefix}-Data",
+        f"{prefix}-Services",
+    ]
     assert all(stack.termination_protection is (config.name == "prod") for stack in stacks)
     assert all(stack.region == config.region for stack in stacks)
 
@@ -106,10 +150,18 @@ def test_stateful_resources_only_in_the_data_stack(templates, config):
 
 
 def test_outputs(templates, config):
-    templates[config.name, "Data"].has_output("AnalyticsBucketName", {"Value": {"Ref": Match.string_like_regexp("Analytics")}})
+    templates[config.name, "Data"].has_output(
+        "AnalyticsBucketName", {"Value": {"Ref": Match.string_like_regexp("Analytics")}}
+    )
     services = templates[config.name, "Services"]
     services.has_output("ShopUrl", {})
-    services.has_output("DashboardUrl", {"Value": Match.string_like_regexp(
-        f"https://{config.region}.console.aws.amazon.com/cloudwatch/home.*#dashboards:name=SweetDream-{config.name}")})
+    services.has_output(
+        "DashboardUrl",
+        {
+            "Value": Match.string_like_regexp(
+                f"https://{config.region}.console.aws.amazon.com/cloudwatch/home.*#dashboards:name=SweetDream-{config.name}"
+            )
+        },
+    )
     if config.https:
         services.has_output("ShopUrl", {"Value": f"https://{config.domain_name}"})

@@ -22,8 +22,11 @@ def _target_group_owner(shop_environment) -> dict[str, str]:
 
 
 def _listener(services, port: int) -> tuple[str, dict]:
-    listeners = {lid: props for lid, res in services.find_resources("AWS::ElasticLoadBalancingV2::Listener").items()
-                 if (props := res["Properties"])["Port"] == port}
+    listeners = {
+        lid: props
+        for lid, res in services.find_resources("AWS::ElasticLoadBalancingV2::Listener").items()
+        if (props := res["Properties"])["Port"] == port
+    }
     assert len(listeners) == 1, listeners
     return next(iter(listeners.items()))
 
@@ -36,8 +39,13 @@ def _rules_of(services, listener_id: str, owners: dict[str, str]) -> list[tuple[
         (action,) = rule["Actions"]
         (condition,) = rule["Conditions"]
         assert condition["Field"] == "path-pattern"
-        rules.append((rule["Priority"], owners[action["TargetGroupArn"]["Ref"]],
-                      condition["PathPatternConfig"]["Values"]))
+        rules.append(
+            (
+                rule["Priority"],
+                owners[action["TargetGroupArn"]["Ref"]],
+                condition["PathPatternConfig"]["Values"],
+            )
+        )
     return sorted(rules)
 
 
@@ -59,6 +67,7 @@ def test_listener_rules_equal_the_manifest_in_priority_order(shop, services, con
 
 def test_long_pattern_lists_split_into_rules_of_at_most_five():
     from services.manifest import ServiceSpec
+
     many = ServiceSpec("many", 4000, tuple(f"/p{i}/*" for i in range(12)))
     rules = routing_rules([many, ServiceSpec("web", 3000, ())])
     assert [len(rule.path_patterns) for rule in rules] == [5, 5, 2]
@@ -86,12 +95,28 @@ def test_https_and_redirect_only_in_prod(services, config):
     protocols = sorted((listener["Port"], listener["Protocol"]) for listener in listeners)
     if config.name == "prod":
         assert protocols == [(80, "HTTP"), (443, "HTTPS"), (8443, "HTTPS")]
-        services.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {
-            "Port": 443, "Certificates": [{"CertificateArn": config.certificate_arn}],
-            "SslPolicy": Match.string_like_regexp("TLS13")})
-        services.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {
-            "Port": 80, "DefaultActions": [{"Type": "redirect", "RedirectConfig": Match.object_like(
-                {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"})}]})
+        services.has_resource_properties(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            {
+                "Port": 443,
+                "Certificates": [{"CertificateArn": config.certificate_arn}],
+                "SslPolicy": Match.string_like_regexp("TLS13"),
+            },
+        )
+        services.has_resource_properties(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            {
+                "Port": 80,
+                "DefaultActions": [
+                    {
+                        "Type": "redirect",
+                        "RedirectConfig": Match.object_like(
+                            {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+                        ),
+                    }
+                ],
+            },
+        )
     else:
         assert protocols == [(80, "HTTP")]
         assert not any("Certificates" in listener for listener in listeners)
@@ -99,17 +124,23 @@ def test_https_and_redirect_only_in_prod(services, config):
 
 def test_test_listener_mirrors_the_rules_and_is_reachable_from_the_vpc_only(shop, services, config):
     if not config.blue_green_services:  # dev: no test listener at all
-        assert not any(listener["Port"] == 8443
-                       for listener in properties(services, "AWS::ElasticLoadBalancingV2::Listener"))
+        assert not any(
+            listener["Port"] == 8443
+            for listener in properties(services, "AWS::ElasticLoadBalancingV2::Listener")
+        )
         return
     owners = _target_group_owner(shop[config.name])
     prod_id, _ = _listener(services, 443)
     test_id, _ = _listener(services, 8443)
     assert _rules_of(services, test_id, owners) == _rules_of(services, prod_id, owners)
     alb_sg = logical_id(shop[config.name].services.load_balancer.security_group)
-    (alb_group,) = [g for lid, g in services.find_resources("AWS::EC2::SecurityGroup").items() if lid == alb_sg]
-    ingress = {(rule["FromPort"], rule["CidrIp"] if isinstance(rule["CidrIp"], str) else "vpc")
-               for rule in alb_group["Properties"]["SecurityGroupIngress"]}
+    (alb_group,) = [
+        g for lid, g in services.find_resources("AWS::EC2::SecurityGroup").items() if lid == alb_sg
+    ]
+    ingress = {
+        (rule["FromPort"], rule["CidrIp"] if isinstance(rule["CidrIp"], str) else "vpc")
+        for rule in alb_group["Properties"]["SecurityGroupIngress"]
+    }
     assert ingress == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0"), (8443, "vpc")}
 
 
@@ -122,7 +153,31 @@ def test_access_logs_go_to_the_log_bucket(services, data):
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert alb["Scheme"] == "internet-facing"
     # The bucket lets the regional ELB log-delivery account write under the prefix.
-    data.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Action": "s3:PutObject", "Effect": "Allow",
-                           "Resource": Match.object_like({"Fn::Join": Match.array_with([
-                               Match.array_with([Match.string_like_regexp(f"/{ALB_LOG_PREFIX}/AWSLogs/")])])})})])}})
+    data.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "s3:PutObject",
+                                "Effect": "Allow",
+                                "Resource": Match.object_like(
+                                    {
+                                        "Fn::Join": Match.array_with(
+                                            [
+                                                Match.array_with(
+                                                    [Match.string_like_regexp(f"/{ALB_LOG_PREFIX}/AWSLogs/")]
+                                                )
+                                            ]
+                                        )
+                                    }
+                                ),
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )

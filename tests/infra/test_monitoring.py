@@ -12,13 +12,32 @@ from .helpers import logical_id, only, properties
 
 def test_alerts_topic_mails_the_context_address(shop, services, config):
     topic = logical_id(shop[config.name].services.alarm_topic)
-    services.has_resource_properties("AWS::SNS::Subscription", {
-        "Protocol": "email", "Endpoint": config.alert_email, "TopicArn": {"Ref": topic}})
-    (props,) = [res["Properties"] for lid, res in services.find_resources("AWS::SNS::Topic").items() if lid == topic]
+    services.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": config.alert_email, "TopicArn": {"Ref": topic}},
+    )
+    (props,) = [
+        res["Properties"] for lid, res in services.find_resources("AWS::SNS::Topic").items() if lid == topic
+    ]
     assert "KmsMasterKeyId" in props
-    services.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True, "KeyPolicy": {"Statement": Match.array_with([
-        Match.object_like({"Principal": {"Service": "cloudwatch.amazonaws.com"},
-                           "Action": ["kms:Decrypt", "kms:GenerateDataKey*"]})])}})
+    services.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "EnableKeyRotation": True,
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 def test_every_alarm_notifies_the_topic(shop, services, config):
@@ -43,16 +62,25 @@ def test_service_alarms_unhealthy_5xx_cpu_memory(services, config):
         assert any("5xx" in text for text in mine)
         assert any(text.endswith("CPU above 80%") for text in mine)
         assert any(text.endswith("memory above 80%") for text in mine)
-    services.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "CPUUtilization", "Namespace": "AWS/ECS", "Threshold": 80,
-        "ComparisonOperator": "GreaterThanThreshold"})
-    services.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "MemoryUtilization", "Namespace": "AWS/ECS", "Threshold": 80})
+    services.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "CPUUtilization",
+            "Namespace": "AWS/ECS",
+            "Threshold": 80,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
+    services.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "MemoryUtilization", "Namespace": "AWS/ECS", "Threshold": 80}
+    )
 
 
 def test_five_xx_alarm_is_a_rate_over_every_target_group_of_the_service(shop, services, config):
     for name, service in shop[config.name].services.services.items():
-        alarm = services.find_resources("AWS::CloudWatch::Alarm")[logical_id(service.five_xx_alarm)]["Properties"]
+        alarm = services.find_resources("AWS::CloudWatch::Alarm")[logical_id(service.five_xx_alarm)][
+            "Properties"
+        ]
         expression = only([m for m in alarm["Metrics"] if "Expression" in m])["Expression"]
         assert expression.startswith("IF(") and "100 *" in expression
         groups = {str(m["MetricStat"]["Metric"]["Dimensions"]) for m in alarm["Metrics"] if "MetricStat" in m}
@@ -65,17 +93,29 @@ def test_database_alarms(services, config):
     assert any(text.startswith("RDS CPU above 80%") for text in descriptions)
     assert any(text.startswith("RDS free storage") for text in descriptions)
     assert any(text.startswith("RDS connections") for text in descriptions)
-    services.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "DatabaseConnections", "Namespace": "AWS/RDS",
-        "Threshold": approximate_max_connections(config.db_instance_type) * 80 // 100})
-    services.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "FreeStorageSpace", "ComparisonOperator": "LessThanThreshold",
-        "Threshold": config.db_allocated_storage_gib * 1024 ** 3 // 10})
+    services.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "DatabaseConnections",
+            "Namespace": "AWS/RDS",
+            "Threshold": approximate_max_connections(config.db_instance_type) * 80 // 100,
+        },
+    )
+    services.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "FreeStorageSpace",
+            "ComparisonOperator": "LessThanThreshold",
+            "Threshold": config.db_allocated_storage_gib * 1024**3 // 10,
+        },
+    )
 
 
 def test_one_dashboard_per_environment(services, config):
     services.resource_count_is("AWS::CloudWatch::Dashboard", 1)
-    services.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardName": f"SweetDream-{config.name}"})
+    services.has_resource_properties(
+        "AWS::CloudWatch::Dashboard", {"DashboardName": f"SweetDream-{config.name}"}
+    )
 
 
 def test_max_connections_estimate():

@@ -18,7 +18,9 @@ def test_subnets_span_exactly_the_configured_two_zones(network, config):
     assert len(config.availability_zones) == 2
     # public, private (egress) and isolated in each zone
     assert len(subnets) == 3 * 2
-    tiers = {tag["Value"] for subnet in subnets for tag in subnet["Tags"] if tag["Key"] == "aws-cdk:subnet-name"}
+    tiers = {
+        tag["Value"] for subnet in subnets for tag in subnet["Tags"] if tag["Key"] == "aws-cdk:subnet-name"
+    }
     assert tiers == {"public", "private", "isolated"}
 
 
@@ -29,7 +31,8 @@ def test_nat_gateways_per_environment(network, config):
 
 def test_isolated_subnets_have_no_route_out(network):
     isolated_tables = [
-        logical_id for logical_id, table in network.find_resources("AWS::EC2::RouteTable").items()
+        logical_id
+        for logical_id, table in network.find_resources("AWS::EC2::RouteTable").items()
         if "isolated" in logical_id
     ]
     assert isolated_tables
@@ -38,12 +41,19 @@ def test_isolated_subnets_have_no_route_out(network):
 
 
 def test_s3_gateway_endpoint(network):
-    network.has_resource_properties("AWS::EC2::VPCEndpoint", {
-        "VpcEndpointType": "Gateway",
-        "ServiceName": Match.object_like({"Fn::Join": Match.array_with([Match.array_with([".s3"])])}),
-    })
+    network.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {
+            "VpcEndpointType": "Gateway",
+            "ServiceName": Match.object_like({"Fn::Join": Match.array_with([Match.array_with([".s3"])])}),
+        },
+    )
 
 
 def test_flow_logs_to_cloudwatch_with_retention(network, config):
-    network.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
-    network.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": {"dev": 7, "prod": 30}[config.name]})
+    network.has_resource_properties(
+        "AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"}
+    )
+    network.has_resource_properties(
+        "AWS::Logs::LogGroup", {"RetentionInDays": {"dev": 7, "prod": 30}[config.name]}
+    )

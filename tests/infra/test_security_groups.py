@@ -15,7 +15,9 @@ POSTGRES = "postgres"
 def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
     """(source, destination, port) for every ingress rule of the environment, named by owner."""
     environment = shop[config.name]
-    names = {logical_id(service.security_group): name for name, service in environment.services.services.items()}
+    names = {
+        logical_id(service.security_group): name for name, service in environment.services.services.items()
+    }
     names[logical_id(environment.services.load_balancer.security_group)] = "alb"
     db_group = logical_id(environment.data.db_security_group)
 
@@ -46,7 +48,10 @@ def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
 def test_ingress_is_exactly_alb_to_services_services_to_rds_and_cloud_map_calls(shop, templates, config):
     expected = {("0.0.0.0/0", "alb", 443 if config.https else 80)}
     if config.https:
-        expected |= {("0.0.0.0/0", "alb", 80), ("vpc-cidr", "alb", 8443)}  # redirect; CodeDeploy test listener
+        expected |= {
+            ("0.0.0.0/0", "alb", 80),
+            ("vpc-cidr", "alb", 8443),
+        }  # redirect; CodeDeploy test listener
     expected |= {("alb", spec.name, spec.port) for spec in SERVICES}
     expected |= {(spec.name, POSTGRES, "db-port") for spec in SERVICES if has_database(spec)}
     for callee, callers in INTERNAL_CALLERS.items():
@@ -73,6 +78,11 @@ def test_tasks_egress_is_limited(shop, templates, config):
     services = templates[config.name, "Services"]
     for name, service in shop[config.name].services.services.items():
         group = services.find_resources("AWS::EC2::SecurityGroup")[logical_id(service.security_group)]
-        open_egress = {(rule["CidrIp"], rule["FromPort"]) for rule in group["Properties"]["SecurityGroupEgress"]
-                       if rule.get("CidrIp") == "0.0.0.0/0"}
-        assert open_egress == ({("0.0.0.0/0", 443)} if config.https else {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}), name
+        open_egress = {
+            (rule["CidrIp"], rule["FromPort"])
+            for rule in group["Properties"]["SecurityGroupEgress"]
+            if rule.get("CidrIp") == "0.0.0.0/0"
+        }
+        assert open_egress == (
+            {("0.0.0.0/0", 443)} if config.https else {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}
+        ), name

@@ -31,16 +31,24 @@ def _environment(container: dict) -> dict:
 def test_one_service_per_manifest_entry_on_fargate(shop, services, config):
     services.resource_count_is("AWS::ECS::Service", len(SERVICES))
     for spec in SERVICES:
-        services.has_resource_properties("AWS::ECS::TaskDefinition", {
-            "Family": f"sweetdream-{config.name}-{spec.name}", "Cpu": str(spec.cpu),
-            "Memory": str(spec.memory_mib), "RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc"})
+        services.has_resource_properties(
+            "AWS::ECS::TaskDefinition",
+            {
+                "Family": f"sweetdream-{config.name}-{spec.name}",
+                "Cpu": str(spec.cpu),
+                "Memory": str(spec.memory_mib),
+                "RequiresCompatibilities": ["FARGATE"],
+                "NetworkMode": "awsvpc",
+            },
+        )
         container = _container(services, spec.name)
         assert container["PortMappings"][0]["ContainerPort"] == spec.port
         assert _environment(container)["SERVICE"] == spec.name
         assert _environment(container)["PORT"] == str(spec.port)
         assert _environment(container)["ENVIRONMENT"] == config.name
-    services.has_resource_properties("AWS::ECS::Cluster", {
-        "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]})
+    services.has_resource_properties(
+        "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]}
+    )
     for service in properties(services, "AWS::ECS::Service"):
         assert service["LaunchType"] == "FARGATE"
         network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
@@ -57,7 +65,10 @@ def test_autoscaling_on_cpu_within_the_environment_bounds(services, config):
     for policy in policies:
         tracking = policy["TargetTrackingScalingPolicyConfiguration"]
         assert tracking["TargetValue"] == 70
-        assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+        assert (
+            tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+            == "ECSServiceAverageCPUUtilization"
+        )
     for service in properties(services, "AWS::ECS::Service"):
         assert service["DesiredCount"] == config.min_tasks
 
@@ -75,7 +86,10 @@ def test_deployment_controller_per_service_per_environment(shop, services, confi
         assert controller == EXPECTED_CONTROLLERS[config.name][name]
         if controller == "ECS":
             # rolling, with the circuit breaker rolling a failed deployment back
-            assert resource["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+            assert resource["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+                "Enable": True,
+                "Rollback": True,
+            }
             assert resource["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
             assert resource["TaskDefinition"] == {"Ref": logical_id(service.task_definition)}
         else:
@@ -91,37 +105,52 @@ def test_codedeploy_blue_green_only_in_prod(shop, services, config):
         assert groups == {} and deployments == {}
         return
     assert len(groups) == len(deployments) == len(config.blue_green_services) == 3
-    listeners = {res["Properties"]["Port"]: lid for lid, res in
-                 services.find_resources("AWS::ElasticLoadBalancingV2::Listener").items()}
+    listeners = {
+        res["Properties"]["Port"]: lid
+        for lid, res in services.find_resources("AWS::ElasticLoadBalancingV2::Listener").items()
+    }
     for name in config.blue_green_services:
         service = shop[config.name].services.services[name]
         group = groups[logical_id(service.deployment_group)]["Properties"]
         assert group["DeploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
-        assert group["DeploymentStyle"] == {"DeploymentOption": "WITH_TRAFFIC_CONTROL", "DeploymentType": "BLUE_GREEN"}
+        assert group["DeploymentStyle"] == {
+            "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+            "DeploymentType": "BLUE_GREEN",
+        }
         assert group["AutoRollbackConfiguration"]["Enabled"] is True
-        assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(group["AutoRollbackConfiguration"]["Events"])
+        assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(
+            group["AutoRollbackConfiguration"]["Events"]
+        )
         alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
         assert alarms == {logical_id(service.five_xx_alarm), logical_id(service.unhealthy_alarm)}
         assert group["AlarmConfiguration"]["Enabled"] is True
         (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
         assert [tg["Name"]["Fn::GetAtt"][0] for tg in pair["TargetGroups"]] == [
-            logical_id(service.target_group), logical_id(service.green_target_group)]
+            logical_id(service.target_group),
+            logical_id(service.green_target_group),
+        ]
         assert pair["ProdTrafficRoute"]["ListenerArns"] == [{"Ref": listeners[443]}]
         assert pair["TestTrafficRoute"]["ListenerArns"] == [{"Ref": listeners[8443]}]
 
     # `cdk deploy` starts a CodeDeploy deployment whenever the task definition changes: the
     # appspec in the custom resource names the task definition, so a new revision changes it.
     for deployment in deployments.values():
-        assert deployment["Properties"]["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
+        assert (
+            deployment["Properties"]["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
+        )
         assert deployment["Properties"]["autoRollbackConfigurationEnabled"] == "true"
         text = json.dumps(deployment["Properties"]["revisionAppSpecContent"])
         assert "TaskDefinition" in text and "ContainerName" in text
 
 
 def test_catalog_and_rolling_users_are_in_cloud_map(shop, services, config):
-    services.has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {"Name": SERVICE_NAMESPACE})
-    registered = {record["Properties"]["Name"] for record in
-                  services.find_resources("AWS::ServiceDiscovery::Service").values()}
+    services.has_resource_properties(
+        "AWS::ServiceDiscovery::PrivateDnsNamespace", {"Name": SERVICE_NAMESPACE}
+    )
+    registered = {
+        record["Properties"]["Name"]
+        for record in services.find_resources("AWS::ServiceDiscovery::Service").values()
+    }
     # Cloud Map does not follow CodeDeploy's traffic shifting: blue/green services stay out.
     expected = {"catalog"} | ({"users"} if not config.is_blue_green("users") else set())
     assert registered == expected
@@ -131,7 +160,10 @@ def test_internal_urls(shop, services, config):
     orders = _environment(_container(services, "orders"))
     assert orders["CATALOG_URL"] == f"http://catalog.{SERVICE_NAMESPACE}:{by_name('catalog').port}"
     storefront = _environment(_container(services, "storefront"))
-    jwks = {name: _environment(_container(services, name))["JWKS_URL"] for name in ("orders", "catalog", "storefront")}
+    jwks = {
+        name: _environment(_container(services, name))["JWKS_URL"]
+        for name in ("orders", "catalog", "storefront")
+    }
     if config.name == "dev":
         assert set(jwks.values()) == {f"http://users.{SERVICE_NAMESPACE}:3003/.well-known/jwks.json"}
         alb = logical_id(shop[config.name].services.load_balancer.alb)
@@ -147,8 +179,10 @@ def test_internal_urls(shop, services, config):
 def test_log_group_per_service_with_the_environment_retention(services, config):
     days = {"dev": 7, "prod": 30}[config.name]
     for spec in SERVICES:
-        services.has_resource_properties("AWS::Logs::LogGroup", {
-            "LogGroupName": f"/sweetdream/{config.name}/{spec.name}", "RetentionInDays": days})
+        services.has_resource_properties(
+            "AWS::Logs::LogGroup",
+            {"LogGroupName": f"/sweetdream/{config.name}/{spec.name}", "RetentionInDays": days},
+        )
         options = _container(services, spec.name)["LogConfiguration"]
         assert options["LogDriver"] == "awslogs"
         assert options["Options"]["awslogs-stream-prefix"] == spec.name
@@ -168,7 +202,11 @@ def test_secrets_reach_tasks_as_ecs_secrets_never_as_plain_environment(services,
         if has_database(spec):
             expected |= {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"}
             assert "DATABASE_URL" not in plain
-            for variable, field in (("DB_HOST", "host"), ("DB_PASSWORD", "password"), ("DB_USER", "username")):
+            for variable, field in (
+                ("DB_HOST", "host"),
+                ("DB_PASSWORD", "password"),
+                ("DB_USER", "username"),
+            ):
                 assert "DatabaseInstanceSecret" in secrets[variable] and f":{field}::" in secrets[variable]
         if spec.name == "users":
             expected |= {"ADMIN_PASSWORD"}
@@ -223,6 +261,7 @@ def test_users_task_gets_its_key_admin_password_and_region(services, config):
 @pytest.mark.parametrize("name", [spec.name for spec in SERVICES])
 def test_container_health_check_is_the_dockerfile_healthcheck(templates, name):
     from stacks.container_image import dockerfile_healthcheck
+
     expected = dockerfile_healthcheck()
     for env in ("dev", "prod"):
         check = _container(templates[env, "Services"], name)["HealthCheck"]
