@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,9 +20,6 @@ class ServiceConfig(BaseSettings):
     # hide_input_in_errors: a refused DATABASE_URL must not print its password.
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True,
                                       hide_input_in_errors=True)
-
-    # A service without tables (the storefront) sets this to False and gets no database settings.
-    requires_database: ClassVar[bool] = True
 
     service_name: str = "service"
     environment: Literal["local", "test", "dev", "prod"] = "local"
@@ -77,7 +74,7 @@ class ServiceConfig(BaseSettings):
         if self.is_deployed:
             if self.secret_key == LOCAL_SECRET:
                 raise ValueError("SECRET_KEY must be set outside local development")
-            if self.requires_database and not self.database_url and not self.db_host:
+            if not self.database_url and not self.db_host:
                 raise ValueError("DATABASE_URL (or DB_HOST, DB_USER, ...) must be set outside local "
                                  "development")
         return self

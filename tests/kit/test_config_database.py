@@ -1,18 +1,12 @@
-"""ServiceConfig builds the database URL from ECS-style parts and knows which services need one."""
+"""ServiceConfig builds the database URL from the parts ECS injects from the RDS secret."""
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from services.kit.config import ServiceConfig
-
-
-class NoDatabaseConfig(ServiceConfig):
-    requires_database: ClassVar[bool] = False
 
 
 def test_url_from_parts_escapes_the_password():
@@ -52,8 +46,3 @@ def test_deployed_service_needs_a_database_url_or_parts():
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         ServiceConfig(environment="prod", secret_key="x" * 40)
     assert ServiceConfig(environment="prod", secret_key="x" * 40, db_host="rds").is_deployed
-
-
-def test_deployed_service_without_tables_needs_no_database():
-    config = NoDatabaseConfig(environment="prod", secret_key="x" * 40)
-    assert config.is_deployed
