@@ -55,8 +55,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "analytics_export"
 KIT_EVENTS = REPO_ROOT / "services" / "kit" / "events.py"
 # The modules the handler imports. The local CLI and the benchmark stay out of the package.
-LAMBDA_MODULES = ("__init__.py", "handler.py", "export.py", "payloads.py", "windows.py", "sources.py",
-                  "dedupe.py", "sinks.py", "manifest.py")
+LAMBDA_MODULES = (
+    "__init__.py",
+    "handler.py",
+    "export.py",
+    "payloads.py",
+    "windows.py",
+    "sources.py",
+    "dedupe.py",
+    "sinks.py",
+    "manifest.py",
+)
 HANDLER = "analytics_export.handler.lambda_handler"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -98,8 +107,10 @@ PROPERTY_TYPES = {
 
 def powertools_layer_arn(region: str) -> str:
     python = RUNTIME.name.replace(".", "")  # python3.13 -> python313
-    return (f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{POWERTOOLS_LAYER_VERSION}")
+    return (
+        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{POWERTOOLS_LAYER_VERSION}"
+    )
 
 
 def bundle_lambda_package(output_dir: Path) -> None:
@@ -129,8 +140,10 @@ def table_columns() -> list[glue.CfnTable.ColumnProperty]:
     """The Athena columns: exactly the kit's envelope fields, in envelope order."""
     properties = ",".join(f"{name.lower()}:{kind}" for name, kind in PROPERTY_TYPES.items())
     types = {"properties": f"struct<{properties}>"}
-    return [glue.CfnTable.ColumnProperty(name=field.lower(), type=types.get(field, "string"))
-            for field in ENVELOPE_FIELDS]
+    return [
+        glue.CfnTable.ColumnProperty(name=field.lower(), type=types.get(field, "string"))
+        for field in ENVELOPE_FIELDS
+    ]
 
 
 # Athena named queries over the last 30 days of partitions (projection evaluates the predicate on
@@ -162,7 +175,8 @@ SELECT year, month, day, viewed, added_to_cart, checkout_started, ordered,
        round(100.0 * ordered / nullif(checkout_started, 0), 1) AS checkout_to_order_pct,
        round(100.0 * ordered / nullif(viewed, 0), 1) AS view_to_order_pct
 FROM steps
-ORDER BY year, month, day"""),
+ORDER BY year, month, day""",
+    ),
     "best-sellers": (
         "Products by units ordered, with revenue in VND (last 30 days)",
         """WITH ordered_items AS (
@@ -173,7 +187,8 @@ SELECT product_id, arbitrary(product_name) AS product_name, sum(quantity) AS uni
 FROM ordered_items
 GROUP BY product_id
 ORDER BY units DESC, revenue_vnd DESC
-LIMIT 20"""),
+LIMIT 20""",
+    ),
     "revenue-by-category": (
         "Revenue of ordered items by product category, in VND (last 30 days)",
         """WITH categories AS (
@@ -189,7 +204,8 @@ SELECT coalesce(categories.category, 'unknown') AS category, sum(ordered_items.q
        sum(ordered_items.revenue_vnd) AS revenue_vnd
 FROM ordered_items LEFT JOIN categories ON categories.product_id = ordered_items.product_id
 GROUP BY 1
-ORDER BY revenue_vnd DESC"""),
+ORDER BY revenue_vnd DESC""",
+    ),
     "repeat-customers": (
         "Customers with two or more orders: orders, spend in VND, first and last order (last 30 days)",
         """SELECT userid AS customer_id, count(DISTINCT properties.orderid) AS orders,
@@ -200,7 +216,8 @@ FROM $table
 WHERE event = 'Order Completed' AND userid IS NOT NULL AND $last_30_days
 GROUP BY userid
 HAVING count(DISTINCT properties.orderid) >= 2
-ORDER BY orders DESC, spent_vnd DESC"""),
+ORDER BY orders DESC, spent_vnd DESC""",
+    ),
     "searches-with-no-results": (
         "What shoppers searched for and did not find (last 30 days)",
         """SELECT lower(trim(properties.searchquery)) AS search_query, count(*) AS searches,
@@ -210,10 +227,13 @@ FROM $table
 WHERE event = 'Product Search' AND properties.resultscount = 0 AND $last_30_days
 GROUP BY 1
 ORDER BY searches DESC
-LIMIT 50"""),
+LIMIT 50""",
+    ),
 }
-NAMED_QUERIES = {name: (description, Template(sql).substitute(_SQL_PARTS))
-                 for name, (description, sql) in _NAMED_QUERY_TEMPLATES.items()}
+NAMED_QUERIES = {
+    name: (description, Template(sql).substitute(_SQL_PARTS))
+    for name, (description, sql) in _NAMED_QUERY_TEMPLATES.items()
+}
 
 # The original system's seven saved CloudWatch Logs Insights queries, over the service log groups.
 _EVENTS = f'filter type = "{EVENT_TYPE}"'
@@ -254,8 +274,16 @@ INSIGHTS_QUERIES = {
 
 
 class AnalyticsExport(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, bucket: s3.IBucket,
-                 log_groups: Sequence[logs.ILogGroup], alarm_topic: sns.ITopic) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        bucket: s3.IBucket,
+        log_groups: Sequence[logs.ILogGroup],
+        alarm_topic: sns.ITopic,
+    ) -> None:
         super().__init__(scope, construct_id)
         if not log_groups:
             raise ValueError("the export needs the service log groups to read")
@@ -265,24 +293,39 @@ class AnalyticsExport(Construct):
         self.table_name = TABLE_NAME
         self.workgroup_name = f"sweetdream-{config.name}-analytics"
 
-        log_group = logs.LogGroup(self, "FunctionLogs", log_group_name=f"/aws/lambda/{self.function_name}",
-                                  retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY)
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description=f"SweetDream {config.name} analytics export")
+        log_group = logs.LogGroup(
+            self,
+            "FunctionLogs",
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            retention=config.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"SweetDream {config.name} analytics export",
+        )
         self._grant(role, bucket=bucket, log_groups=log_groups, own_log_group=log_group)
 
         self.function = lambda_.Function(
-            self, "Function",
+            self,
+            "Function",
             function_name=self.function_name,
             description="Daily export of shopper events (CloudWatch Logs) to S3 date partitions",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(
-                str(LAMBDA_SOURCE), asset_hash_type=AssetHashType.OUTPUT,
-                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyLambdaPackage())),
-            layers=[lambda_.LayerVersion.from_layer_version_arn(
-                self, "Powertools", powertools_layer_arn(config.region))],
+                str(LAMBDA_SOURCE),
+                asset_hash_type=AssetHashType.OUTPUT,
+                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyLambdaPackage()),
+            ),
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "Powertools", powertools_layer_arn(config.region)
+                )
+            ],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             # One export at a time: a manual re-run never races the scheduled one on a manifest.
@@ -301,23 +344,34 @@ class AnalyticsExport(Construct):
         )
         # Retries are safe: a re-run of a day rewrites identical objects and adds a manifest entry.
         self.function.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
-        acknowledge(self.function, "L1", f"Pinned to {RUNTIME.name}, the newest Python the AWS-managed "
-                    "Powertools layer is pinned for here; moving runtime means moving the layer with it.")
+        acknowledge(
+            self.function,
+            "L1",
+            f"Pinned to {RUNTIME.name}, the newest Python the AWS-managed "
+            "Powertools layer is pinned for here; moving runtime means moving the layer with it.",
+        )
 
         self.rule = events.Rule(
-            self, "Daily", schedule=SCHEDULE,
+            self,
+            "Daily",
+            schedule=SCHEDULE,
             description="Export the Vietnam-local day that just ended (17:00 UTC is midnight in Vietnam)",
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2,
-                                            max_event_age=Duration.hours(2))])
+            targets=[
+                targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=Duration.hours(2))
+            ],
+        )
 
         self.error_alarm = cloudwatch.Alarm(
-            self, "ErrorsAlarm",
+            self,
+            "ErrorsAlarm",
             alarm_description=f"The {config.name} analytics export failed: that day is missing from S3 "
-                              "until it is re-exported (README, 'Re-export a day')",
+            "until it is re-exported (README, 'Re-export a day')",
             metric=self.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
-            threshold=1, evaluation_periods=1,
+            threshold=1,
+            evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         self.error_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
         self.error_alarm.add_ok_action(cloudwatch_actions.SnsAction(alarm_topic))
 
@@ -326,52 +380,103 @@ class AnalyticsExport(Construct):
         self.query_definitions = []
         for index, (name, query) in enumerate(INSIGHTS_QUERIES.items()):
             definition = logs.QueryDefinition(
-                self, f"Insights{index}", query_definition_name=f"SweetDream-{config.name}/{name}",
-                query_string=logs.QueryString(), log_groups=list(log_groups))
+                self,
+                f"Insights{index}",
+                query_definition_name=f"SweetDream-{config.name}/{name}",
+                query_string=logs.QueryString(),
+                log_groups=list(log_groups),
+            )
             # QueryString composes fields/filter/stats only; these queries also use unnest and `in`.
             definition.node.default_child.add_property_override("QueryString", query)
             self.query_definitions.append(definition)
 
-        CfnOutput(self, "FunctionName", value=self.function.function_name,
-                  description="Re-export a day: aws lambda invoke --function-name <this> "
-                              "--payload '{\"date\": \"YYYY-MM-DD\"}' out.json")
-        CfnOutput(self, "AthenaWorkGroup", value=self.workgroup_name,
-                  description=f"Athena workgroup; table {self.database_name}.{TABLE_NAME}")
+        CfnOutput(
+            self,
+            "FunctionName",
+            value=self.function.function_name,
+            description="Re-export a day: aws lambda invoke --function-name <this> "
+            '--payload \'{"date": "YYYY-MM-DD"}\' out.json',
+        )
+        CfnOutput(
+            self,
+            "AthenaWorkGroup",
+            value=self.workgroup_name,
+            description=f"Athena workgroup; table {self.database_name}.{TABLE_NAME}",
+        )
 
-    def _grant(self, role: iam.Role, *, bucket: s3.IBucket,
-               log_groups: Sequence[logs.ILogGroup], own_log_group: logs.ILogGroup) -> None:
-        role.add_to_policy(iam.PolicyStatement(
-            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[own_log_group.log_group_arn]))
-        acknowledge_wildcard_resource(role, own_log_group.log_group_arn,
-                                      "Its own log group's streams, which Lambda names at run time.")
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ReadServiceEventLogs", actions=["logs:FilterLogEvents"],
-            resources=[group.log_group_arn for group in log_groups]))
+    def _grant(
+        self,
+        role: iam.Role,
+        *,
+        bucket: s3.IBucket,
+        log_groups: Sequence[logs.ILogGroup],
+        own_log_group: logs.ILogGroup,
+    ) -> None:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[own_log_group.log_group_arn],
+            )
+        )
+        acknowledge_wildcard_resource(
+            role, own_log_group.log_group_arn, "Its own log group's streams, which Lambda names at run time."
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadServiceEventLogs",
+                actions=["logs:FilterLogEvents"],
+                resources=[group.log_group_arn for group in log_groups],
+            )
+        )
         for group in log_groups:
-            acknowledge_wildcard_resource(role, group.log_group_arn,
-                                          "The `:*` suffix of a service log group's ARN; it reaches nothing "
-                                          "outside that log group.")
+            acknowledge_wildcard_resource(
+                role,
+                group.log_group_arn,
+                "The `:*` suffix of a service log group's ARN; it reaches nothing outside that log group.",
+            )
         objects = bucket.arn_for_objects(f"{EXPORT_PREFIX}/*")
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ListExportPrefix", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{EXPORT_PREFIX}/*"]}}))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ReadWriteExport", actions=["s3:GetObject", "s3:PutObject"], resources=[objects]))
-        acknowledge_wildcard_resource(role, objects, "Parts and manifests are one object per day and hour "
-                                      f"under {EXPORT_PREFIX}/; the prefix confines access to the export.")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListExportPrefix",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{EXPORT_PREFIX}/*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteExport", actions=["s3:GetObject", "s3:PutObject"], resources=[objects]
+            )
+        )
+        acknowledge_wildcard_resource(
+            role,
+            objects,
+            "Parts and manifests are one object per day and hour "
+            f"under {EXPORT_PREFIX}/; the prefix confines access to the export.",
+        )
         # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords, which take no resource ARN.
-        acknowledge_wildcard_resource(role, "*", "X-Ray's PutTraceSegments and PutTelemetryRecords do not "
-                                      "support resource-level permissions.")
+        acknowledge_wildcard_resource(
+            role,
+            "*",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.",
+        )
 
     def _catalog(self, stack: Stack, bucket: s3.IBucket) -> None:
         location = f"s3://{bucket.bucket_name}/{EXPORT_PREFIX}/"
         self.database = glue.CfnDatabase(
-            self, "Database", catalog_id=stack.account,
+            self,
+            "Database",
+            catalog_id=stack.account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name=self.database_name, description="SweetDream shopper events, one row per event"))
+                name=self.database_name, description="SweetDream shopper events, one row per event"
+            ),
+        )
         self.table = glue.CfnTable(
-            self, "Table", catalog_id=stack.account, database_name=self.database_name,
+            self,
+            "Table",
+            catalog_id=stack.account,
+            database_name=self.database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=TABLE_NAME,
                 description="Shopper events exported daily; partitions are Vietnam-local days",
@@ -390,8 +495,9 @@ class AnalyticsExport(Construct):
                     "projection.day.digits": "2",
                     "storage.location.template": location + "year=${year}/month=${month}/day=${day}/",
                 },
-                partition_keys=[glue.CfnTable.ColumnProperty(name=name, type="int")
-                                for name in ("year", "month", "day")],
+                partition_keys=[
+                    glue.CfnTable.ColumnProperty(name=name, type="int") for name in ("year", "month", "day")
+                ],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
                     columns=table_columns(),
@@ -399,13 +505,18 @@ class AnalyticsExport(Construct):
                     output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
                     compressed=True,
                     serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library="org.apache.hive.hcatalog.data.JsonSerDe")),
-            ))
+                        serialization_library="org.apache.hive.hcatalog.data.JsonSerDe"
+                    ),
+                ),
+            ),
+        )
         self.table.add_resource_dependency(self.database)
 
     def _athena(self, bucket: s3.IBucket) -> None:
         self.workgroup = athena.CfnWorkGroup(
-            self, "WorkGroup", name=self.workgroup_name,
+            self,
+            "WorkGroup",
+            name=self.workgroup_name,
             description="SweetDream analysts: results encrypted, settings enforced",
             recursive_delete_option=True,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
@@ -413,17 +524,27 @@ class AnalyticsExport(Construct):
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=ATHENA_SCAN_LIMIT_BYTES,
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(
-                    selected_engine_version="Athena engine version 3"),
+                    selected_engine_version="Athena engine version 3"
+                ),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{bucket.bucket_name}/{ATHENA_RESULTS_PREFIX}/",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_S3")),
-            ))
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
         self.named_queries = []
         for name, (description, sql) in NAMED_QUERIES.items():
             query = athena.CfnNamedQuery(
-                self, f"Query-{name}", name=name, description=description, database=self.database_name,
-                work_group=self.workgroup.name, query_string=sql)
+                self,
+                f"Query-{name}",
+                name=name,
+                description=description,
+                database=self.database_name,
+                work_group=self.workgroup.name,
+                query_string=sql,
+            )
             query.add_resource_dependency(self.workgroup)
             query.add_resource_dependency(self.database)
             self.named_queries.append(query)

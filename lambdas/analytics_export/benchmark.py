@@ -45,20 +45,40 @@ def _properties(name: str, rng: random.Random) -> dict:
     if name == "Product Search":
         return {"searchQuery": rng.choice(_QUERIES), "resultsCount": rng.randrange(0, 12)}
     if name == "Add to Cart":
-        return {"productId": product_id, "quantity": rng.randrange(1, 4), "size": rng.choice(_SIZES),
-                "price": price}
+        return {
+            "productId": product_id,
+            "quantity": rng.randrange(1, 4),
+            "size": rng.choice(_SIZES),
+            "price": price,
+        }
     if name == "Checkout Started":
         return {"cartTotal": price * 2, "itemCount": 2}
     if name == "Order Completed":
-        return {"orderId": rng.randrange(1, 10**6), "totalAmount": price + 30_000,
-                "products": [{"productId": product_id, "name": product_name, "size": rng.choice(_SIZES),
-                              "quantity": 1, "unitPrice": price}]}
+        return {
+            "orderId": rng.randrange(1, 10**6),
+            "totalAmount": price + 30_000,
+            "products": [
+                {
+                    "productId": product_id,
+                    "name": product_name,
+                    "size": rng.choice(_SIZES),
+                    "quantity": 1,
+                    "unitPrice": price,
+                }
+            ],
+        }
     return {}
 
 
-_EVENT_MIX = (["Product Viewed"] * 50 + ["Product Search"] * 15 + ["Add to Cart"] * 15
-              + ["Checkout Started"] * 8 + ["Order Completed"] * 5 + ["User Login"] * 5
-              + ["User Registered"] * 2)
+_EVENT_MIX = (
+    ["Product Viewed"] * 50
+    + ["Product Search"] * 15
+    + ["Add to Cart"] * 15
+    + ["Checkout Started"] * 8
+    + ["Order Completed"] * 5
+    + ["User Login"] * 5
+    + ["User Registered"] * 2
+)
 
 
 def write_events(path: Path, count: int, seed: int = 8) -> dict[str, int]:
@@ -70,14 +90,21 @@ def write_events(path: Path, count: int, seed: int = 8) -> dict[str, int]:
         for index in range(count):
             name = rng.choice(_EVENT_MIX)
             moment = start + timedelta(microseconds=rng.randrange(86_400 * 10**6))
-            line = json.dumps({
-                "type": EVENT_TYPE, "event": name,
-                "eventId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "timestamp": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "service": "catalog", "userId": str(rng.randrange(1, 5000)),
-                "sessionId": f"s{rng.randrange(10**9)}", "requestId": uuid.UUID(int=rng.getrandbits(128)).hex,
-                "properties": _properties(name, rng),
-            }, ensure_ascii=False, separators=(",", ":"))
+            line = json.dumps(
+                {
+                    "type": EVENT_TYPE,
+                    "event": name,
+                    "eventId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "timestamp": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "service": "catalog",
+                    "userId": str(rng.randrange(1, 5000)),
+                    "sessionId": f"s{rng.randrange(10**9)}",
+                    "requestId": uuid.UUID(int=rng.getrandbits(128)).hex,
+                    "properties": _properties(name, rng),
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
             log.write(line + "\n")
             if index % DUPLICATE_EVERY == 0:
                 log.write(line + "\n")
@@ -96,8 +123,9 @@ def _export_in_this_process(log: Path, out: Path) -> None:
 
     started = time.perf_counter()
     with LocalEventLogSource(log) as source:
-        result = export_day(ExportRequest(BENCH_DAY, "benchmark"), source=source,
-                            sink=LocalDirectorySink(out))
+        result = export_day(
+            ExportRequest(BENCH_DAY, "benchmark"), source=source, sink=LocalDirectorySink(out)
+        )
         undated = source.undated
     response = result.response()
     response.pop("hours")
@@ -111,7 +139,10 @@ def _export_in_child(log: Path, out: Path) -> tuple[dict, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     completed = subprocess.run(  # noqa: S603 (our own module, fixed arguments)
         [sys.executable, "-m", __spec__.name, "--child", str(log), str(out)],
-        check=True, capture_output=True, text=True)
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if peak_kb < before:  # pragma: no cover - ru_maxrss is a maximum over all children
         peak_kb = before
@@ -138,21 +169,28 @@ def main(argv: list[str] | None = None) -> int:
         first, peak_mb = _export_in_child(log, out)
         second, _ = _export_in_child(log, out)
 
-    print(f"event log:       {size_mb:,.0f} MB, {args.events:,} events "
-          f"(+{written['duplicates']:,} duplicate lines, {written['torn']} torn lines)")
-    print(f"export:          {first['seconds']:.1f} s, {first['events']:,} rows in "
-          f"{first['partsWritten']} parts, "
-          f"{first['duplicates']:,} duplicates dropped, {first['skippedLines']} malformed lines skipped, "
-          f"{first['undated']} undatable")
+    print(
+        f"event log:       {size_mb:,.0f} MB, {args.events:,} events "
+        f"(+{written['duplicates']:,} duplicate lines, {written['torn']} torn lines)"
+    )
+    print(
+        f"export:          {first['seconds']:.1f} s, {first['events']:,} rows in "
+        f"{first['partsWritten']} parts, "
+        f"{first['duplicates']:,} duplicates dropped, {first['skippedLines']} malformed lines skipped, "
+        f"{first['undated']} undatable"
+    )
     print(f"peak memory:     {peak_mb:,.0f} MB (budget {MEMORY_BUDGET_MB} MB)")
-    print(f"re-run:          {second['seconds']:.1f} s, {second['partsUnchanged']} parts unchanged, "
-          f"{second['partsWritten']} rewritten")
+    print(
+        f"re-run:          {second['seconds']:.1f} s, {second['partsUnchanged']} parts unchanged, "
+        f"{second['partsWritten']} rewritten"
+    )
     problems = []
     if first["events"] != args.events:
         problems.append(f"exported {first['events']:,} events, expected {args.events:,}")
     if first["skippedLines"] + first["undated"] != written["torn"]:
-        problems.append(f"accounted for {first['skippedLines'] + first['undated']} torn lines, "
-                        f"expected {written['torn']}")
+        problems.append(
+            f"accounted for {first['skippedLines'] + first['undated']} torn lines, expected {written['torn']}"
+        )
     if second["partsWritten"]:
         problems.append("the re-run rewrote parts")
     if peak_mb >= MEMORY_BUDGET_MB:

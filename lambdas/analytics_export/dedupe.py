@@ -34,8 +34,9 @@ MAX_EVENT_ID_LENGTH = 128
 
 def to_row(event: dict[str, Any]) -> str:
     """The exported line: exactly the envelope fields, in envelope order (the Athena columns)."""
-    return json.dumps({name: event.get(name) for name in ENVELOPE_FIELDS},
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {name: event.get(name) for name in ENVELOPE_FIELDS}, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 def dedupe_key(event: dict[str, Any]) -> str:
@@ -58,8 +59,10 @@ def classify(decoded: Any) -> str | None:
     properties = decoded.get("properties")
     if properties is not None and not isinstance(properties, dict):
         return BAD_FIELD
-    if any(decoded.get(name) is not None and not isinstance(decoded.get(name), str | int)
-           for name in _STRING_OR_NULL):
+    if any(
+        decoded.get(name) is not None and not isinstance(decoded.get(name), str | int)
+        for name in _STRING_OR_NULL
+    ):
         return BAD_FIELD
     return None
 

@@ -44,9 +44,15 @@ class DayExport:
             "skippedLines": sum(run.skipped.values()),
             "skippedByReason": {reason: run.skipped.get(reason, 0) for reason in SKIP_REASONS},
             "duplicates": run.duplicates,
-            "hours": {f"{part.hour:02d}": {"events": part.events, "skippedLines": part.skipped_lines,
-                                           "duplicates": part.duplicates, "written": part.written}
-                      for part in run.parts},
+            "hours": {
+                f"{part.hour:02d}": {
+                    "events": part.events,
+                    "skippedLines": part.skipped_lines,
+                    "duplicates": part.duplicates,
+                    "written": part.written,
+                }
+                for part in run.parts
+            },
             "partsWritten": sum(part.written for part in run.parts),
             "partsUnchanged": sum(not part.written for part in run.parts),
             "manifest": self.manifest_location,
@@ -60,24 +66,43 @@ def windows_to_export(request: ExportRequest) -> list[HourWindow]:
     return windows
 
 
-def export_day(request: ExportRequest, *, source: EventSource, sink: Sink,
-               clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
-               run_id: str | None = None,
-               on_hour: Callable[[HourWindow, HourBatch, EncodedPart, bool], None] | None = None,
-               ) -> DayExport:
+def export_day(
+    request: ExportRequest,
+    *,
+    source: EventSource,
+    sink: Sink,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    run_id: str | None = None,
+    on_hour: Callable[[HourWindow, HourBatch, EncodedPart, bool], None] | None = None,
+) -> DayExport:
     started = clock()
-    run = RunRecord(run_id=run_id or uuid.uuid4().hex, trigger=request.trigger, source=source.describe(),
-                    started_at=started, finished_at=started, complete=request.complete)
+    run = RunRecord(
+        run_id=run_id or uuid.uuid4().hex,
+        trigger=request.trigger,
+        source=source.describe(),
+        started_at=started,
+        finished_at=started,
+        complete=request.complete,
+    )
     for window in windows_to_export(request):
         if request.complete:
             _wait_until_searchable(window, source, clock, sleep)
         batch = HourBatch(window, margin=source.margin).add_all(source.read(window))
         part = encode_part(window.hour, batch.rows())
         written = sink.put_part(request.day, part)
-        run.parts.append(PartRecord(
-            hour=window.hour, location=sink.part_location(request.day, window.hour), events=part.events,
-            bytes=len(part.data), sha256=part.sha256, skipped_lines=batch.skipped_total,
-            duplicates=batch.duplicates, written=written))
+        run.parts.append(
+            PartRecord(
+                hour=window.hour,
+                location=sink.part_location(request.day, window.hour),
+                events=part.events,
+                bytes=len(part.data),
+                sha256=part.sha256,
+                skipped_lines=batch.skipped_total,
+                duplicates=batch.duplicates,
+                written=written,
+            )
+        )
         run.skipped.update(batch.skipped)
         if on_hour is not None:
             on_hour(window, batch, part, written)

@@ -31,8 +31,9 @@ SERVICE = "analytics-export"
 METRICS_NAMESPACE = "SweetDream"
 # Adaptive mode adds client-side rate limiting to the retries: FilterLogEvents allows only a few
 # requests per second per account, shared with everyone else reading logs.
-LOGS_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10},
-                            connect_timeout=5, read_timeout=30)
+LOGS_CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30
+)
 S3_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 logger = Logger(service=SERVICE)
@@ -54,10 +55,13 @@ class ExportSettings:
         if not environ.get("BUCKET_NAME") or not groups:
             raise RuntimeError("BUCKET_NAME and LOG_GROUP_NAMES must be set")
         retention = environ.get("LOG_RETENTION_DAYS")
-        return cls(bucket=environ["BUCKET_NAME"], log_group_names=tuple(groups),
-                   prefix=environ.get("EXPORT_PREFIX") or EXPORT_PREFIX,
-                   log_retention_days=int(retention) if retention else None,
-                   environment=environ.get("ENVIRONMENT", "local"))
+        return cls(
+            bucket=environ["BUCKET_NAME"],
+            log_group_names=tuple(groups),
+            prefix=environ.get("EXPORT_PREFIX") or EXPORT_PREFIX,
+            log_retention_days=int(retention) if retention else None,
+            environment=environ.get("ENVIRONMENT", "local"),
+        )
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -75,8 +79,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"error": {"code": "invalid_request", "message": str(error), "details": None}}
 
     logger.append_keys(export_date=request.day.isoformat(), trigger=request.trigger)
-    source = CloudWatchLogsSource(boto3.client("logs", config=LOGS_CLIENT_CONFIG),
-                                  settings.log_group_names)
+    source = CloudWatchLogsSource(boto3.client("logs", config=LOGS_CLIENT_CONFIG), settings.log_group_names)
     sink = S3Sink(boto3.client("s3", config=S3_CLIENT_CONFIG), settings.bucket, prefix=settings.prefix)
     result = _export(request, source, sink, context.aws_request_id)
     response = result.response()
@@ -85,17 +88,29 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="SkippedLines", unit=MetricUnit.Count, value=response["skippedLines"])
     metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=response["duplicates"])
     metrics.add_metric(name="FilterLogEventsRetries", unit=MetricUnit.Count, value=source.stats.retries)
-    logger.info("export finished", extra={"result": {key: value for key, value in response.items()
-                                                      if key != "hours"},
-                                           "requests": source.stats.requests, "pages": source.stats.pages})
+    logger.info(
+        "export finished",
+        extra={
+            "result": {key: value for key, value in response.items() if key != "hours"},
+            "requests": source.stats.requests,
+            "pages": source.stats.pages,
+        },
+    )
     return response
 
 
 @tracer.capture_method(capture_response=False)
 def _export(request, source: CloudWatchLogsSource, sink: S3Sink, run_id: str) -> DayExport:
     def log_hour(window, batch, part, written) -> None:
-        logger.info("hour exported", extra={"hour": window.label, "events": part.events,
-                                            "skipped_lines": batch.skipped_total,
-                                            "duplicates": batch.duplicates, "written": written})
+        logger.info(
+            "hour exported",
+            extra={
+                "hour": window.label,
+                "events": part.events,
+                "skipped_lines": batch.skipped_total,
+                "duplicates": batch.duplicates,
+                "written": written,
+            },
+        )
 
     return export_day(request, source=source, sink=sink, run_id=run_id, on_hour=log_hour)

@@ -30,12 +30,26 @@ LOCAL = "local"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make analytics", description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=Path, default=DEFAULT_DATA_DIR / "events.jsonl",
-                        help="the local event log (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_DATA_DIR / "analytics",
-                        help="where the user-actions/ partitions go (default: %(default)s)")
-    parser.add_argument("--date", dest="dates", action="append", type=date.fromisoformat, default=[],
-                        help="a Vietnam-local day to export; repeatable (default: every day in the log)")
+    parser.add_argument(
+        "--events",
+        type=Path,
+        default=DEFAULT_DATA_DIR / "events.jsonl",
+        help="the local event log (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_DATA_DIR / "analytics",
+        help="where the user-actions/ partitions go (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--date",
+        dest="dates",
+        action="append",
+        type=date.fromisoformat,
+        default=[],
+        help="a Vietnam-local day to export; repeatable (default: every day in the log)",
+    )
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     if not args.events.exists():
@@ -45,8 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     sink = LocalDirectorySink(args.out)
     now = utcnow()
     today = local_date(now)
-    columns = (TextColumn("{task.description:<24}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
     with LocalEventLogSource(args.events) as source, Progress(*columns, console=console) as progress:
         size = args.events.stat().st_size
         reading = progress.add_task(f"reading {args.events.name}", total=size, detail=f"{size / 1e6:.1f} MB")
@@ -61,17 +80,34 @@ def main(argv: list[str] | None = None) -> int:
             request = ExportRequest(day, LOCAL, now if day == today else None)
             hours = len(windows_to_export(request))
             task = progress.add_task(f"exporting {day}", total=hours, detail=f"{hours} hours")
-            results.append(export_day(request, source=source, sink=sink,
-                                      on_hour=lambda *_, task=task: progress.advance(task)))
+            results.append(
+                export_day(
+                    request, source=source, sink=sink, on_hour=lambda *_, task=task: progress.advance(task)
+                )
+            )
         undated = source.undated
 
-    table = Table("day", "events", "skipped", "duplicates", "written", "unchanged", "complete",
-                  title=f"user-actions under {args.out}")
+    table = Table(
+        "day",
+        "events",
+        "skipped",
+        "duplicates",
+        "written",
+        "unchanged",
+        "complete",
+        title=f"user-actions under {args.out}",
+    )
     for result in results:
         response = result.response()
-        table.add_row(response["date"], str(response["events"]), str(response["skippedLines"]),
-                      str(response["duplicates"]), str(response["partsWritten"]),
-                      str(response["partsUnchanged"]), "yes" if response["complete"] else "so far")
+        table.add_row(
+            response["date"],
+            str(response["events"]),
+            str(response["skippedLines"]),
+            str(response["duplicates"]),
+            str(response["partsWritten"]),
+            str(response["partsUnchanged"]),
+            "yes" if response["complete"] else "so far",
+        )
     Console().print(table)
     if undated:
         console.print(f"[yellow]{undated} line(s) had no readable timestamp and belong to no day.")

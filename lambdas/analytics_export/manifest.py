@@ -35,9 +35,15 @@ class PartRecord:
     written: bool  # False: an identical object was already there
 
     def to_manifest(self) -> dict[str, Any]:
-        return {"hour": f"{self.hour:02d}", "location": self.location, "events": self.events,
-                "bytes": self.bytes, "sha256": self.sha256, "skippedLines": self.skipped_lines,
-                "duplicates": self.duplicates}
+        return {
+            "hour": f"{self.hour:02d}",
+            "location": self.location,
+            "events": self.events,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "skippedLines": self.skipped_lines,
+            "duplicates": self.duplicates,
+        }
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Which day an invocation asks for.
 
-    EventBridge scheduled event (cron 0 17 * * ? *)   the Vietnam-local day that just ended
-    {"date": "YYYY-MM-DD"}                             re-export that day (today: so far)
-    {"test_mode": true}                                today so far
+EventBridge scheduled event (cron 0 17 * * ? *)   the Vietnam-local day that just ended
+{"date": "YYYY-MM-DD"}                             re-export that day (today: so far)
+{"test_mode": true}                                today so far
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ def resolve(event: Any, *, now: datetime, log_retention_days: int | None = None)
 
     unknown = sorted(set(event) - {"date", "test_mode"})
     if unknown:
-        raise InvalidRequest(f"unknown payload keys {unknown}; send {{\"date\": \"YYYY-MM-DD\"}} "
-                             "or {\"test_mode\": true}")
+        raise InvalidRequest(
+            f'unknown payload keys {unknown}; send {{"date": "YYYY-MM-DD"}} or {{"test_mode": true}}'
+        )
     today = local_date(now)
     if "date" in event:
         if event.get("test_mode"):
@@ -59,11 +60,12 @@ def resolve(event: Any, *, now: datetime, log_retention_days: int | None = None)
         if log_retention_days is not None and local_midnight(day) < now - timedelta(days=log_retention_days):
             raise InvalidRequest(
                 f"the service logs of {day} have expired (log retention is {log_retention_days} days); "
-                "its existing export is kept as it is")
+                "its existing export is kept as it is"
+            )
         return ExportRequest(day, DATE, now if day == today else None)
     if event.get("test_mode") is True:
         return ExportRequest(today, TEST_MODE, now)
-    raise InvalidRequest("expected the scheduled event, {\"date\": \"YYYY-MM-DD\"} or {\"test_mode\": true}")
+    raise InvalidRequest('expected the scheduled event, {"date": "YYYY-MM-DD"} or {"test_mode": true}')
 
 
 def _parse_date(value: Any) -> date:

@@ -52,10 +52,11 @@ class EncodedPart:
 def encode_part(hour: int, rows: list[str]) -> EncodedPart:
     """JSON lines, gzip-compressed reproducibly (mtime 0, fixed file name)."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(filename=f"part-{hour:02d}.jsonl", mode="wb", fileobj=buffer, mtime=0,
-                       compresslevel=6) as compressed:
+    with gzip.GzipFile(
+        filename=f"part-{hour:02d}.jsonl", mode="wb", fileobj=buffer, mtime=0, compresslevel=6
+    ) as compressed:
         for start in range(0, len(rows), _ROWS_PER_CHUNK):
-            compressed.write(("\n".join(rows[start:start + _ROWS_PER_CHUNK]) + "\n").encode())
+            compressed.write(("\n".join(rows[start : start + _ROWS_PER_CHUNK]) + "\n").encode())
     data = buffer.getvalue()
     return EncodedPart(hour, data, len(rows), hashlib.sha256(data).hexdigest())
 
@@ -85,8 +86,9 @@ class S3Sink:
     prefix once and reads only objects it knows exist.
     """
 
-    def __init__(self, client, bucket: str, *, prefix: str = EXPORT_PREFIX,
-                 server_side_encryption: str = "AES256") -> None:
+    def __init__(
+        self, client, bucket: str, *, prefix: str = EXPORT_PREFIX, server_side_encryption: str = "AES256"
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -141,9 +143,14 @@ class S3Sink:
 
     def _put(self, day: date, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> None:
         self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata,
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata=metadata,
             ServerSideEncryption=self.server_side_encryption,
-            ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode())
+            ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+        )
         self._existing(day).add(key)
 
 

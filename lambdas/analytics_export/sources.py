@@ -33,10 +33,15 @@ QUERY_MARGIN = timedelta(minutes=2)
 # CloudWatch Logs makes an event searchable within seconds of its ingestion; a window is read only
 # once this much time has passed since its end (plus the margin).
 INGESTION_DELAY = timedelta(minutes=1)
-RETRYABLE_ERROR_CODES = frozenset({
-    "ThrottlingException", "LimitExceededException", "ServiceUnavailableException",
-    "TooManyRequestsException", "RequestLimitExceeded",
-})
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "LimitExceededException",
+        "ServiceUnavailableException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +85,7 @@ class RetryPolicy:
     max_seconds: float = 20.0
 
     def delay(self, retry: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** retry))
+        return rng.uniform(0, min(self.max_seconds, self.base_seconds * 2**retry))
 
 
 @dataclass
@@ -98,10 +103,18 @@ class CloudWatchLogsSource:
     there is no row cap (Logs Insights' default 10,000 is what broke the original export).
     """
 
-    def __init__(self, client, log_group_names: Sequence[str], *,
-                 filter_pattern: str = USER_ACTION_FILTER, margin: timedelta = QUERY_MARGIN,
-                 ingestion_delay: timedelta = INGESTION_DELAY, retry: RetryPolicy = RetryPolicy(),
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        client,
+        log_group_names: Sequence[str],
+        *,
+        filter_pattern: str = USER_ACTION_FILTER,
+        margin: timedelta = QUERY_MARGIN,
+        ingestion_delay: timedelta = INGESTION_DELAY,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         if not log_group_names:
             raise ValueError("at least one log group is needed")
         self.client = client
@@ -126,8 +139,12 @@ class CloudWatchLogsSource:
             yield from self._read_group(group, start_ms, end_ms)
 
     def _read_group(self, group: str, start_ms: int, end_ms: int) -> Iterator[RawLine]:
-        request = {"logGroupName": group, "startTime": start_ms, "endTime": end_ms,
-                   "filterPattern": self.filter_pattern}
+        request = {
+            "logGroupName": group,
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "filterPattern": self.filter_pattern,
+        }
         token = None
         while True:
             page = self._filter_log_events({**request, "nextToken": token} if token else request)
@@ -138,8 +155,9 @@ class CloudWatchLogsSource:
                 if decoded is None:
                     self.stats.filtered_out += 1
                     continue
-                yield RawLine(message, event.get("timestamp"),
-                              f"{group}:{event.get('logStreamName', '')}", decoded)
+                yield RawLine(
+                    message, event.get("timestamp"), f"{group}:{event.get('logStreamName', '')}", decoded
+                )
             next_token = page.get("nextToken")
             if not next_token:
                 return
@@ -177,8 +195,13 @@ class LocalEventLogSource:
     margin = timedelta(0)
     ingestion_delay = timedelta(0)
 
-    def __init__(self, path: str | os.PathLike, *, flush_every: int = 20_000,
-                 on_progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        flush_every: int = 20_000,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.flush_every = flush_every
         self.on_progress = on_progress
@@ -259,9 +282,9 @@ class LocalEventLogSource:
         assert self._scratch is not None
         for window, lines in pending.items():
             _, spill = self._hours.setdefault(
-                window.start_ms, (window, self._scratch / f"{window.start_ms}.jsonl"))
+                window.start_ms, (window, self._scratch / f"{window.start_ms}.jsonl")
+            )
             with spill.open("a", encoding="utf-8") as out:
                 out.write("\n".join(lines))
                 out.write("\n")
         pending.clear()
-

@@ -59,8 +59,10 @@ def local_midnight(day: date) -> datetime:
 
 def day_windows(day: date) -> list[HourWindow]:
     midnight = local_midnight(day)
-    return [HourWindow(day, hour, midnight + hour * ONE_HOUR, midnight + (hour + 1) * ONE_HOUR)
-            for hour in range(HOURS_PER_DAY)]
+    return [
+        HourWindow(day, hour, midnight + hour * ONE_HOUR, midnight + (hour + 1) * ONE_HOUR)
+        for hour in range(HOURS_PER_DAY)
+    ]
 
 
 def window_at(moment: datetime) -> HourWindow:

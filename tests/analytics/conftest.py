@@ -42,8 +42,12 @@ def lambda_context() -> LambdaContext:
 
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[None]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         yield
@@ -68,22 +72,40 @@ def s3(aws):
 
 def at(day: date, hour: int, minute: int = 0, second: int = 0, millisecond: int = 0) -> datetime:
     """A Vietnam-local wall-clock time of `day`, as UTC."""
-    return local_midnight(day) + timedelta(hours=hour, minutes=minute, seconds=second,
-                                           milliseconds=millisecond)
+    return local_midnight(day) + timedelta(
+        hours=hour, minutes=minute, seconds=second, milliseconds=millisecond
+    )
 
 
-def event_line(name: str = "Product Viewed", moment: datetime | None = None, *, service: str = "catalog",
-               properties: dict | None = None, **envelope) -> str:
+def event_line(
+    name: str = "Product Viewed",
+    moment: datetime | None = None,
+    *,
+    service: str = "catalog",
+    properties: dict | None = None,
+    **envelope,
+) -> str:
     """One event exactly as a service writes it (the kit's envelope), optionally altered."""
     if properties is None:
         properties = {
-            "Product Viewed": {"productId": 1, "productName": "Tiramisu", "price": 350000,
-                               "category": "Mousse"},
+            "Product Viewed": {
+                "productId": 1,
+                "productName": "Tiramisu",
+                "price": 350000,
+                "category": "Mousse",
+            },
             "Add to Cart": {"productId": 1, "quantity": 1, "size": "16cm", "price": 350000},
             "Product Search": {"searchQuery": "matcha", "resultsCount": 0},
         }.get(name, {})
-    record = build_event(name, properties, service=service, user_id=7, session_id="session-1",
-                         request_id="request-1", now=moment or datetime.now(UTC))
+    record = build_event(
+        name,
+        properties,
+        service=service,
+        user_id=7,
+        session_id="session-1",
+        request_id="request-1",
+        now=moment or datetime.now(UTC),
+    )
     record.update(envelope)
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
@@ -100,8 +122,11 @@ def put_lines(logs, service: str, lines: Iterable[str | tuple[datetime, str]]) -
         events.append({"timestamp": int(moment.timestamp() * 1000), "message": message})
     events.sort(key=lambda event: event["timestamp"])
     for start in range(0, len(events), 10_000):
-        response = logs.put_log_events(logGroupName=LOG_GROUPS[service], logStreamName="ecs/app/task-1",
-                                       logEvents=events[start:start + 10_000])
+        response = logs.put_log_events(
+            logGroupName=LOG_GROUPS[service],
+            logStreamName="ecs/app/task-1",
+            logEvents=events[start : start + 10_000],
+        )
         assert not response.get("rejectedLogEventsInfo"), response
 
 
@@ -139,14 +164,15 @@ class FlakyLogs:
         self.requests.append(dict(request))
         if self.throttles:
             self.throttles -= 1
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                              "FilterLogEvents")
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "FilterLogEvents"
+            )
         token = request.pop("nextToken", None)
         if self.empty_pages and not (token or "").startswith("empty:"):
             self.empty_pages_served += 1
             return {"events": [], "nextToken": "empty:" + (token or "")}
         if token and token.startswith("empty:"):
-            token = token[len("empty:"):] or None
+            token = token[len("empty:") :] or None
         return self.client.filter_log_events(**request, **({"nextToken": token} if token else {}))
 
 
@@ -168,14 +194,22 @@ def run_export(logs, s3):
     from lambdas.analytics_export.sinks import S3Sink
     from lambdas.analytics_export.sources import CloudWatchLogsSource
 
-    def run(day: date = EXPORT_DAY, *, client=None, trigger: str = "date", until: datetime | None = None,
-            retry=None) -> ExportRun:
+    def run(
+        day: date = EXPORT_DAY,
+        *,
+        client=None,
+        trigger: str = "date",
+        until: datetime | None = None,
+        retry=None,
+    ) -> ExportRun:
         sleeps: list[float] = []
         options = {"retry": retry} if retry else {}
-        source = CloudWatchLogsSource(client or logs, list(LOG_GROUPS.values()), sleep=sleeps.append,
-                                      **options)
-        result = export_day(ExportRequest(day, trigger, until), source=source, sink=S3Sink(s3, BUCKET),
-                            sleep=sleeps.append)
+        source = CloudWatchLogsSource(
+            client or logs, list(LOG_GROUPS.values()), sleep=sleeps.append, **options
+        )
+        result = export_day(
+            ExportRequest(day, trigger, until), source=source, sink=S3Sink(s3, BUCKET), sleep=sleeps.append
+        )
         return ExportRun(result, source, sleeps)
 
     return run

@@ -59,8 +59,17 @@ def test_events_either_side_of_17_utc_land_in_their_vietnam_day_and_hour(logs, s
     next_day_first = event_line(moment=at(DAY_AFTER, 0))
     # Stamped 10 ms before midnight but ingested 40 ms after it: its own timestamp decides.
     ingested_late = event_line(moment=midnight - timedelta(milliseconds=10))
-    put_lines(logs, "catalog", [previous_day_last, first, last, next_day_first,
-                                (midnight + timedelta(milliseconds=40), ingested_late)])
+    put_lines(
+        logs,
+        "catalog",
+        [
+            previous_day_last,
+            first,
+            last,
+            next_day_first,
+            (midnight + timedelta(milliseconds=40), ingested_late),
+        ],
+    )
 
     runs = {day: run_export(day).response for day in (DAY_BEFORE, EXPORT_DAY, DAY_AFTER)}
 
@@ -82,7 +91,8 @@ def test_every_hour_of_the_day_is_exported_not_only_the_morning(logs, s3, run_ex
     response = run_export().response
 
     assert {hour: counts["events"] for hour, counts in response["hours"].items()} == {
-        f"{hour:02d}": 1 for hour in range(24)}
+        f"{hour:02d}": 1 for hour in range(24)
+    }
     for hour in range(24):
         assert ids(s3_part_rows(s3, EXPORT_DAY, hour)) == [event_id(lines[hour])]
 
@@ -91,8 +101,12 @@ def test_over_10000_events_in_one_hour_across_log_groups_and_pages_are_all_expor
     hour_start = at(EXPORT_DAY, 10)
     sent = {}
     for service, count in (("catalog", 10_500), ("orders", 1_200), ("users", 400)):
-        lines = [event_line("Add to Cart", hour_start + timedelta(milliseconds=251 * n + len(service)),
-                            service=service) for n in range(count)]
+        lines = [
+            event_line(
+                "Add to Cart", hour_start + timedelta(milliseconds=251 * n + len(service)), service=service
+            )
+            for n in range(count)
+        ]
         put_lines(logs, service, lines)
         sent.update((event_id(line), line) for line in lines)
     client = FlakyLogs(logs)
@@ -105,9 +119,11 @@ def test_over_10000_events_in_one_hour_across_log_groups_and_pages_are_all_expor
     assert rows == sorted(rows, key=lambda row: (row["timestamp"], row["eventId"]))
     # moto pages at 10,000 events: the catalog hour took a second page, reached via nextToken.
     query_start = int((hour_start - QUERY_MARGIN).timestamp() * 1000)
-    catalog_hour_requests = [request for request in client.requests
-                             if request["logGroupName"] == LOG_GROUPS["catalog"]
-                             and request["startTime"] == query_start]
+    catalog_hour_requests = [
+        request
+        for request in client.requests
+        if request["logGroupName"] == LOG_GROUPS["catalog"] and request["startTime"] == query_start
+    ]
     assert len(catalog_hour_requests) == 2 and "nextToken" in catalog_hour_requests[1]
 
 
@@ -154,8 +170,11 @@ def test_rows_carry_exactly_the_kit_envelope(logs, s3, run_export):
 
 
 def test_a_second_run_writes_byte_identical_objects_and_appends_a_run(logs, s3, run_export):
-    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, hour, 5 * n)) for hour in (0, 9, 23)
-                                for n in range(5)])
+    put_lines(
+        logs,
+        "catalog",
+        [event_line(moment=at(EXPORT_DAY, hour, 5 * n)) for hour in (0, 9, 23) for n in range(5)],
+    )
     first = run_export().response
     parts_before = {key: body for key, body in s3_objects(s3).items() if not key.endswith(MANIFEST_NAME)}
     versions_before = s3.list_object_versions(Bucket=BUCKET, Prefix="user-actions/")["Versions"]
@@ -168,7 +187,8 @@ def test_a_second_run_writes_byte_identical_objects_and_appends_a_run(logs, s3, 
     # No new object versions for parts: identical objects are not even re-uploaded.
     versions_after = s3.list_object_versions(Bucket=BUCKET, Prefix="user-actions/")["Versions"]
     assert [v for v in versions_after if not v["Key"].endswith(MANIFEST_NAME)] == [
-        v for v in versions_before if not v["Key"].endswith(MANIFEST_NAME)]
+        v for v in versions_before if not v["Key"].endswith(MANIFEST_NAME)
+    ]
     manifest = s3_manifest(s3, EXPORT_DAY)
     assert [run["runId"] for run in manifest["runs"]] == [first["runId"], second["runId"]]
     assert [run["partsWritten"] for run in manifest["runs"]] == [24, 0]
@@ -186,7 +206,7 @@ def test_parts_are_reproducible_gzip_with_checksums_in_the_manifest(logs, s3, ru
         body = objects[key]
         assert part["sha256"] == hashlib.sha256(body).hexdigest() and part["bytes"] == len(body)
         assert body[4:8] == b"\0\0\0\0"  # gzip MTIME field
-        assert body[10:10 + len(f"part-{part['hour']}.jsonl")] == f"part-{part['hour']}.jsonl".encode()
+        assert body[10 : 10 + len(f"part-{part['hour']}.jsonl")] == f"part-{part['hour']}.jsonl".encode()
     head = s3.head_object(Bucket=BUCKET, Key=part_key(EXPORT_DAY, 12))
     assert head["ServerSideEncryption"] == "AES256"
     assert head["Metadata"]["sha256"] == manifest["parts"][12]["sha256"]
@@ -215,8 +235,14 @@ def test_malformed_lines_are_counted_and_skipped_without_stopping_the_export(log
 
     assert ids(s3_part_rows(s3, EXPORT_DAY, 6)) == [event_id(good)]
     assert response["skippedLines"] == response["hours"]["06"]["skippedLines"] == 5
-    assert response["skippedByReason"] == {"invalidJson": 0, "notAnEvent": 0, "badTimestamp": 2,
-                                           "unknownEvent": 1, "badField": 2, "outsideWindow": 0}
+    assert response["skippedByReason"] == {
+        "invalidJson": 0,
+        "notAnEvent": 0,
+        "badTimestamp": 2,
+        "unknownEvent": 1,
+        "badField": 2,
+        "outsideWindow": 0,
+    }
     manifest = s3_manifest(s3, EXPORT_DAY)
     assert manifest["skippedLines"] == 5 and manifest["skippedByReason"] == response["skippedByReason"]
     # Noise is not an event at all: filtered out (as CloudWatch would), not counted as malformed.

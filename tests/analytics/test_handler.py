@@ -38,11 +38,17 @@ def lambda_env(monkeypatch, logs, s3):
 
 def scheduled_event(moment: datetime) -> dict:
     """What EventBridge sends for `cron(0 17 * * ? *)`."""
-    return {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "123456789012",
-            "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweetdream-analytics-daily"],
-            "detail": {}}
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweetdream-analytics-daily"],
+        "detail": {},
+    }
 
 
 @pytest.fixture
@@ -54,8 +60,9 @@ def log_lines():
     handler.logger.registered_handler.setStream(previous)
 
 
-def test_scheduled_event_exports_the_vietnam_day_that_just_ended(lambda_env, logs, s3, lambda_context, capsys,
-                                                                  log_lines):
+def test_scheduled_event_exports_the_vietnam_day_that_just_ended(
+    lambda_env, logs, s3, lambda_context, capsys, log_lines
+):
     line = event_line(moment=at(EXPORT_DAY, 21, 45))
     put_lines(logs, "catalog", [line, event_line(moment=at(EXPORT_DAY + timedelta(days=1), 0, 1))])
 
@@ -66,7 +73,10 @@ def test_scheduled_event_exports_the_vietnam_day_that_just_ended(lambda_env, log
     assert (response["trigger"], response["complete"]) == ("scheduled", True)
     assert response["events"] == 1 and response["hours"]["21"]["events"] == 1 and len(response["hours"]) == 24
     assert response["skippedLines"] == 0
-    assert response["manifest"] == f"s3://{BUCKET}/user-actions/year={EXPORT_DAY:%Y}/month={EXPORT_DAY:%m}/day={EXPORT_DAY:%d}/_manifest.json"
+    assert (
+        response["manifest"]
+        == f"s3://{BUCKET}/user-actions/year={EXPORT_DAY:%Y}/month={EXPORT_DAY:%m}/day={EXPORT_DAY:%d}/_manifest.json"
+    )
     assert [row["eventId"] for row in s3_part_rows(s3, EXPORT_DAY, 21)] == [json.loads(line)["eventId"]]
     assert s3_manifest(s3, EXPORT_DAY)["runs"][0]["runId"] == lambda_context.aws_request_id
 
@@ -74,15 +84,25 @@ def test_scheduled_event_exports_the_vietnam_day_that_just_ended(lambda_env, log
     assert finished["function_name"] == lambda_context.function_name
     assert finished["cold_start"] in (True, False)
     assert finished["export_date"] == EXPORT_DAY.isoformat() and finished["service"] == "analytics-export"
-    metrics = next(json.loads(text) for text in capsys.readouterr().out.splitlines()
-                   if '"EventsExported"' in text)
+    metrics = next(
+        json.loads(text) for text in capsys.readouterr().out.splitlines() if '"EventsExported"' in text
+    )
     assert metrics["EventsExported"] == [1.0] and metrics["environment"] == "test"
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SweetDream"
 
 
 def test_date_payload_re_exports_a_past_day(lambda_env, logs, s3, lambda_context):
-    put_lines(logs, "orders", [event_line("Order Completed", at(EXPORT_DAY, 11),
-                                          properties={"orderId": 9, "products": [], "totalAmount": 380000})])
+    put_lines(
+        logs,
+        "orders",
+        [
+            event_line(
+                "Order Completed",
+                at(EXPORT_DAY, 11),
+                properties={"orderId": 9, "products": [], "totalAmount": 380000},
+            )
+        ],
+    )
     payload = {"date": EXPORT_DAY.isoformat()}
 
     first = handler.lambda_handler(payload, lambda_context)
@@ -111,18 +131,24 @@ def test_test_mode_exports_today_so_far(lambda_env, logs, s3, lambda_context):
     assert manifest["complete"] is False and len(manifest["parts"]) == current_hour + 1
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({"date": "2025-13-01"}, "not a calendar date"),
-    ({"date": "15/01/2025"}, "YYYY-MM-DD"),
-    ({"date": 20250115}, "YYYY-MM-DD"),
-    ({"date": (local_date(datetime.now(UTC)) + timedelta(days=1)).isoformat()}, "has not started yet"),
-    ({"date": (local_date(datetime.now(UTC)) - timedelta(days=RETENTION_DAYS + 1)).isoformat()}, "expired"),
-    ({"date": EXPORT_DAY.isoformat(), "test_mode": True}, "not both"),
-    ({"test_mode": "yes"}, "expected the scheduled event"),
-    ({}, "expected the scheduled event"),
-    ({"day": "2025-01-15"}, "unknown payload keys ['day']"),
-    ([], "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"date": "2025-13-01"}, "not a calendar date"),
+        ({"date": "15/01/2025"}, "YYYY-MM-DD"),
+        ({"date": 20250115}, "YYYY-MM-DD"),
+        ({"date": (local_date(datetime.now(UTC)) + timedelta(days=1)).isoformat()}, "has not started yet"),
+        (
+            {"date": (local_date(datetime.now(UTC)) - timedelta(days=RETENTION_DAYS + 1)).isoformat()},
+            "expired",
+        ),
+        ({"date": EXPORT_DAY.isoformat(), "test_mode": True}, "not both"),
+        ({"test_mode": "yes"}, "expected the scheduled event"),
+        ({}, "expected the scheduled event"),
+        ({"day": "2025-01-15"}, "unknown payload keys ['day']"),
+        ([], "JSON object"),
+    ],
+)
 def test_invalid_payloads_are_answered_without_exporting(lambda_env, s3, lambda_context, payload, message):
     response = handler.lambda_handler(payload, lambda_context)
 
@@ -153,13 +179,18 @@ def test_the_logs_client_retries_throttling_adaptively(lambda_env, logs, s3, lam
         calls["sent"] += 1
         if calls["sent"] >= total_requests - 1 and calls["throttled"] < 2:
             calls["throttled"] += 1
-            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
-                               _Body(b'{"__type":"ThrottlingException","message":"Rate exceeded"}'))
+            return AWSResponse(
+                request.url,
+                400,
+                {"Content-Type": "application/x-amz-json-1.1"},
+                _Body(b'{"__type":"ThrottlingException","message":"Rate exceeded"}'),
+            )
         return None
 
     boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register_first("before-send.cloudwatch-logs.FilterLogEvents",
-                                                throttle_twice_near_the_end)
+    boto3.DEFAULT_SESSION.events.register_first(
+        "before-send.cloudwatch-logs.FilterLogEvents", throttle_twice_near_the_end
+    )
     try:
         response = handler.lambda_handler({"date": EXPORT_DAY.isoformat()}, lambda_context)
     finally:
@@ -171,9 +202,14 @@ def test_the_logs_client_retries_throttling_adaptively(lambda_env, logs, s3, lam
 
 
 def test_settings_come_from_the_environment():
-    settings = handler.ExportSettings.from_environ({
-        "BUCKET_NAME": "b", "LOG_GROUP_NAMES": '["/a", "/b"]', "LOG_RETENTION_DAYS": "30",
-        "ENVIRONMENT": "prod"})
+    settings = handler.ExportSettings.from_environ(
+        {
+            "BUCKET_NAME": "b",
+            "LOG_GROUP_NAMES": '["/a", "/b"]',
+            "LOG_RETENTION_DAYS": "30",
+            "ENVIRONMENT": "prod",
+        }
+    )
     assert settings == handler.ExportSettings("b", ("/a", "/b"), "user-actions", 30, "prod")
     with pytest.raises(RuntimeError, match="BUCKET_NAME and LOG_GROUP_NAMES"):
         handler.ExportSettings.from_environ({"BUCKET_NAME": "b"})

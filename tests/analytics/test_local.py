@@ -48,10 +48,17 @@ def test_local_export_writes_every_day_of_the_log_in_the_s3_layout(tmp_path):
     assert part_ids(tmp_path / "out", EXPORT_DAY, 0) == [json.loads(first)["eventId"]]
     assert part_ids(tmp_path / "out", EXPORT_DAY, 23) == [json.loads(late)["eventId"]]
     assert part_ids(tmp_path / "out", NEXT_DAY, 10) == [json.loads(next_day)["eventId"]]
-    expected_dir = (tmp_path / "out" / "user-actions" / f"year={EXPORT_DAY:%Y}" / f"month={EXPORT_DAY:%m}"
-                    / f"day={EXPORT_DAY:%d}")
+    expected_dir = (
+        tmp_path
+        / "out"
+        / "user-actions"
+        / f"year={EXPORT_DAY:%Y}"
+        / f"month={EXPORT_DAY:%m}"
+        / f"day={EXPORT_DAY:%d}"
+    )
     assert sorted(path.name for path in expected_dir.iterdir()) == ["_manifest.json"] + [
-        f"part-{hour:02d}.jsonl.gz" for hour in range(24)]
+        f"part-{hour:02d}.jsonl.gz" for hour in range(24)
+    ]
 
 
 def test_local_and_s3_exports_of_the_same_events_are_byte_identical(tmp_path, logs, s3):
@@ -74,14 +81,19 @@ def test_make_analytics_cli_exports_and_reports(tmp_path, capsys):
     write_log(log, [event_line(moment=at(EXPORT_DAY, 12)), event_line(moment=at(NEXT_DAY, 12))])
 
     assert local.main(["--events", str(log), "--out", str(tmp_path / "analytics")]) == 0
-    assert local.main(["--events", str(log), "--out", str(tmp_path / "analytics"),
-                       "--date", EXPORT_DAY.isoformat()]) == 0
+    assert (
+        local.main(
+            ["--events", str(log), "--out", str(tmp_path / "analytics"), "--date", EXPORT_DAY.isoformat()]
+        )
+        == 0
+    )
 
     output = capsys.readouterr()
     assert "reading events.jsonl" in output.err and f"exporting {EXPORT_DAY}" in output.err
     assert EXPORT_DAY.isoformat() in output.out and NEXT_DAY.isoformat() in output.out
-    manifest = json.loads((LocalDirectorySink(tmp_path / "analytics").day_dir(EXPORT_DAY)
-                           / "_manifest.json").read_text())
+    manifest = json.loads(
+        (LocalDirectorySink(tmp_path / "analytics").day_dir(EXPORT_DAY) / "_manifest.json").read_text()
+    )
     assert [run["partsWritten"] for run in manifest["runs"]] == [24, 0]
     assert [run["trigger"] for run in manifest["runs"]] == ["local", "local"]
 

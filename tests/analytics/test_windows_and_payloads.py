@@ -33,35 +33,48 @@ def test_a_vietnam_day_is_24_contiguous_hours_from_17_utc_the_day_before():
     assert windows[9].start == utc(2024, 12, 2, 2) and windows[16].start == utc(2024, 12, 2, 9)
 
 
-@pytest.mark.parametrize(("moment", "day", "hour"), [
-    (utc(2024, 12, 1, 16, 59, 59, 999_999), date(2024, 12, 1), 23),
-    (utc(2024, 12, 1, 17, 0, 0), DAY, 0),
-    (utc(2024, 12, 2, 9, 0, 0), DAY, 16),
-    (utc(2024, 12, 2, 16, 59, 59, 999_000), DAY, 23),
-    (utc(2024, 12, 2, 17, 0, 0), date(2024, 12, 3), 0),
-    (utc(2024, 12, 31, 17, 0, 0), date(2025, 1, 1), 0),  # new year in Vietnam, still Dec 31 in UTC
-])
+@pytest.mark.parametrize(
+    ("moment", "day", "hour"),
+    [
+        (utc(2024, 12, 1, 16, 59, 59, 999_999), date(2024, 12, 1), 23),
+        (utc(2024, 12, 1, 17, 0, 0), DAY, 0),
+        (utc(2024, 12, 2, 9, 0, 0), DAY, 16),
+        (utc(2024, 12, 2, 16, 59, 59, 999_000), DAY, 23),
+        (utc(2024, 12, 2, 17, 0, 0), date(2024, 12, 3), 0),
+        (utc(2024, 12, 31, 17, 0, 0), date(2025, 1, 1), 0),  # new year in Vietnam, still Dec 31 in UTC
+    ],
+)
 def test_window_at_puts_an_instant_in_its_vietnam_hour(moment, day, hour):
     window = window_at(moment)
     assert (window.day, window.hour) == (day, hour)
     assert window == day_windows(day)[hour] and window.contains(moment)
 
 
-@pytest.mark.parametrize(("moment", "expected"), [
-    (utc(2024, 12, 2, 17, 0, 0), DAY),  # the cron instant: midnight in Vietnam
-    (utc(2024, 12, 2, 17, 4, 0), DAY),  # a late or retried invocation
-    (utc(2024, 12, 2, 16, 59, 59), date(2024, 12, 1)),  # before midnight: DAY is not over yet
-])
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (utc(2024, 12, 2, 17, 0, 0), DAY),  # the cron instant: midnight in Vietnam
+        (utc(2024, 12, 2, 17, 4, 0), DAY),  # a late or retried invocation
+        (utc(2024, 12, 2, 16, 59, 59), date(2024, 12, 1)),  # before midnight: DAY is not over yet
+    ],
+)
 def test_last_complete_day(moment, expected):
     assert last_complete_day(moment) == expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2024-12-02T10:00:00.123Z", utc(2024, 12, 2, 10, 0, 0, 123_000)),
-    ("2024-12-02T17:00:00+07:00", utc(2024, 12, 2, 10)),
-    ("2024-12-02T10:00:00", None),  # naive: which zone?
-    ("yesterday", None), ("", None), (1733133600000, None), (None, None), ("2024-12-02T10:00:00Z" * 3, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-12-02T10:00:00.123Z", utc(2024, 12, 2, 10, 0, 0, 123_000)),
+        ("2024-12-02T17:00:00+07:00", utc(2024, 12, 2, 10)),
+        ("2024-12-02T10:00:00", None),  # naive: which zone?
+        ("yesterday", None),
+        ("", None),
+        (1733133600000, None),
+        (None, None),
+        ("2024-12-02T10:00:00Z" * 3, None),
+    ],
+)
 def test_parse_timestamp(value, expected):
     assert parse_timestamp(value) == expected
 
@@ -97,11 +110,20 @@ def test_retention_bounds_how_far_back_a_day_can_be_re_exported():
     assert local_midnight(date(2024, 11, 28)) < NOW - timedelta(days=7)
 
 
-@pytest.mark.parametrize("payload", [
-    {"date": "2024-12-06"}, {"date": "2024-02-30"}, {"date": "2024-1-2"}, {"date": None},
-    {"test_mode": False}, {"test_mode": 1}, {"date": "2024-12-02", "test_mode": True}, {"bucket": "x"},
-    "2024-12-02",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"date": "2024-12-06"},
+        {"date": "2024-02-30"},
+        {"date": "2024-1-2"},
+        {"date": None},
+        {"test_mode": False},
+        {"test_mode": 1},
+        {"date": "2024-12-02", "test_mode": True},
+        {"bucket": "x"},
+        "2024-12-02",
+    ],
+)
 def test_payloads_that_ask_for_nothing_sensible_are_refused(payload):
     with pytest.raises(InvalidRequest):
         resolve(payload, now=NOW)
