@@ -10,7 +10,7 @@ DEPS := $(VENV)/.deps-installed
 NODE_DEPS := node_modules/.package-lock.json
 export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
 
-.PHONY: run test lint bench synth clean
+.PHONY: run test lint bench synth clean analytics bench-analytics
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@echo "==> Installing Python dependencies into $(VENV)"
@@ -37,6 +37,14 @@ synth: $(DEPS) $(NODE_DEPS)
 bench: $(DEPS)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk" >&2; exit 2; }
 	@$(PY) -m bench.run
+
+# The local event log (.data/events.jsonl) into .data/analytics/, in the S3 export's layout.
+analytics: $(DEPS)
+	@$(PY) -m lambdas.analytics_export.local
+
+# 1,000,000 synthetic events through the export core; fails if peak memory reaches 512 MB.
+bench-analytics: $(DEPS)
+	@$(PY) -m lambdas.analytics_export.benchmark
 
 lint: $(DEPS)
 	@$(PY) -m ruff check .
