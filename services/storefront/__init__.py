@@ -21,6 +21,7 @@ from .api import Api
 from .config import StorefrontConfig
 from .errors import install_error_pages
 from .formatting import install_filters
+from .funnel import funnel_source
 from .security import install_security_headers
 from .session import current_shopper, display_name, ensure_session_id
 from .views import account, admin, cart, orders, shop
@@ -69,6 +70,8 @@ def create_app(config: StorefrontConfig | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     csrf.init_app(app)
     app.extensions["storefront_api"] = Api(config)
+    app.extensions["funnel_source"] = funnel_source(config.event_log_file, config.analytics_bucket,
+                                                    config.analytics_prefix)
 
     install_error_pages(app)
     install_security_headers(app, hsts=config.session_cookie_secure)

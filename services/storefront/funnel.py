@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .formatting import VIETNAM, parse_time
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,10 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("Order Completed", "Đặt hàng"),
 )
 STEP_EVENTS = frozenset(name for name, _ in FUNNEL_STEPS)
+
+
+class FunnelUnavailable(Exception):
+    """The event source could not be read (missing permission, bucket, disk error)."""
 
 
 @dataclass(frozen=True)
@@ -135,5 +141,9 @@ def build_funnel(source, days: int, today: date | None = None) -> Funnel | None:
         return None
     last_day = today or datetime.now(UTC).astimezone(VIETNAM).date()
     first_day = last_day - timedelta(days=days - 1)
-    steps = count_sessions(source.events(first_day, last_day), first_day, last_day)
+    try:
+        steps = count_sessions(source.events(first_day, last_day), first_day, last_day)
+    except (OSError, BotoCoreError, ClientError) as exc:
+        log.warning("funnel source unreadable: %s", exc.__class__.__name__)
+        raise FunnelUnavailable(source.describe()) from exc
     return Funnel(steps, source.describe(), first_day, last_day)

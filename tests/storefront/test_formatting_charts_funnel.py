@@ -15,6 +15,7 @@ from services.storefront.config import StorefrontConfig
 from services.storefront.formatting import local_time, vnd
 from services.storefront.funnel import (
     EventLogSource,
+    FunnelUnavailable,
     S3ExportSource,
     build_funnel,
     count_sessions,
@@ -175,3 +176,11 @@ def test_deployed_storefront_needs_a_secret_but_no_database():
     assert config.jwks_url == "https://shop/.well-known/jwks.json"
     with pytest.raises(ValueError, match="SECRET_KEY"):
         StorefrontConfig(environment="dev")
+
+
+@mock_aws
+def test_an_unreadable_bucket_makes_the_funnel_unavailable_not_the_page():
+    client = boto3.client("s3", region_name="us-east-1")
+    source = S3ExportSource("no-such-bucket", "user-actions", client=client)
+    with pytest.raises(FunnelUnavailable):
+        build_funnel(source, days=2, today=date(2026, 3, 3))

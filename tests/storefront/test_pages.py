@@ -301,3 +301,17 @@ def test_anonymous_add_to_cart_goes_to_login_and_back(stack):
                                  "size": product["sizes"][0]["size"], "quantity": 1})
     assert response.status_code == 302
     assert response.headers["Location"] == f"/login?next=/products/{product['id']}"
+
+
+def test_analytics_page_survives_an_unreadable_event_source(stack, tmp_path):
+    app = create_storefront(StorefrontConfig(environment="test", api_base_url=stack.url,
+                                             event_log_file=str(tmp_path),  # a directory: unreadable
+                                             jwt_public_key_file=str(stack.public_key_file)))
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session.update(sid=uuid.uuid4().hex, token=stack.admin_token(), user={"id": 1})
+    response = client.get("/admin/analytics?days=7", headers={"Accept": "text/html"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Không đọc được nguồn sự kiện" in html
+    assert 'data-chart="daily"' in html and 'data-chart="funnel"' not in html

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from ..api import ApiError, api, current_config, segment
+from ..api import ApiError, api, segment
 from ..charts import bar_chart, daily_chart, funnel_chart
 from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
-from ..funnel import build_funnel, funnel_source
+from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
 from .orders import fetch_order, page_arg
 
@@ -121,15 +121,17 @@ def set_role(customer_id: int):
 def analytics():
     days = request.args.get("days", "30")
     days = int(days) if days.isdigit() and int(days) in ANALYTICS_RANGES else 30
-    config = current_config()
     today = datetime.now(UTC).astimezone(VIETNAM).date()
     first = today - timedelta(days=days - 1)
     summary = api().get("/api/orders/summary", params={"from": first.isoformat(),
                                                         "to": today.isoformat(), "limit": 8})
     best = summary["bestSellersByQuantity"]
     by_category = summary["revenueByCategory"]
-    funnel = build_funnel(funnel_source(config.event_log_file, config.analytics_bucket,
-                                        config.analytics_prefix), days, today)
+    funnel, funnel_unavailable = None, False
+    try:
+        funnel = build_funnel(current_app.extensions["funnel_source"], days, today)
+    except FunnelUnavailable:
+        funnel_unavailable = True  # the sales charts still render
     charts = {
         "daily": daily_chart(summary["days"]),
         "best": bar_chart([(row["productName"], row["quantity"],
@@ -143,7 +145,7 @@ def analytics():
         "funnel": funnel_chart(funnel.steps) if funnel else None,
     }
     return render_template("admin/analytics.html", summary=summary, charts=charts, funnel=funnel,
-                           days=days, ranges=ANALYTICS_RANGES)
+                           funnel_unavailable=funnel_unavailable, days=days, ranges=ANALYTICS_RANGES)
 
 
 # ---- catalog ----------------------------------------------------------------------------------
