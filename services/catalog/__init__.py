@@ -10,6 +10,7 @@ from services.kit.app import create_service_app
 
 from .cli import register_commands
 from .config import CatalogConfig
+from .readcache import ReadCache
 from .routes import bp, spec
 
 
@@ -17,5 +18,6 @@ def create_app(config: CatalogConfig | None = None) -> Flask:
     config = config or CatalogConfig()
     app = create_service_app(__name__, config, blueprints=[bp], spec=spec,
                              service_dir=Path(__file__).parent)
+    app.extensions["catalog_read_cache"] = ReadCache(config.read_cache_seconds)
     register_commands(app)
     return app

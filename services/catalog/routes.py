@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
 
 from services.kit.api import ErrorResponse, SpecResponse, make_spec
 from services.kit.app import current_config
@@ -14,6 +14,7 @@ from services.kit.errors import Forbidden, NotFound, Unauthorized
 from services.kit.events import emit_event
 
 from . import admin, carts, products
+from .readcache import read_cache
 from .schemas import (
     CartItemIn,
     CartItemOut,
@@ -51,6 +52,10 @@ ID = "int(max=2147483647)"  # larger ids cannot exist; they 404 before touching 
 IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.svg$")
 
 
+# Every JSON body can be malformed (400), too large (413) or not JSON at all (415).
+BODY_ERRORS = (400, 413, 415)
+
+
 def _errors(*codes: int) -> dict:
     return {f"HTTP_{code}": ErrorResponse for code in codes}
 
@@ -66,6 +71,23 @@ def _viewer() -> Principal | None:
         return current_user()
     except Unauthorized:
         return None
+
+
+def _json_body(payload: dict) -> bytes:
+    return current_app.json.response(payload).get_data()
+
+
+def _json_response(body: bytes) -> Response:
+    return current_app.response_class(body, mimetype="application/json")
+
+
+@bp.after_request
+def _forget_reads_after_admin_writes(response: Response) -> Response:
+    # Only admins change what shoppers read; their carts and the price lookup do not.
+    user = g.get("user")
+    if request.method not in ("GET", "HEAD") and response.status_code < 400 and user and user.is_admin:
+        read_cache().clear()
+    return response
 
 
 def _admin_view(requested: bool) -> bool:
@@ -85,45 +107,63 @@ def _admin_view(requested: bool) -> bool:
 
 @bp.get("/api/products")
 @conditional(max_age=_cache_seconds)
-@spec.validate(resp=SpecResponse(HTTP_200=ProductPage, **_errors(401, 403, 422)), tags=["products"])
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductPage, **_errors(401, 403, 422)),
+               tags=["products"])
 def list_products(query: ProductsQuery):
     """Products with filters (category id/slug, q, size, price range), sort and paging."""
     admin_view = _admin_view(query.include_inactive)
-    page = products.list_products(query, include_inactive=admin_view)
+
+    def build() -> tuple[bytes, int]:
+        page = products.list_products(query, include_inactive=admin_view)
+        return _json_body({"items": [product_json(p) for p in page.items], "total": page.total,
+                           "page": query.page, "pageSize": query.page_size}), page.total
+
+    body, total = build() if admin_view else read_cache().get(("products", query.model_dump_json()), build)
     # A shopper's search, counted once: later pages repeat it, and admins' lookups are not shopping.
     if query.q is not None and query.page == 1 and not admin_view:
-        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
-    return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
-                    "page": query.page, "pageSize": query.page_size})
+        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": total})
+    return _json_response(body)
 
 
 @bp.get("/api/products/search")
 @conditional(max_age=_cache_seconds)
-@spec.validate(resp=SpecResponse(HTTP_200=SearchPage, **_errors(422)), tags=["products"])
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=SearchPage, **_errors(422)), tags=["products"])
 def search_products(query: SearchQuery):
     """Accent- and case-insensitive search by relevance ("banh kem" finds "Bánh Kem")."""
     _viewer()
-    page = products.list_products(ProductsQuery(q=query.q, page=query.page, page_size=query.page_size))
+
+    def build() -> tuple[bytes, int]:
+        page = products.list_products(ProductsQuery(q=query.q, page=query.page, page_size=query.page_size))
+        return _json_body({"items": [product_json(p) for p in page.items], "total": page.total,
+                           "page": query.page, "pageSize": query.page_size, "query": query.q}), page.total
+
+    body, total = read_cache().get(("search", query.model_dump_json()), build)
     if query.page == 1:
-        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
-    return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
-                    "page": query.page, "pageSize": query.page_size, "query": query.q})
+        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": total})
+    return _json_response(body)
 
 
 @bp.get(f"/api/products/<{ID}:product_id>")
 @conditional(max_age=_cache_seconds)
-@spec.validate(resp=SpecResponse(HTTP_200=ProductOut, **_errors(404)), tags=["products"])
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductOut, **_errors(404)), tags=["products"])
 def get_product(product_id: int):
     """One product with its sizes. Inactive products exist only for admins."""
     viewer = _viewer()
-    product = products.get_product(product_id, include_inactive=bool(viewer and viewer.is_admin))
-    emit_event("Product Viewed", {"productId": product.id, "productName": product.name,
-                                  "price": product.min_price, "category": product.category.name})
-    return jsonify(product_json(product))
+    admin_view = bool(viewer and viewer.is_admin)
+
+    def build() -> tuple[bytes, dict]:
+        product = products.get_product(product_id, include_inactive=admin_view)  # 404: not kept
+        return _json_body(product_json(product)), {
+            "productId": product.id, "productName": product.name, "price": product.min_price,
+            "category": product.category.name}
+
+    body, viewed = build() if admin_view else read_cache().get(("product", product_id), build)
+    emit_event("Product Viewed", viewed)
+    return _json_response(body)
 
 
 @bp.post("/api/products/prices")
-@spec.validate(resp=SpecResponse(HTTP_200=PriceLookupOut, **_errors(422)), tags=["products"])
+@spec.validate(resp=SpecResponse(HTTP_200=PriceLookupOut, **_errors(422, *BODY_ERRORS)), tags=["products"])
 def price_lookup(json: PriceLookupIn):
     """Authoritative prices for (productId, size) lines, in request order (used by orders)."""
     return jsonify({"items": products.price_lines(json.items)})
@@ -131,7 +171,7 @@ def price_lookup(json: PriceLookupIn):
 
 @bp.post("/api/products")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_201=ProductOut, **_errors(401, 403, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_201=ProductOut, **_errors(401, 403, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def create_product(json: ProductIn):
     """Create a product with its sizes (admin)."""
@@ -141,7 +181,7 @@ def create_product(json: ProductIn):
 
 @bp.patch(f"/api/products/<{ID}:product_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=ProductOut, **_errors(401, 403, 404, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_200=ProductOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def update_product(product_id: int, json: ProductPatch):
     """Change a product's fields; `{"active": false}` deactivates it (admin)."""
@@ -150,7 +190,7 @@ def update_product(product_id: int, json: ProductPatch):
 
 @bp.post(f"/api/products/<{ID}:product_id>/sizes")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_201=SizeOut, **_errors(401, 403, 404, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_201=SizeOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def add_size(product_id: int, json: SizeIn):
     """Add a size with its price (admin)."""
@@ -159,7 +199,7 @@ def add_size(product_id: int, json: SizeIn):
 
 @bp.patch(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=SizeOut, **_errors(401, 403, 404, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_200=SizeOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def update_size(product_id: int, size_id: int, json: SizePatch):
     """Rename a size or change its price (admin)."""
@@ -180,16 +220,22 @@ def remove_size(product_id: int, size_id: int):
 
 @bp.get("/api/categories")
 @conditional(max_age=_cache_seconds)
-@spec.validate(resp=SpecResponse(HTTP_200=CategoryList, **_errors(401, 403, 422)), tags=["categories"])
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CategoryList, **_errors(401, 403, 422)),
+               tags=["categories"])
 def list_categories(query: CategoriesQuery):
     """Categories with their product counts (active products; all products with includeInactive)."""
-    rows = products.list_categories(include_inactive=_admin_view(query.include_inactive))
-    return jsonify({"items": [category_json(category, count) for category, count in rows]})
+    admin_view = _admin_view(query.include_inactive)
+
+    def build() -> bytes:
+        rows = products.list_categories(include_inactive=admin_view)
+        return _json_body({"items": [category_json(category, count) for category, count in rows]})
+
+    return _json_response(build() if admin_view else read_cache().get(("categories",), build))
 
 
 @bp.post("/api/categories")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_201=CategoryOut, **_errors(401, 403, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_201=CategoryOut, **_errors(401, 403, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def create_category(json: CategoryIn):
     """Create a category (admin)."""
@@ -199,7 +245,7 @@ def create_category(json: CategoryIn):
 
 @bp.patch(f"/api/categories/<{ID}:category_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=CategoryOut, **_errors(401, 403, 404, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_200=CategoryOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def update_category(category_id: int, json: CategoryPatch):
     """Rename or describe a category (admin)."""
@@ -239,8 +285,8 @@ CART_ID_DESCRIPTION = {"id": "GET: the customer's user id; PATCH/DELETE: the car
 
 @bp.post("/api/cart")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_201=CartItemOut, HTTP_200=CartItemOut, **_errors(401, 409, 422)),
-               security=AUTH, tags=["cart"])
+@spec.validate(resp=SpecResponse(HTTP_201=CartItemOut, HTTP_200=CartItemOut,
+                                 **_errors(401, 409, 422, *BODY_ERRORS)), security=AUTH, tags=["cart"])
 def add_to_cart(json: CartItemIn):
     """Add a cake to the caller's cart; the same product and size merge into one line (max 99)."""
     added = carts.add_item(current_user().id, json.product_id, json.size, json.quantity)
@@ -252,8 +298,8 @@ def add_to_cart(json: CartItemIn):
 @bp.get(f"/api/cart/<{ID}:id>")
 @conditional(private=True)
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_200=CartOut, **_errors(401, 403)), security=AUTH, tags=["cart"],
-               path_parameter_descriptions=CART_ID_DESCRIPTION)
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CartOut, **_errors(401, 403, 404)), security=AUTH,
+               tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELETE /api/cart/{id}
     """A customer's cart with current prices and totals (the customer, or an admin)."""
     ensure_self_or_admin(id)
@@ -262,7 +308,7 @@ def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELE
 
 @bp.patch(f"/api/cart/<{ID}:id>")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **_errors(401, 403, 404, 422)),
+@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **_errors(401, 403, 404, 422, *BODY_ERRORS)),
                security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def update_cart_item(id: int, json: CartQuantityIn):
     """Set a line's quantity, 1–99 (the cart's owner)."""
@@ -281,7 +327,7 @@ def remove_cart_item(id: int):
 
 @bp.delete(f"/api/cart/user/<{ID}:user_id>")
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403)), security=AUTH, tags=["cart"])
+@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404)), security=AUTH, tags=["cart"])
 def clear_cart(user_id: int):
     """Empty a customer's cart, e.g. after checkout (the customer, or an admin)."""
     ensure_self_or_admin(user_id)
