@@ -66,6 +66,11 @@ class ServicesStack(SweetDreamStack):
             self, "LoadBalancer", config=config, vpc=vpc, access_log_bucket=data.access_log_bucket
         )
         self.shop_url = self.load_balancer.url
+        # By its fixed name rather than a cross-stack reference: policies then name the bucket's ARN
+        # directly, and the data stack never has to keep an export alive for this one.
+        self.analytics_bucket: s3.IBucket = s3.Bucket.from_bucket_name(
+            self, "AnalyticsBucket", analytics_bucket_name(config, self.account)
+        )
         self.deploy_application = (
             codedeploy.EcsApplication(self, "DeployApplication") if config.blue_green_services else None
         )
@@ -101,9 +106,8 @@ class ServicesStack(SweetDreamStack):
         self.monitoring.watch_database(data.db_instance)
 
         # Clearly named handles, e.g. for AnalyticsExport(scope, "Analytics", config=..., bucket=...,
-        # log_groups=..., alarm_topic=...).
+        # log_groups=..., alarm_topic=...); analytics_bucket is above.
         self.service_log_groups: list[logs.ILogGroup] = [s.log_group for s in self.services.values()]
-        self.analytics_bucket: s3.IBucket = data.analytics_bucket
         self.alarm_topic: sns.ITopic = self.monitoring.topic
 
         CfnOutput(self, "ShopUrl", value=self.shop_url, description="The shop")
@@ -190,7 +194,7 @@ class ServicesStack(SweetDreamStack):
     def _grant_analytics_read(self) -> None:
         # The storefront's admin funnel chart reads the daily export.
         role = self.services["storefront"].task_definition.task_role
-        bucket_arn = f"arn:{self.partition}:s3:::{analytics_bucket_name(self.config, self.account)}"
+        bucket_arn = self.analytics_bucket.bucket_arn
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ListAnalyticsExport",
@@ -199,7 +203,7 @@ class ServicesStack(SweetDreamStack):
                 conditions={"StringLike": {"s3:prefix": [f"{ANALYTICS_PREFIX}/*"]}},
             )
         )
-        objects = f"{bucket_arn}/{ANALYTICS_PREFIX}/*"
+        objects = self.analytics_bucket.arn_for_objects(f"{ANALYTICS_PREFIX}/*")
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="ReadAnalyticsExport", actions=["s3:GetObject"], resources=[objects])
         )
