@@ -1,0 +1,97 @@
+"""Each task definition gives its service exactly what the service's config demands on AWS.
+
+The plain variables come from the synthesized template; each ECS secret gets a stand-in value (ECS
+fills in the real one from Secrets Manager at task start). The service's own config class then
+validates them with ENVIRONMENT=dev/prod, where it refuses local defaults.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from services.kit.config import ServiceConfig
+from services.manifest import SERVICES
+from stacks.container_image import has_database
+
+from .helpers import properties
+
+SECRET_STAND_INS = {
+    "SECRET_KEY": "k" * 64,
+    "ADMIN_PASSWORD": "GeneratedAdminPassword24",
+    "DB_HOST": "sweetdream-dev.abc123.us-east-1.rds.amazonaws.com",
+    "DB_PORT": "5432",
+    "DB_NAME": "sweetdream",
+    "DB_USER": "sweetdream",
+    "DB_PASSWORD": "generated/password:with@symbols",
+}
+# Values CloudFormation resolves at deploy time (references to other resources).
+DEPLOY_TIME_STAND_INS = {
+    "KMS_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "API_BASE_URL": "http://sweetdream-alb-123.us-east-1.elb.amazonaws.com",
+    "JWKS_URL": "http://sweetdream-alb-123.us-east-1.elb.amazonaws.com/.well-known/jwks.json",
+    "ANALYTICS_BUCKET": "sweetdream-dev-analytics-123456789012",
+}
+
+
+def config_class(service: str) -> type[ServiceConfig]:
+    module = importlib.import_module(f"services.{service}.config")
+    (cls,) = [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, ServiceConfig) and obj is not ServiceConfig and obj.__module__ == module.__name__
+    ]
+    return cls
+
+
+def task_variables(template, service: str) -> dict[str, str]:
+    for definition in properties(template, "AWS::ECS::TaskDefinition"):
+        for container in definition["ContainerDefinitions"]:
+            if container["Name"] == service:
+                variables = {}
+                for item in container.get("Environment", []):
+                    value = item["Value"]
+                    variables[item["Name"]] = (
+                        value if isinstance(value, str) else DEPLOY_TIME_STAND_INS[item["Name"]]
+                    )
+                for item in container.get("Secrets", []):
+                    variables[item["Name"]] = SECRET_STAND_INS[item["Name"]]
+                return variables
+    raise AssertionError(service)
+
+
+@pytest.mark.parametrize("service", [spec.name for spec in SERVICES])
+def test_task_settings_satisfy_the_service_config(templates, config, service, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("DB_", "DATABASE_URL", "JWT_", "JWKS_", "KMS_", "ADMIN_", "SECRET_KEY")):
+            monkeypatch.delenv(name, raising=False)
+    variables = task_variables(templates[config.name, "Services"], service)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+    settings = config_class(service)()  # reads the environment, as in the container
+
+    assert settings.environment == config.name and settings.is_deployed
+    assert settings.secret_key == SECRET_STAND_INS["SECRET_KEY"]
+    if has_database(next(spec for spec in SERVICES if spec.name == service)):
+        url = make_url(settings.sqlalchemy_url)
+        assert (url.drivername, url.host, url.password) == (
+            "postgresql+psycopg",
+            SECRET_STAND_INS["DB_HOST"],
+            SECRET_STAND_INS["DB_PASSWORD"],
+        )
+    if service != "users":
+        assert settings.jwks_url.endswith("/.well-known/jwks.json")
+
+
+def test_task_settings_without_their_secrets_are_refused(templates, monkeypatch):
+    # The same check fails when a secret is missing, so the test above can fail.
+    for name, value in task_variables(templates["prod", "Services"], "users").items():
+        if name != "ADMIN_PASSWORD":
+            monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="ADMIN_PASSWORD"):
+        config_class("users")()
