@@ -19,6 +19,7 @@ from constructs import Construct
 
 from services.manifest import SERVICES, ServiceSpec, by_name
 
+from .analytics import AnalyticsExport
 from .base import SweetDreamStack, acknowledge_wildcard_resource
 from .config import SERVICE_NAMESPACE, EnvironmentConfig
 from .container_image import has_database, service_image
@@ -109,6 +110,14 @@ class ServicesStack(SweetDreamStack):
         # log_groups=..., alarm_topic=...); analytics_bucket is above.
         self.service_log_groups: list[logs.ILogGroup] = [s.log_group for s in self.services.values()]
         self.alarm_topic: sns.ITopic = self.monitoring.topic
+        self.analytics = AnalyticsExport(
+            self,
+            "Analytics",
+            config=config,
+            bucket=self.analytics_bucket,
+            log_groups=self.service_log_groups,
+            alarm_topic=self.alarm_topic,
+        )
 
         CfnOutput(self, "ShopUrl", value=self.shop_url, description="The shop")
         CfnOutput(self, "DashboardUrl", value=self.monitoring.url, description="CloudWatch dashboard")
