@@ -135,6 +135,38 @@ def run_wrk(url: str, script: Path, data: Path, *, duration: int, connections: i
     raise RuntimeError(f"wrk gave no result ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
+def start_py_spy(server: Server, duration: int, out_dir: Path) -> list[tuple[subprocess.Popen, Path]]:
+    """Sample every worker of `server` for the measured run (py-spy, no pause to the workers)."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    workers = subprocess.run(["/usr/bin/pgrep", "-P", str(server.process.pid)],  # noqa: S603
+                             capture_output=True, text=True, check=False).stdout.split()
+    recorders = []
+    for pid in workers:
+        out = out_dir / f"{server.name}-{pid}.txt"
+        recorders.append((subprocess.Popen(  # noqa: S603
+            [py_spy, "record", "--pid", pid, "--duration", str(duration), "--format", "raw",
+             "--nonblocking", "--rate", "200", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+    return recorders
+
+
+def hot_frames(files: list[Path], top: int = 25) -> list[tuple[str, float]]:
+    """Share of samples in which each frame appears (inclusive time), busiest first."""
+    total, inclusive = 0, {}
+    for path in files:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            total += int(count)
+            for frame in set(stack.split(";")):
+                inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])
+    return [(frame, count / total) for frame, count in ranked[:top]] if total else []
+
+
 def summarise(raw: dict) -> dict:
     seconds = raw["duration_us"] / 1e6
     errors = sum(raw["errors"].values())
@@ -222,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--output", type=Path, default=RESULTS_FILE)
     parser.add_argument("--only", action="append", help="run only these scenarios (repeatable)")
+    parser.add_argument("--py-spy", action="store_true",
+                        help="sample the measured server's workers and print the hottest frames")
     args = parser.parse_args(argv)
     if not Path(WRK).exists():
         print("wrk is missing: apt-get install -y wrk", file=sys.stderr)
@@ -270,8 +304,14 @@ def main(argv: list[str] | None = None) -> int:
                     warm = summarise(run_wrk(url, script, data, duration=args.warmup,
                                              connections=args.connections, run_id=f"{run_id}w{len(rows)}"))
                     acknowledged += warm["statuses"].get(201, 0)
+                recorders = (start_py_spy(stack.servers.get(scenario.server) or floor, args.duration, work)
+                             if args.py_spy else [])
                 result = summarise(run_wrk(url, script, data, duration=args.duration,
                                            connections=args.connections, run_id=f"{run_id}m{len(rows)}"))
+                for recorder, _ in recorders:
+                    recorder.wait(timeout=30)
+                for frame, share in hot_frames([out for _, out in recorders]):
+                    print(f"      {share:6.1%}  {frame}")
                 acknowledged += result["statuses"].get(201, 0)
                 row = {"name": scenario.name, "label": scenario.label, "server": scenario.server,
                        "kind": scenario.kind, "note": scenario.note, **result}

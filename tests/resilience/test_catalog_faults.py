@@ -47,6 +47,7 @@ def test_order_fails_fast_and_writes_nothing_when_the_catalog_cannot_answer(heal
     assert error_shape(response)["code"] == "upstream_unavailable"
     assert response.headers.get("Retry-After")
     assert took < bound, took
+    print(f"\ncatalog {fault}: 503 after {took * 1000:.0f} ms")
     assert _rows(shop, shopper.id) == before
 
     retry = requests.post(f"{shop.url('orders')}/api/orders", json=body, headers=headers, timeout=30)

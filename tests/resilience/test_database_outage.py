@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 
 import requests
 
@@ -88,14 +89,17 @@ def test_database_outage_gives_fast_503s_and_recovers_without_losing_orders(heal
         traffic.wait_for(201, more_than=5)
         shop.db_proxy.down()
         try:
+            slowest = 0.0
             for name in SERVICES:
                 health, took = timed_get(shop.url(name) + "/health")
+                slowest = max(slowest, took)
                 assert health.status_code == 503, (name, health.text)
                 assert error_shape(health)["code"] == "database_unavailable"
                 assert took < ANSWER_WITHIN_S, (name, took)
 
                 path, headers = reads[name]
                 read, took = timed_get(shop.url(name) + path, headers=headers)
+                slowest = max(slowest, took)
                 assert read.status_code == 503, (name, path, read.status_code, read.text)
                 assert error_shape(read)["code"] == "database_unavailable"
                 assert took < ANSWER_WITHIN_S, (name, path, took)
@@ -116,6 +120,8 @@ def test_database_outage_gives_fast_503s_and_recovers_without_losing_orders(heal
         traffic.wait_for(201, more_than=traffic.count(201) + 5)
 
     assert recovered_in < RECOVER_WITHIN_S
+    print(f"\noutage: slowest 503 {slowest * 1000:.0f} ms, healthy again {recovered_in:.2f} s after "
+          f"the database came back; traffic answers {sorted(Counter(a[1] for a in traffic.answers).items())}")
     for name, pid in masters.items():
         assert shop.stack.servers[name].process.pid == pid and shop.stack.servers[name].process.poll() is None
 
