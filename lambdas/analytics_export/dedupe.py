@@ -34,9 +34,9 @@ MAX_EVENT_ID_LENGTH = 128
 
 def to_row(event: dict[str, Any]) -> str:
     """The exported line: exactly the envelope fields, in envelope order (the Athena columns)."""
-    return json.dumps(
-        {name: event.get(name) for name in ENVELOPE_FIELDS}, ensure_ascii=False, separators=(",", ":")
-    )
+    if tuple(event) != ENVELOPE_FIELDS:  # the kit writes exactly these; anything else is rebuilt
+        event = {name: event.get(name) for name in ENVELOPE_FIELDS}
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
 def dedupe_key(event: dict[str, Any]) -> str:
@@ -59,11 +59,10 @@ def classify(decoded: Any) -> str | None:
     properties = decoded.get("properties")
     if properties is not None and not isinstance(properties, dict):
         return BAD_FIELD
-    if any(
-        decoded.get(name) is not None and not isinstance(decoded.get(name), str | int)
-        for name in _STRING_OR_NULL
-    ):
-        return BAD_FIELD
+    for name in _STRING_OR_NULL:
+        value = decoded.get(name)
+        if value is not None and not isinstance(value, str | int):
+            return BAD_FIELD
     return None
 
 

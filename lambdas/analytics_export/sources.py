@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from services.kit.events import EVENT_TYPE
 
-from .windows import HourWindow, parse_timestamp, to_epoch_ms, window_at
+from .windows import HourWindow, parse_timestamp, to_epoch_ms, to_epoch_us, window_at
 
 # The subscription-style filter the services' events match; CloudWatch evaluates it server side.
 USER_ACTION_FILTER = f'{{ $.type = "{EVENT_TYPE}" }}'
@@ -208,6 +208,7 @@ class LocalEventLogSource:
         self.undated = 0
         self.lines = 0
         self._hours: dict[int, tuple[HourWindow, Path]] = {}
+        self._windows: dict[int, HourWindow] = {}  # by UTC hour number: Vietnam hours align with UTC
         self._scratch: Path | None = None
 
     def describe(self) -> str:
@@ -267,8 +268,7 @@ class LocalEventLogSource:
                     buffered = 0
         self._flush(pending)
 
-    @staticmethod
-    def _window_of(line: str) -> HourWindow | None:
+    def _window_of(self, line: str) -> HourWindow | None:
         try:
             decoded = json.loads(line)
             value = decoded.get("timestamp") if isinstance(decoded, dict) else None
@@ -276,7 +276,13 @@ class LocalEventLogSource:
             match = _TIMESTAMP_FIELD.search(line)
             value = match.group(1) if match else None
         moment = parse_timestamp(value)
-        return None if moment is None else window_at(moment)
+        if moment is None:
+            return None
+        hour = to_epoch_us(moment) // 3_600_000_000
+        window = self._windows.get(hour)
+        if window is None:
+            window = self._windows[hour] = window_at(moment)
+        return window
 
     def _flush(self, pending: dict[HourWindow, list[str]]) -> None:
         assert self._scratch is not None
