@@ -152,9 +152,11 @@ _SQL_PARTS = {
     "table": TABLE_NAME,
     "last_30_days": "date(format('%04d-%02d-%02d', year, month, day)) >= current_date - INTERVAL '30' DAY",
 }
-_SQL_PARTS["ordered_items"] = Template("""SELECT item.productid AS product_id, item.name AS product_name,
-         item.quantity, item.quantity * item.unitprice AS revenue_vnd
-  FROM $table CROSS JOIN UNNEST(properties.products) AS ordered(item)
+# UNNEST of an array of rows yields one column per row field (Athena engine 3 / Trino).
+_SQL_PARTS["ordered_items"] = Template("""SELECT product_id, product_name, quantity,
+         quantity * unit_price AS revenue_vnd
+  FROM $table
+  CROSS JOIN UNNEST(properties.products) AS ordered(product_id, product_name, size, quantity, unit_price)
   WHERE event = 'Order Completed' AND $last_30_days""").substitute(_SQL_PARTS)
 
 _NAMED_QUERY_TEMPLATES = {
