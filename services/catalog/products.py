@@ -101,14 +101,16 @@ def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> Pr
     total = session.scalar(
         select(func.count(Product.id)).join(Product.category).where(*conditions)) or 0
 
-    sort = query.sort or ("relevance" if relevance is not None else None)
+    sort = query.sort or "relevance"
+    if sort == "relevance" and relevance is None:
+        sort = None  # nothing to rank by: catalog order
     order_by = {
         "relevance": [relevance.desc() if relevance is not None else None, Product.search_name],
         "price": [_min_price().asc(), Product.search_name],
         "-price": [_min_price().desc(), Product.search_name],
         "name": [Product.search_name.asc()],
         "-name": [Product.search_name.desc()],
-        "newest": [Product.created_at.desc()],
+        "newest": [Product.created_at.desc(), Product.id.desc()],
         None: [],
     }[sort]
     order_by = [clause for clause in order_by if clause is not None] + [Product.id]

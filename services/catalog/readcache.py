@@ -1,12 +1,13 @@
 """Shoppers' catalog reads, kept in each process for a moment.
 
-On a sale day thousands of shoppers read the same few pages, and each read was three queries and
-a page of ORM objects turned into JSON (bench/results.json: the product list ran at a few percent
-of the floor). The catalog already lets every browser reuse a read for `catalog_cache_seconds`
-(Cache-Control), so a body at most `read_cache_seconds` old shows a shopper nothing their own
-browser would not. Admin writes clear this process's copy at once; other workers and tasks see
-them within the TTL. Nothing that is charged comes from here: orders prices every line with
-`POST /api/products/prices`, which always reads the database.
+On a sale day thousands of shoppers read the same few pages, and each read was three queries, a
+page of ORM objects turned into JSON and that JSON validated again against the response model
+(the product list ran at a few percent of the floor in `make bench`). The catalog already lets
+every browser reuse a read for `catalog_cache_seconds` (Cache-Control), so a body at most
+`read_cache_seconds` old shows a shopper nothing their own browser would not. Admin writes clear
+this process's copy at once; other workers and tasks see them within the TTL. Nothing that is
+charged comes from here: orders prices every line with `POST /api/products/prices`, which always
+reads the database.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ReadCache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The value kept for `key`, or build() (kept unless it is None)."""
         if self.seconds <= 0:
             return build()
         now = time.monotonic()
@@ -41,6 +43,8 @@ class ReadCache:
                 self._entries.move_to_end(key)
                 return entry[1]  # type: ignore[return-value]
         value = build()  # outside the lock: a slow query must not hold up other pages
+        if value is None:
+            return value
         with self._lock:
             self._entries[key] = (now + self.seconds, value)
             self._entries.move_to_end(key)

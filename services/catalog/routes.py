@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
@@ -73,12 +74,39 @@ def _viewer() -> Principal | None:
         return None
 
 
-def _json_body(payload: dict) -> bytes:
-    return current_app.json.response(payload).get_data()
+def _read_event(name: str, properties: dict) -> None:
+    """Emit a shopper's read event, and note it so a cached answer to the same read repeats it."""
+    g.read_event = (name, properties)
+    emit_event(name, properties)
 
 
-def _json_response(body: bytes) -> Response:
-    return current_app.response_class(body, mimetype="application/json")
+def shopper_read(view):
+    """Answer a shopper's repeated read from the read cache (services/catalog/readcache.py).
+
+    Placed outside `spec.validate`: the first request with this exact path and query string was
+    validated, queried and serialised; an identical one within the TTL gets the same bytes and
+    re-emits the same event (for this caller). Only 200s are kept; admins always read through.
+    """
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        viewer = _viewer()
+        if viewer is not None and viewer.is_admin:
+            return view(*args, **kwargs)
+        fresh = {}
+
+        def build() -> tuple[bytes, tuple[str, dict] | None] | None:
+            response = current_app.make_response(view(*args, **kwargs))
+            fresh["response"] = response
+            return (response.get_data(), g.get("read_event")) if response.status_code == 200 else None
+
+        cached = read_cache().get((request.path, request.query_string), build)
+        if "response" in fresh:  # built for this request (a non-200 is answered, never kept)
+            return fresh["response"]
+        body, read_event = cached
+        if read_event is not None:
+            emit_event(*read_event)
+        return current_app.response_class(body, mimetype="application/json")
+    return wrapper
 
 
 @bp.after_request
@@ -107,59 +135,45 @@ def _admin_view(requested: bool) -> bool:
 
 @bp.get("/api/products")
 @conditional(max_age=_cache_seconds)
+@shopper_read
 @spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductPage, **_errors(401, 403, 422)),
                tags=["products"])
 def list_products(query: ProductsQuery):
     """Products with filters (category id/slug, q, size, price range), sort and paging."""
     admin_view = _admin_view(query.include_inactive)
-
-    def build() -> tuple[bytes, int]:
-        page = products.list_products(query, include_inactive=admin_view)
-        return _json_body({"items": [product_json(p) for p in page.items], "total": page.total,
-                           "page": query.page, "pageSize": query.page_size}), page.total
-
-    body, total = build() if admin_view else read_cache().get(("products", query.model_dump_json()), build)
+    page = products.list_products(query, include_inactive=admin_view)
     # A shopper's search, counted once: later pages repeat it, and admins' lookups are not shopping.
     if query.q is not None and query.page == 1 and not admin_view:
-        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": total})
-    return _json_response(body)
+        _read_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
+    return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
+                    "page": query.page, "pageSize": query.page_size})
 
 
 @bp.get("/api/products/search")
 @conditional(max_age=_cache_seconds)
+@shopper_read
 @spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=SearchPage, **_errors(422)), tags=["products"])
 def search_products(query: SearchQuery):
     """Accent- and case-insensitive search by relevance ("banh kem" finds "Bánh Kem")."""
     _viewer()
-
-    def build() -> tuple[bytes, int]:
-        page = products.list_products(ProductsQuery(q=query.q, page=query.page, page_size=query.page_size))
-        return _json_body({"items": [product_json(p) for p in page.items], "total": page.total,
-                           "page": query.page, "pageSize": query.page_size, "query": query.q}), page.total
-
-    body, total = read_cache().get(("search", query.model_dump_json()), build)
+    page = products.list_products(ProductsQuery(q=query.q, page=query.page, page_size=query.page_size))
     if query.page == 1:
-        emit_event("Product Search", {"searchQuery": query.q, "resultsCount": total})
-    return _json_response(body)
+        _read_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
+    return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
+                    "page": query.page, "pageSize": query.page_size, "query": query.q})
 
 
 @bp.get(f"/api/products/<{ID}:product_id>")
 @conditional(max_age=_cache_seconds)
+@shopper_read
 @spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductOut, **_errors(404)), tags=["products"])
 def get_product(product_id: int):
     """One product with its sizes. Inactive products exist only for admins."""
     viewer = _viewer()
-    admin_view = bool(viewer and viewer.is_admin)
-
-    def build() -> tuple[bytes, dict]:
-        product = products.get_product(product_id, include_inactive=admin_view)  # 404: not kept
-        return _json_body(product_json(product)), {
-            "productId": product.id, "productName": product.name, "price": product.min_price,
-            "category": product.category.name}
-
-    body, viewed = build() if admin_view else read_cache().get(("product", product_id), build)
-    emit_event("Product Viewed", viewed)
-    return _json_response(body)
+    product = products.get_product(product_id, include_inactive=bool(viewer and viewer.is_admin))
+    _read_event("Product Viewed", {"productId": product.id, "productName": product.name,
+                                   "price": product.min_price, "category": product.category.name})
+    return jsonify(product_json(product))
 
 
 @bp.post("/api/products/prices")
@@ -220,17 +234,13 @@ def remove_size(product_id: int, size_id: int):
 
 @bp.get("/api/categories")
 @conditional(max_age=_cache_seconds)
+@shopper_read
 @spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CategoryList, **_errors(401, 403, 422)),
                tags=["categories"])
 def list_categories(query: CategoriesQuery):
     """Categories with their product counts (active products; all products with includeInactive)."""
-    admin_view = _admin_view(query.include_inactive)
-
-    def build() -> bytes:
-        rows = products.list_categories(include_inactive=admin_view)
-        return _json_body({"items": [category_json(category, count) for category, count in rows]})
-
-    return _json_response(build() if admin_view else read_cache().get(("categories",), build))
+    rows = products.list_categories(include_inactive=_admin_view(query.include_inactive))
+    return jsonify({"items": [category_json(category, count) for category, count in rows]})
 
 
 @bp.post("/api/categories")

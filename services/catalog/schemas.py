@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from services.kit.api import CamelModel
 
@@ -40,8 +40,22 @@ CategoryName = Annotated[str, Field(min_length=1, max_length=100), AfterValidato
 ProductName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_searchable)]
 
 
+def _patch_schema(schema: dict) -> None:
+    """Fields are optional, never nullable: drop the `null` branch pydantic documents for them."""
+    schema["minProperties"] = 1
+    for prop in schema.get("properties", {}).values():
+        branches = [b for b in prop.pop("anyOf", []) if b != {"type": "null"}]
+        if len(branches) == 1:
+            prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
+        prop.pop("default", None)
+
+
 class PatchModel(CamelModel):
-    """PATCH bodies: a field left out keeps its value; null is never a value; {} changes nothing."""
+    """PATCH bodies: a field left out keeps its value; null is never a value; {} is a 422."""
+
+    model_config = ConfigDict(json_schema_extra=_patch_schema)
 
     @field_validator("*")
     @classmethod
@@ -73,16 +87,14 @@ class ProductsQuery(PageQuery):
                                   description="A product matches when any of its sizes is in range")
     max_price: int | None = Field(default=None, ge=0, le=PRICE_MAX)
     sort: SortOrder | None = Field(
-        default=None, description="price/-price sort by the lowest size price; default: relevance "
-                                  "when q is given, else catalog order")
+        default=None, description="price/-price sort by the lowest size price; default (and "
+                                  "relevance without q): relevance when q is given, else catalog order")
     include_inactive: bool = Field(default=False, description="Admins only: list inactive products too")
 
     @model_validator(mode="after")
     def _consistent(self) -> ProductsQuery:
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("minPrice must not be greater than maxPrice")
-        if self.sort == "relevance" and self.q is None:
-            raise ValueError("sort=relevance needs a search query q")
         return self
 
 
@@ -104,7 +116,6 @@ class SizeIn(CamelModel):
 class SizePatch(PatchModel):
     size: SizeLabel | None = None
     price: Price | None = None
-
 
 
 class ProductIn(CamelModel):
@@ -134,7 +145,6 @@ class ProductPatch(PatchModel):
     active: bool | None = Field(default=None, strict=True)
 
 
-
 class CategoryIn(CamelModel):
     name: CategoryName
     slug: Slug | None = Field(default=None, description="Default: made from the name")
@@ -145,6 +155,7 @@ class CategoryPatch(PatchModel):
     name: CategoryName | None = None
     slug: Slug | None = None
     description: str | None = Field(default=None, max_length=1000)
+
 
 
 

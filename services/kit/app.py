@@ -15,6 +15,7 @@ from .db import Database, upgrade
 from .errors import error_response, register_error_handlers
 from .events import EventEmitter
 from .logs import configure_logging, install_request_id
+from .routing import BoundedIntegerConverter
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -30,6 +31,7 @@ def create_service_app(
 ) -> Flask:
     """`service_dir` holds the service's Alembic `migrations/`; None means it has no database."""
     app = Flask(import_name)
+    app.url_map.converters["int"] = BoundedIntegerConverter  # ids past int(max=...) are 404, not 405
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_content_length)
     app.json.sort_keys = False
     app.json.ensure_ascii = False

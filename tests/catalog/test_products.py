@@ -109,8 +109,9 @@ def test_min_price_above_max_price_is_422(client):
     assert "minPrice" in error["details"][0]["message"]
 
 
-def test_sort_by_relevance_needs_a_query(client):
-    assert_error(client.get("/api/products?sort=relevance"), 422, "validation_error")
+def test_sort_by_relevance_without_a_query_is_catalog_order(client):
+    assert [p["id"] for p in client.get("/api/products?sort=relevance&pageSize=3").get_json()["items"]] == [
+        1, 2, 3]
 
 
 def test_inactive_products_are_hidden_from_shoppers(client, admin, auth):

@@ -116,3 +116,23 @@ def test_the_cache_is_bounded_least_recently_used_out_first():
         cache.get(key, build(key))
     assert builds == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" arrived
     assert len(cache) == 2
+
+
+def test_errors_are_answered_but_never_kept(make_app, queries):
+    app = make_app(read_cache_seconds=30)
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/api/products?pageSize=1000").status_code == 422
+        assert client.get("/api/products/999").status_code == 404
+    sent = queries(app)
+    assert client.get("/api/products/999").status_code == 404
+    assert sent != []  # a miss is asked again, not remembered
+
+
+def test_a_cached_read_is_counted_for_the_shopper_reading_it(make_app, auth, events_file):
+    client = make_app(read_cache_seconds=30).test_client()
+    client.get("/api/products/2", headers=auth(41))
+    client.get("/api/products/2", headers=auth(42))
+    client.get("/api/products/2")
+    viewed = read_events(events_file, "Product Viewed")
+    assert [e["userId"] for e in viewed] == ["41", "42", None]
