@@ -101,3 +101,12 @@ def test_make_analytics_cli_exports_and_reports(tmp_path, capsys):
 def test_make_analytics_without_an_event_log_explains_what_to_do(tmp_path, capsys):
     assert local.main(["--events", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path)]) == 1
     assert "make run" in capsys.readouterr().err
+
+
+def test_the_benchmark_accounts_for_every_event_within_the_memory_budget(capsys):
+    from lambdas.analytics_export import benchmark
+
+    assert benchmark.main(["--events", "3000"]) == 0
+
+    report = capsys.readouterr().out
+    assert "3,000 rows in 24 parts" in report and "24 parts unchanged, 0 rewritten" in report
