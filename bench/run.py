@@ -55,6 +55,7 @@ class Scenario:
     gets: tuple[str, ...] = ()
     kind: str = "read"  # read | write | order | floor | mix
     note: str = ""
+    connections: int | None = None  # None: the run's --connections
 
     @property
     def label(self) -> str:
@@ -205,6 +206,8 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
         Scenario("add to cart", "catalog", "add_to_cart", kind="write"),
         Scenario("place order", "orders", "place_order", kind="order",
                  note="unique Idempotency-Key; orders asks the catalog for prices, then clears the cart"),
+        Scenario("place order, 8 connections", "orders", "place_order", kind="order", connections=8,
+                 note="the same at a quarter of the concurrency: latency without the queue"),
         Scenario("storefront home", "storefront", "get", ("/",),
                  note="storefront → gateway → catalog"),
         Scenario("storefront product page", "storefront", "get", pages,
@@ -231,14 +234,15 @@ def stored_orders(database_url: str) -> int:
 
 
 def table(rows: list[dict], *, with_ratio: bool = True) -> str:
-    head = "| endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors |"
-    rule = "|---|---:|---:|---:|---:|---:|"
+    head = "| endpoint | conns | requests/s | p50 ms | p95 ms | p99 ms | errors |"
+    rule = "|---|---:|---:|---:|---:|---:|---:|"
     if with_ratio:
         head += " vs floor | targets |"
         rule += "---:|---|"
     lines = [head, rule]
     for row in rows:
-        line = (f"| {row['name']} (`{row['label']}`) | {row['rps']:,.0f} | {row['p50_ms']:.1f} | "
+        line = (f"| {row['name']} (`{row['label']}`) | {row['connections']} | {row['rps']:,.0f} | "
+                f"{row['p50_ms']:.1f} | "
                 f"{row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |")
         if with_ratio:
             checks = ", ".join(f"{k} {'✓' if ok else '✗'}" for k, ok in row["targets"].items())
@@ -298,23 +302,24 @@ def main(argv: list[str] | None = None) -> int:
                 write_data(data, gets=scenario.gets, shoppers=shoppers, lines=lines)
                 script = script_for(scenario.script, work)
                 url = urls[scenario.server]
+                connections = scenario.connections or args.connections
                 orders_before = stored_orders(database_url)
                 acknowledged = 0
                 if args.warmup:
                     warm = summarise(run_wrk(url, script, data, duration=args.warmup,
-                                             connections=args.connections, run_id=f"{run_id}w{len(rows)}"))
+                                             connections=connections, run_id=f"{run_id}w{len(rows)}"))
                     acknowledged += warm["statuses"].get(201, 0)
                 recorders = (start_py_spy(stack.servers.get(scenario.server) or floor, args.duration, work)
                              if args.py_spy else [])
                 result = summarise(run_wrk(url, script, data, duration=args.duration,
-                                           connections=args.connections, run_id=f"{run_id}m{len(rows)}"))
+                                           connections=connections, run_id=f"{run_id}m{len(rows)}"))
                 for recorder, _ in recorders:
                     recorder.wait(timeout=30)
                 for frame, share in hot_frames([out for _, out in recorders]):
                     print(f"      {share:6.1%}  {frame}")
                 acknowledged += result["statuses"].get(201, 0)
                 row = {"name": scenario.name, "label": scenario.label, "server": scenario.server,
-                       "kind": scenario.kind, "note": scenario.note, **result}
+                       "kind": scenario.kind, "note": scenario.note, "connections": connections, **result}
                 if scenario.kind == "order":
                     # every 201 (warm-up included) must be exactly one stored order
                     row["orders_acknowledged"] = acknowledged
