@@ -26,12 +26,22 @@ class BastionStack(SweetDreamStack):
         super().__init__(
             scope, "Bastion", config=config, description=f"SweetDream {config.name}: SSM-only bastion host"
         )
+        # Out: only HTTPS, for the SSM agent's channel; the way to PostgreSQL is added below.
+        security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description=f"SweetDream {config.name} bastion: no ingress; egress to SSM and PostgreSQL",
+        )
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "SSM Session Manager")
         self.host = ec2.BastionHostLinux(
             self,
             "Host",
             vpc=vpc,
             subnet_selection=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             instance_type=ec2.InstanceType("t4g.nano"),
+            security_group=security_group,
             machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
             require_imdsv2=True,
             block_devices=[

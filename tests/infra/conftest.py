@@ -7,6 +7,9 @@ needs credentials. Synth must not, so the stacks' explicit zones are what keep t
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,9 +35,48 @@ def cdk_outdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shop(cdk_outdir) -> dict[str, ShopEnvironment]:
-    """{"dev": ..., "prod": ...}; synth raises if cdk-nag reports any unacknowledged finding."""
-    app = App(context=cdk_json_context(), outdir=str(cdk_outdir))
+def cli_synth_started(tmp_path_factory):
+    """`npx cdk synth --all` with no AWS credentials anywhere, started now, awaited by its test."""
+    node_bin = REPO_ROOT / "node_modules" / ".bin"
+    assert (node_bin / "cdk").exists() and (node_bin / "node").exists(), "run `npm ci` (make test does)"
+    home = tmp_path_factory.mktemp("home")
+    outdir = tmp_path_factory.mktemp("cli.out")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))}
+    env.update(
+        {
+            "HOME": str(home),  # no ~/.aws/credentials, no ~/.aws/config
+            "AWS_CONFIG_FILE": str(home / "missing-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "missing-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PATH": os.pathsep.join([str(REPO_ROOT / ".venv" / "bin"), str(node_bin), env.get("PATH", "")]),
+            "JSII_NODE": str(node_bin / "node"),
+        }
+    )
+    npx = shutil.which("npx") or "npx"  # npm's own; it finds the pinned `cdk` in node_modules/.bin
+    log = (home / "synth.log").open("w+")  # a file, not a pipe: nothing can block on a full buffer
+    process = subprocess.Popen(  # noqa: S603 (fixed argv)
+        [npx, "cdk", "synth", "--all", "--quiet", "--output", str(outdir)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield process, outdir, log
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def shop(cdk_outdir, cli_synth_started) -> dict[str, ShopEnvironment]:
+    """{"dev": ..., "prod": ...}; synth raises if cdk-nag reports any unacknowledged finding.
+
+    Built while the CLI synth (`cli_synth_started`) runs in its own process.
+    """
+    # The dev bastion is on here (cdk.json leaves it off, which the CLI synth covers).
+    app = App(context={**cdk_json_context(), "sweetdream:dev:bastion": True}, outdir=str(cdk_outdir))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     environments = {
         config.name: add_environment(app, with_context(config, app.node.try_get_context, account=ACCOUNT))
@@ -53,6 +95,8 @@ def templates(shop) -> dict[tuple[str, str], Template]:
             PARTS, (environment.network, environment.data, environment.services), strict=True
         ):
             result[name, part] = Template.from_stack(stack)
+        if environment.bastion is not None:
+            result[name, "Bastion"] = Template.from_stack(environment.bastion)
     return result
 
 

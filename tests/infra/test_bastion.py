@@ -5,29 +5,22 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from aws_cdk import App, Validations
-from aws_cdk.assertions import Match, Template
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import App
 
-from services.manifest import SERVICES
 from stacks.bastion_stack import BastionStack
 from stacks.config import DEV, PROD
-from stacks.data_stack import DataStack
-from stacks.network_stack import NetworkStack
 
 from .helpers import logical_id, only, properties
 
 
-@pytest.fixture(scope="module")
-def bastion(tmp_path_factory):
-    config = dataclasses.replace(DEV, account="123456789012", alert_email="ops@example.com", bastion=True)
-    app = App(outdir=str(tmp_path_factory.mktemp("bastion.out")))
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    network = NetworkStack(app, config=config)
-    data = DataStack(app, config=config, vpc=network.vpc, services=tuple(spec.name for spec in SERVICES))
-    stack = BastionStack(app, config=config, vpc=network.vpc, database=data.db_instance)
-    app.synth()  # the cdk-nag gate
-    return stack, data, Template.from_stack(stack)
+@pytest.fixture
+def bastion(shop, templates):
+    return shop["dev"].bastion, shop["dev"].data, templates["dev", "Bastion"]
+
+
+def test_only_when_the_context_flag_is_on(shop):
+    assert shop["dev"].config.bastion is True  # set by the session's context
+    assert shop["prod"].bastion is None
 
 
 def test_stack_name(bastion):
@@ -44,20 +37,15 @@ def test_no_ssh_and_no_key_pair(bastion):
         assert rule["FromPort"] != 22
     instance = only(properties(template, "AWS::EC2::Instance"))
     assert "KeyName" not in instance
+    assert [(rule["CidrIp"], rule["FromPort"]) for rule in group["SecurityGroupEgress"]] == [("0.0.0.0/0", 443)]
 
 
 def test_session_manager_role_and_imdsv2(bastion):
     _, _, template = bastion
     (statement,) = only(properties(template, "AWS::IAM::Policy"))["PolicyDocument"]["Statement"]
     assert set(statement["Action"]) == {"ssmmessages:*", "ssm:UpdateInstanceInformation", "ec2messages:*"}
-    template.has_resource_properties(
-        "AWS::EC2::LaunchTemplate",
-        {
-            "LaunchTemplateData": Match.object_like(
-                {"MetadataOptions": Match.object_like({"HttpTokens": "required"})}
-            )
-        },
-    )
+    launch_template = only(properties(template, "AWS::EC2::LaunchTemplate"))
+    assert launch_template["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
     instance = only(properties(template, "AWS::EC2::Instance"))
     assert instance["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
 
@@ -65,9 +53,8 @@ def test_session_manager_role_and_imdsv2(bastion):
 def test_bastion_reaches_postgresql(bastion):
     stack, data, template = bastion
     rule = only(properties(template, "AWS::EC2::SecurityGroupIngress"))
-    assert rule["SourceSecurityGroupId"] == {
-        "Fn::GetAtt": [logical_id(stack.host.connections.security_groups[0]), "GroupId"]
-    }
+    host_group = logical_id(stack.host.connections.security_groups[0])
+    assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [host_group, "GroupId"]}
     assert logical_id(data.db_security_group) in str(rule["GroupId"])
 
 

@@ -1,5 +1,5 @@
 """Ingress is exactly: the web to the ALB, the ALB to each service, Cloud Map callers to their
-callees, and the services that own tables to PostgreSQL. Nothing else gets in anywhere."""
+callees, and the services that own tables (and the dev bastion, when on) to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
         logical_id(service.security_group): name for name, service in environment.services.services.items()
     }
     names[logical_id(environment.services.load_balancer.security_group)] = "alb"
+    parts = ["Network", "Data", "Services"]
+    if environment.bastion is not None:
+        names[logical_id(environment.bastion.host.connections.security_groups[0])] = "bastion"
+        parts.append("Bastion")
     db_group = logical_id(environment.data.db_security_group)
 
     def name_of(reference) -> str:
@@ -31,7 +35,7 @@ def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
         raise AssertionError(f"unexpected security group reference {reference}")
 
     edges = set()
-    for part in ("Network", "Data", "Services"):
+    for part in parts:
         template = templates[config.name, part]
         for lid, group in template.find_resources("AWS::EC2::SecurityGroup").items():
             for rule in group["Properties"].get("SecurityGroupIngress", []):
@@ -54,6 +58,8 @@ def test_ingress_is_exactly_alb_to_services_services_to_rds_and_cloud_map_calls(
         }  # redirect; CodeDeploy test listener
     expected |= {("alb", spec.name, spec.port) for spec in SERVICES}
     expected |= {(spec.name, POSTGRES, "db-port") for spec in SERVICES if has_database(spec)}
+    if config.bastion:
+        expected.add(("bastion", POSTGRES, "db-port"))  # SSM port forwarding to PostgreSQL
     for callee, callers in INTERNAL_CALLERS.items():
         if not config.is_blue_green(callee):
             port = next(spec.port for spec in SERVICES if spec.name == callee)
