@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.kit.db import db_session
@@ -53,8 +53,9 @@ def _category(category_id: int, *, field: str | None = None) -> Category:
     return category
 
 
-def _product(product_id: int) -> Product:
-    product = db_session().get(Product, product_id)
+def _product(product_id: int, *, lock: bool = False) -> Product:
+    # `lock`: PostgreSQL holds the row until commit, so two edits of one product's sizes queue up.
+    product = db_session().get(Product, product_id, with_for_update={"of": Product} if lock else None)
     if product is None:
         raise NotFound(f"Product {product_id} not found")
     return product
@@ -137,12 +138,19 @@ def update_size(product_id: int, size_id: int, body: SizePatch) -> ProductSize:
 
 
 def remove_size(product_id: int, size_id: int) -> None:
-    product = _product(product_id)
+    product = _product(product_id, lock=True)
     size = _size(product, size_id)
-    if len(product.sizes) == 1:
+    # One statement that re-counts under the write lock, so two removals racing on SQLite (where
+    # the row lock above does not exist) cannot leave a product without sizes either.
+    others = (select(func.count(ProductSize.id)).where(ProductSize.product_id == product.id)
+              .scalar_subquery())
+    removed = db_session().execute(
+        delete(ProductSize).where(ProductSize.id == size.id, others > 1)
+        .execution_options(synchronize_session=False))
+    if not removed.rowcount:
+        db_session().rollback()
         raise Conflict("A product needs at least one size; deactivate the product instead")
-    product.sizes.remove(size)  # carts holding this size lose the line (ON DELETE CASCADE)
-    db_session().commit()
+    db_session().commit()  # carts holding this size lose the line (ON DELETE CASCADE)
 
 
 # ---- categories ------------------------------------------------------------------------------

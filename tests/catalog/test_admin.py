@@ -1,11 +1,14 @@
 """Catalog editing: admins only, every field validated, conflicts are 409."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.catalog.conftest import CUSTOMER, assert_error, error_fields, names
+from tests.conftest import live_server
 
 NEW_PRODUCT = {"name": "Bánh Bông Lan Trứng Muối", "description": "Bông lan mềm, trứng muối béo.",
                "categoryId": 4, "sizes": [{"size": "Hộp 4 cái", "price": 60000},
@@ -252,3 +255,16 @@ def test_category_validation(client, admin, body, field):
 def test_unknown_category_is_404(client, admin):
     assert_error(client.patch("/api/categories/999", json={"name": "x"}, headers=admin), 404, "not_found")
     assert_error(client.delete("/api/categories/999", headers=admin), 404, "not_found")
+
+
+def test_racing_size_removals_leave_one_size(app, tokens):
+    """Two admins remove the two sizes of product 4 at once: one wins, the other gets 409."""
+    sizes = [s["id"] for s in app.test_client().get("/api/products/4").get_json()["sizes"]]
+    with live_server(app) as url:
+        def remove(size_id):
+            return requests.delete(f"{url}/api/products/4/sizes/{size_id}", timeout=30,
+                                   headers=tokens.headers(1, "ADMIN")).status_code
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(pool.map(remove, sizes))
+        left = requests.get(f"{url}/api/products/4", timeout=5).json()["sizes"]
+    assert statuses == [204, 409] and len(left) == 1
