@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -37,6 +38,8 @@ class ServiceClient:
     def _session(retry: Retry) -> requests.Session:
         session = requests.Session()
         session.trust_env = False  # service traffic never goes through a proxy from the env
+        # Shared by every request of every user: a cookie kept here would leak between them.
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=32, max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

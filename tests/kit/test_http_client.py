@@ -61,3 +61,22 @@ def test_refused_connection_is_503():
         ServiceClient("http://127.0.0.1:9", name="catalog", retries=1, backoff=0).get("/x")
     assert raised.value.status == 503
     assert raised.value.headers == {"Retry-After": "2"}
+
+
+def test_cookies_from_one_call_are_never_sent_on_the_next():
+    app = Flask("cookies")
+
+    @app.get("/set")
+    def set_cookie():
+        response = app.make_response({"ok": True})
+        response.set_cookie("session", "alice")
+        return response
+
+    @app.get("/echo")
+    def echo():
+        return {"cookie": request.headers.get("Cookie")}
+
+    with live_server(app) as url:
+        client = ServiceClient(url, name="cookies")
+        client.get("/set")
+        assert client.get("/echo").json() == {"cookie": None}
