@@ -103,3 +103,7 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+# The running shop, one per session, for every area that needs it.
+from tests.shop import stack  # noqa: E402, F401

@@ -9,7 +9,6 @@ from services.gateway import create_gateway
 from services.manifest import SERVICES, route
 from tests.ci.conftest import load_script
 from tests.conftest import live_server
-from tests.storefront.conftest import stack  # noqa: F401 (the whole shop, a session fixture)
 
 smoke = load_script("smoke_test")
 DEAD_URL = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -21,13 +20,13 @@ def test_each_service_has_one_probe_that_the_alb_routes_to_it():
         assert route(probe.path).name == probe.service, probe.path
 
 
-def test_every_probe_passes_on_the_running_shop(stack):  # noqa: F811
+def test_every_probe_passes_on_the_running_shop(stack):
     results = smoke.run_probes(stack.url, timeout=10, interval=0.1)
     assert [(r.probe.service, r.ok, r.detail, r.attempts) for r in results] == [
         (p.service, True, "ok", 1) for p in smoke.PROBES]
 
 
-def test_command_line_reads_the_url_from_cdk_outputs(stack, tmp_path, capsys):  # noqa: F811
+def test_command_line_reads_the_url_from_cdk_outputs(stack, tmp_path, capsys):
     outputs = tmp_path / "cdk-outputs.json"
     outputs.write_text(json.dumps({"SweetDream-Dev-Network": {"VpcId": "vpc-1"},
                                    "SweetDream-Dev-Services": {"ShopUrl": stack.url + "/"}}))
@@ -39,7 +38,7 @@ def test_command_line_reads_the_url_from_cdk_outputs(stack, tmp_path, capsys):  
     assert capsys.readouterr().out == stack.url + "/\n"
 
 
-def test_a_service_that_is_down_fails_its_probe_only(stack):  # noqa: F811
+def test_a_service_that_is_down_fails_its_probe_only(stack):
     upstreams = {spec.name: stack.url for spec in SERVICES} | {"orders": DEAD_URL}
     with live_server(create_gateway(upstreams)) as url:
         results = {r.probe.service: r for r in smoke.run_probes(url, timeout=0.5, interval=0.1)}
@@ -48,7 +47,7 @@ def test_a_service_that_is_down_fails_its_probe_only(stack):  # noqa: F811
     assert all(r.ok for name, r in results.items() if name != "orders")
 
 
-def test_probes_notice_when_the_wrong_service_answers(stack):  # noqa: F811
+def test_probes_notice_when_the_wrong_service_answers(stack):
     # As if every listener rule were lost and the ALB sent everything to the storefront.
     with live_server(create_gateway({spec.name: stack.storefront_url for spec in SERVICES})) as url:
         results = {r.probe.service: r for r in smoke.run_probes(url, timeout=0.2, interval=0.1)}
@@ -56,7 +55,7 @@ def test_probes_notice_when_the_wrong_service_answers(stack):  # noqa: F811
     assert not any(results[name].ok for name in ("users", "catalog", "orders"))
 
 
-def test_a_shop_still_starting_is_retried_until_it_answers(stack):  # noqa: F811
+def test_a_shop_still_starting_is_retried_until_it_answers(stack):
     gateway = create_gateway({spec.name: stack.url for spec in SERVICES})
     calls = {"count": 0}
 
