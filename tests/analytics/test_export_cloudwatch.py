@@ -291,9 +291,13 @@ def test_throttling_that_never_ends_fails_the_run_instead_of_exporting_a_partial
 
 def test_other_client_errors_are_not_retried(logs, s3, run_export):
     logs.delete_log_group(logGroupName=LOG_GROUPS["users"])
+    client = FlakyLogs(logs)
 
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
-        run_export()
+        run_export(client=client)
+
+    assert [request["logGroupName"] for request in client.requests] == sorted(LOG_GROUPS.values())
+    assert s3_objects(s3) == {}
 
 
 class S3AsTheExportRoleSeesIt:
