@@ -105,5 +105,24 @@ def live_server(app) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+
+def migration_drift(engine, metadata, service: str) -> list:
+    """What `service`'s migrations and its models disagree on (empty when they match).
+
+    Only the service's own tables are compared: other services share the database, as on AWS.
+    """
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    own_tables = set(metadata.tables)
+
+    def only_ours(name, type_, _parent):
+        return type_ != "table" or name in own_tables
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={
+            "version_table": f"alembic_version_{service}", "include_name": only_ours})
+        return compare_metadata(context, metadata)
+
 # The running shop, one per session, for every area that needs it.
 from tests.shop import stack  # noqa: E402, F401

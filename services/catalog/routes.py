@@ -7,7 +7,7 @@ import re
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
 
-from services.kit.api import ErrorResponse, SpecResponse, make_spec
+from services.kit.api import SpecResponse, error_responses, make_spec
 from services.kit.app import current_config
 from services.kit.auth import Principal, current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.caching import conditional
@@ -56,9 +56,6 @@ IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.svg$")
 # Every JSON body can be malformed (400), too large (413) or not JSON at all (415).
 BODY_ERRORS = (400, 413, 415)
 
-
-def _errors(*codes: int) -> dict:
-    return {f"HTTP_{code}": ErrorResponse for code in codes}
 
 
 def _cache_seconds() -> int:
@@ -136,7 +133,7 @@ def _admin_view(requested: bool) -> bool:
 @bp.get("/api/products")
 @conditional(max_age=_cache_seconds)
 @shopper_read
-@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductPage, **_errors(401, 403, 422)),
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductPage, **error_responses(401, 403, 422)),
                tags=["products"])
 def list_products(query: ProductsQuery):
     """Products with filters (category id/slug, q, size, price range), sort and paging."""
@@ -152,7 +149,7 @@ def list_products(query: ProductsQuery):
 @bp.get("/api/products/search")
 @conditional(max_age=_cache_seconds)
 @shopper_read
-@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=SearchPage, **_errors(422)), tags=["products"])
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=SearchPage, **error_responses(422)), tags=["products"])
 def search_products(query: SearchQuery):
     """Accent- and case-insensitive search by relevance ("banh kem" finds "Bánh Kem")."""
     _viewer()
@@ -166,7 +163,7 @@ def search_products(query: SearchQuery):
 @bp.get(f"/api/products/<{ID}:product_id>")
 @conditional(max_age=_cache_seconds)
 @shopper_read
-@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductOut, **_errors(404)), tags=["products"])
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductOut, **error_responses(404)), tags=["products"])
 def get_product(product_id: int):
     """One product with its sizes. Inactive products exist only for admins."""
     viewer = _viewer()
@@ -177,7 +174,8 @@ def get_product(product_id: int):
 
 
 @bp.post("/api/products/prices")
-@spec.validate(resp=SpecResponse(HTTP_200=PriceLookupOut, **_errors(422, *BODY_ERRORS)), tags=["products"])
+@spec.validate(resp=SpecResponse(HTTP_200=PriceLookupOut, **error_responses(422, *BODY_ERRORS)),
+               tags=["products"])
 def price_lookup(json: PriceLookupIn):
     """Authoritative prices for (productId, size) lines, in request order (used by orders)."""
     return jsonify({"items": products.price_lines(json.items)})
@@ -185,7 +183,7 @@ def price_lookup(json: PriceLookupIn):
 
 @bp.post("/api/products")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_201=ProductOut, **_errors(401, 403, 409, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_201=ProductOut, **error_responses(401, 403, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def create_product(json: ProductIn):
     """Create a product with its sizes (admin)."""
@@ -195,7 +193,8 @@ def create_product(json: ProductIn):
 
 @bp.patch(f"/api/products/<{ID}:product_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=ProductOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_200=ProductOut,
+                                 **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def update_product(product_id: int, json: ProductPatch):
     """Change a product's fields; `{"active": false}` deactivates it (admin)."""
@@ -204,7 +203,7 @@ def update_product(product_id: int, json: ProductPatch):
 
 @bp.post(f"/api/products/<{ID}:product_id>/sizes")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_201=SizeOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_201=SizeOut, **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def add_size(product_id: int, json: SizeIn):
     """Add a size with its price (admin)."""
@@ -213,7 +212,7 @@ def add_size(product_id: int, json: SizeIn):
 
 @bp.patch(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=SizeOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_200=SizeOut, **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def update_size(product_id: int, size_id: int, json: SizePatch):
     """Rename a size or change its price (admin)."""
@@ -222,7 +221,7 @@ def update_size(product_id: int, size_id: int, json: SizePatch):
 
 @bp.delete(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404, 409)),
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 409)),
                security=AUTH, tags=["admin"])
 def remove_size(product_id: int, size_id: int):
     """Remove a size; 409 for a product's last size (admin)."""
@@ -235,7 +234,7 @@ def remove_size(product_id: int, size_id: int):
 @bp.get("/api/categories")
 @conditional(max_age=_cache_seconds)
 @shopper_read
-@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CategoryList, **_errors(401, 403, 422)),
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CategoryList, **error_responses(401, 403, 422)),
                tags=["categories"])
 def list_categories(query: CategoriesQuery):
     """Categories with their product counts (active products; all products with includeInactive)."""
@@ -245,7 +244,7 @@ def list_categories(query: CategoriesQuery):
 
 @bp.post("/api/categories")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_201=CategoryOut, **_errors(401, 403, 409, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_201=CategoryOut, **error_responses(401, 403, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def create_category(json: CategoryIn):
     """Create a category (admin)."""
@@ -255,7 +254,8 @@ def create_category(json: CategoryIn):
 
 @bp.patch(f"/api/categories/<{ID}:category_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=CategoryOut, **_errors(401, 403, 404, 409, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_200=CategoryOut,
+                                 **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=AUTH, tags=["admin"])
 def update_category(category_id: int, json: CategoryPatch):
     """Rename or describe a category (admin)."""
@@ -265,7 +265,7 @@ def update_category(category_id: int, json: CategoryPatch):
 
 @bp.delete(f"/api/categories/<{ID}:category_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404, 409)),
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 409)),
                security=AUTH, tags=["admin"])
 def delete_category(category_id: int):
     """Delete an empty category; 409 while it still has products (admin)."""
@@ -296,7 +296,8 @@ CART_ID_DESCRIPTION = {"id": "GET: the customer's user id; PATCH/DELETE: the car
 @bp.post("/api/cart")
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_201=CartItemOut, HTTP_200=CartItemOut,
-                                 **_errors(401, 409, 422, *BODY_ERRORS)), security=AUTH, tags=["cart"])
+                                 **error_responses(401, 409, 422, *BODY_ERRORS)),
+               security=AUTH, tags=["cart"])
 def add_to_cart(json: CartItemIn):
     """Add a cake to the caller's cart; the same product and size merge into one line (max 99)."""
     added = carts.add_item(current_user().id, json.product_id, json.size, json.quantity)
@@ -308,7 +309,8 @@ def add_to_cart(json: CartItemIn):
 @bp.get(f"/api/cart/<{ID}:id>")
 @conditional(private=True)
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CartOut, **_errors(401, 403, 404)), security=AUTH,
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CartOut, **error_responses(401, 403, 404)),
+               security=AUTH,
                tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELETE /api/cart/{id}
     """A customer's cart with current prices and totals (the customer, or an admin)."""
@@ -318,7 +320,7 @@ def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELE
 
 @bp.patch(f"/api/cart/<{ID}:id>")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **_errors(401, 403, 404, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **error_responses(401, 403, 404, 422, *BODY_ERRORS)),
                security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def update_cart_item(id: int, json: CartQuantityIn):
     """Set a line's quantity, 1–99 (the cart's owner)."""
@@ -327,7 +329,7 @@ def update_cart_item(id: int, json: CartQuantityIn):
 
 @bp.delete(f"/api/cart/<{ID}:id>")
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404)),
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404)),
                security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def remove_cart_item(id: int):
     """Remove a line (the cart's owner)."""
@@ -337,7 +339,7 @@ def remove_cart_item(id: int):
 
 @bp.delete(f"/api/cart/user/<{ID}:user_id>")
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_204", **_errors(401, 403, 404)), security=AUTH, tags=["cart"])
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404)), security=AUTH, tags=["cart"])
 def clear_cart(user_id: int):
     """Empty a customer's cart, e.g. after checkout (the customer, or an admin)."""
     ensure_self_or_admin(user_id)

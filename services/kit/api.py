@@ -26,6 +26,11 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+def error_responses(*statuses: int) -> dict[str, type[ErrorResponse]]:
+    """Documents the error shape for each status, for `SpecResponse(**error_responses(401, 403))`."""
+    return {f"HTTP_{status}": ErrorResponse for status in statuses}
+
+
 def _raise_validation_error(_req, _resp, req_validation_error, _instance, _adapter=None):
     # Spectree would answer with its own body; re-raise so the kit's 422 handler answers instead.
     if req_validation_error is not None:

@@ -7,7 +7,7 @@ import functools
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
-from services.kit.api import ErrorResponse, SpecResponse, make_spec
+from services.kit.api import SpecResponse, error_responses, make_spec
 from services.kit.app import current_config
 from services.kit.auth import bearer_token, current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.db import db_session
@@ -48,7 +48,7 @@ def responses(*errors: int | tuple[int, ...], no_content: bool = False, **models
     """SpecResponse with the given success models plus ErrorResponse for each error status."""
     codes = [code for e in errors for code in (e if isinstance(e, tuple) else (e,))]
     return SpecResponse(*(["HTTP_204"] if no_content else []), **models,
-                        **{f"HTTP_{code}": ErrorResponse for code in codes})
+                        **error_responses(*codes))
 
 
 INVALID_LOGIN = "Incorrect e-mail or password"

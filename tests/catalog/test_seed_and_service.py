@@ -4,8 +4,6 @@ import json
 import re
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from services.catalog.admin import IMAGE_DIR
@@ -14,6 +12,7 @@ from services.catalog.models import Base, Category, Product, ProductSize
 from services.catalog.search import slugify
 from services.kit.routing import bounded_digits
 from tests.catalog.conftest import SEED, assert_error
+from tests.conftest import migration_drift
 
 
 def counts(app) -> tuple[int, int, int]:
@@ -108,15 +107,7 @@ def test_wrong_method_is_405(client):
 
 
 def test_migrations_match_the_models(app):
-    own_tables = set(Base.metadata.tables)
-
-    def only_ours(name, type_, _parent):  # other services' tables share the database
-        return type_ != "table" or name in own_tables
-
-    with app.extensions["db"].engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "version_table": "alembic_version_catalog", "include_name": only_ours})
-        assert compare_metadata(context, Base.metadata) == []
+    assert migration_drift(app.extensions["db"].engine, Base.metadata, "catalog") == []
 
 
 @pytest.mark.parametrize("method, path", [

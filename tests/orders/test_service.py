@@ -5,22 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import create_engine, func, select, update
 
 from services.orders.config import OrdersConfig
 from services.orders.models import Base, IdempotencyKey, utcnow
+from tests.conftest import migration_drift
 
 from .conftest import CUSTOMER, migrated, order_body
 
 
 def test_migrations_match_the_models(database_url):
     engine = create_engine(OrdersConfig(database_url=migrated(database_url)).sqlalchemy_url)
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": "alembic_version_orders"})
-        assert compare_metadata(context, Base.metadata) == []
+    assert migration_drift(engine, Base.metadata, "orders") == []
     engine.dispose()
 
 

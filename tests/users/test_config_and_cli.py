@@ -148,3 +148,14 @@ def test_health_and_openapi(client):
             "/api/customers/email/{email}/role", "/.well-known/jwks.json"} <= set(document["paths"])
     login = document["paths"]["/api/auth/login"]["post"]
     assert {"200", "401", "422", "429"} <= set(login["responses"])
+
+
+def test_migrations_match_the_models(users_database):
+    from sqlalchemy import create_engine
+
+    from services.users.models import Base
+    from tests.conftest import migration_drift
+
+    engine = create_engine(UsersConfig(database_url=users_database).sqlalchemy_url)
+    assert migration_drift(engine, Base.metadata, "users") == []
+    engine.dispose()
