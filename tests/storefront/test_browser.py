@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from services.storefront.formatting import vnd
-
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
 PHONE = {"width": 390, "height": 844}
 SHIPPING = 30_000

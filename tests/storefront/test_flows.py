@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
+
 from .helpers import Browserless, csrf_token
 
 
