@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMe
 from .auth import TokenVerifier
 from .config import ServiceConfig
 from .db import Database, upgrade
-from .errors import error_response, register_error_handlers
+from .errors import Unprocessable, error_response, register_error_handlers
 from .events import EventEmitter
 from .logs import configure_logging, install_request_id
 from .routing import BoundedIntegerConverter
@@ -81,11 +81,16 @@ def _check_json_body():
     if not request.is_json:
         raise UnsupportedMediaType("Send the request body as application/json")
     try:
-        request.get_json()
+        body = request.get_json()
     except BadRequest as exc:
         raise BadRequest("Request body is not valid JSON") from exc
     except RecursionError as exc:  # e.g. [[[[...]]]] thousands deep: the parser gives up
         raise BadRequest("Request body is nested too deeply") from exc
+    if body is None:
+        # Spectree reads a JSON null as "no body" (an empty object), which some models accept.
+        raise Unprocessable("The request body is null; send a JSON object",
+                            details=[{"field": "body", "message": "null is not a request body",
+                                      "type": "null_body"}])
     return None
 
 

@@ -22,6 +22,12 @@ def test_malformed_json_is_400(client, tokens):
     assert_error(response, 400, "bad_request")
 
 
+def test_null_body_is_422(client, tokens):
+    response = client.post("/api/notes", data="null", content_type="application/json",
+                           headers=tokens.headers(1))
+    assert assert_error(response, 422, "validation_error")["details"][0]["field"] == "body"
+
+
 def test_wrong_content_type_is_415(client, tokens):
     response = client.post("/api/notes", data="text=hi", headers=tokens.headers(1),
                            content_type="application/x-www-form-urlencoded")

@@ -3,7 +3,7 @@
 Every operation gets bounded, reproducible examples, valid (positive) and invalid (negative), sent
 over HTTP to the gunicorn processes with an admin token, so the handlers behind the auth checks
 are reached too. Whatever is sent: no 5xx, and every answer matches the documented schema and
-content type.
+content type; invalid input is refused with a 4xx.
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+)
 
 from .conftest import Shop
 
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# Invalid input is refused with a 4xx, never accepted.
+MODE_CHECKS = {GenerationMode.POSITIVE: [], GenerationMode.NEGATIVE: [negative_data_rejection]}
 
 
 @pytest.mark.parametrize("mode", list(EXAMPLES), ids=lambda mode: mode.value)
@@ -41,7 +47,7 @@ def test_every_operation_answers_within_its_contract(healthy_shop: Shop, service
         @given(case=operation.as_strategy(generation_mode=mode))
         def exercise(case):
             response = case.call_and_validate(base_url=base_url, headers=shop.admin_headers,
-                                              checks=CHECKS, timeout=15)
+                                              checks=CHECKS + MODE_CHECKS[mode], timeout=15)
             calls.append(response.status_code)
 
         try:
