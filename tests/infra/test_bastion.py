@@ -37,7 +37,8 @@ def test_no_ssh_and_no_key_pair(bastion):
         assert rule["FromPort"] != 22
     instance = only(properties(template, "AWS::EC2::Instance"))
     assert "KeyName" not in instance
-    assert [(rule["CidrIp"], rule["FromPort"]) for rule in group["SecurityGroupEgress"]] == [("0.0.0.0/0", 443)]
+    egress = [(rule["CidrIp"], rule["FromPort"]) for rule in group["SecurityGroupEgress"]]
+    assert egress == [("0.0.0.0/0", 443)]
 
 
 def test_session_manager_role_and_imdsv2(bastion):
