@@ -31,7 +31,9 @@ RETENTION = {
     365: logs.RetentionDays.ONE_YEAR,
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/[0-9a-f-]{36}$"
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def with_context(
             f"set context sweetdream:alertEmail (or {config.context_key('alertEmail')}) "
             f"to the address that receives {config.name} alarms; got {alert_email!r}"
         )
+    account = account or context(ACCOUNT_CONTEXT_KEY) or None
     certificate_arn = context(config.context_key("certificateArn"))
     domain_name = context(config.context_key("domainName"))
     if config.https:
@@ -173,6 +176,12 @@ def with_context(
                 f"{config.name} serves HTTPS: set context {config.context_key('certificateArn')} "
                 f"to an ACM certificate ARN in {config.region}; got {certificate_arn!r}"
             )
+        if account and match["account"] != str(account):
+            # Catches the example value shipped in cdk.json before it reaches a real deploy.
+            raise ValueError(
+                f"{config.context_key('certificateArn')} is a certificate of account {match['account']}, "
+                f"but {config.name} deploys to account {account}: set it to your own certificate"
+            )
         if not domain_name:
             raise ValueError(
                 f"{config.name} serves HTTPS: set context {config.context_key('domainName')} "
@@ -180,7 +189,7 @@ def with_context(
             )
     return dataclasses.replace(
         config,
-        account=account or context(ACCOUNT_CONTEXT_KEY) or None,
+        account=account,
         alert_email=str(alert_email),
         certificate_arn=str(certificate_arn) if config.https else None,
         domain_name=str(domain_name) if config.https else None,

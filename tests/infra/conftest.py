@@ -22,6 +22,7 @@ from stacks.shop import ShopEnvironment, add_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
+CERTIFICATE = f"arn:aws:acm:us-west-2:{ACCOUNT}:certificate/0d4c1f6e-5b7a-4d2e-9a3c-7e8f9a0b1c2d"
 PARTS = ("Network", "Data", "Services")
 
 
@@ -76,7 +77,12 @@ def shop(cdk_outdir, cli_synth_started) -> dict[str, ShopEnvironment]:
     Built while the CLI synth (`cli_synth_started`) runs in its own process.
     """
     # The dev bastion is on here (cdk.json leaves it off, which the CLI synth covers).
-    app = App(context={**cdk_json_context(), "sweetdream:dev:bastion": True}, outdir=str(cdk_outdir))
+    context = {
+        **cdk_json_context(),
+        "sweetdream:dev:bastion": True,
+        "sweetdream:prod:certificateArn": CERTIFICATE,
+    }
+    app = App(context=context, outdir=str(cdk_outdir))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     environments = {
         config.name: add_environment(app, with_context(config, app.node.try_get_context, account=ACCOUNT))

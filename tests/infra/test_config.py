@@ -104,6 +104,20 @@ def test_prod_context_is_validated(values, message):
         with_context(PROD, context(**values))
 
 
+def test_a_certificate_of_another_account_is_refused_once_the_account_is_known():
+    values = {
+        "sweetdream:alertEmail": "a@b.co",
+        "sweetdream:prod:certificateArn": CERTIFICATE,
+        "sweetdream:prod:domainName": "shop.example.com",
+    }
+    assert with_context(PROD, context(**values)).certificate_arn == CERTIFICATE  # offline synth
+    assert with_context(PROD, context(**values), account="111122223333").account == "111122223333"
+    with pytest.raises(ValueError, match="certificate of account 111122223333"):
+        with_context(PROD, context(**values), account="123456789012")
+    with pytest.raises(ValueError, match="certificate of account 111122223333"):
+        with_context(PROD, context(**values, **{"sweetdream:account": "123456789012"}))
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
