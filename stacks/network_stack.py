@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import CfnResource, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -39,8 +39,11 @@ class ShopNetwork(Construct):
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
             },
         )
-        acknowledge_id(self.vpc, "CloudFormation-Validate::W3010", "Explicit availability zones are "
-                       "deliberate: synth needs no AZ lookup and so no AWS credentials.")
+        acknowledge_id(
+            self.vpc,
+            "CloudFormation-Validate::W3010",
+            "Explicit availability zones are deliberate: synth needs no AZ lookup and so no AWS credentials.",
+        )
         flow_log_group = logs.LogGroup(
             self, "FlowLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -61,3 +64,22 @@ class NetworkStack(SweetDreamStack):
         )
         self.network = ShopNetwork(self, "Network", config=config)
         self.vpc = self.network.vpc
+        self._retain_provider_logs_for(config)
+
+    def _retain_provider_logs_for(self, config: EnvironmentConfig) -> None:
+        """The default-security-group cleanup function logs to a group with the environment's retention.
+
+        CDK creates that function as a stack-level provider without a log group of its own, so it
+        would log to /aws/lambda/<name> and keep those logs forever.
+        """
+        provider = self.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        handler = provider.node.try_find_child("Handler") if provider is not None else None
+        if not isinstance(handler, CfnResource):
+            raise ValueError("the VPC's default-security-group provider was not found; check its path")
+        log_group = logs.LogGroup(
+            self,
+            "RestrictDefaultSgLogs",
+            retention=config.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        handler.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})

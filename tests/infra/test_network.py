@@ -57,3 +57,18 @@ def test_flow_logs_to_cloudwatch_with_retention(network, config):
     network.has_resource_properties(
         "AWS::Logs::LogGroup", {"RetentionInDays": {"dev": 7, "prod": 30}[config.name]}
     )
+
+
+def test_every_function_logs_to_a_group_with_the_environment_retention(templates, config):
+    days = {"dev": 7, "prod": 30}[config.name]
+    for part in ("Network", "Data", "Services"):
+        template = templates[config.name, part]
+        groups = template.find_resources("AWS::Logs::LogGroup")
+        named = {str(group["Properties"].get("LogGroupName")) for group in groups.values()}
+        for function_id, function in template.find_resources("AWS::Lambda::Function").items():
+            explicit = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+            if explicit is not None:
+                assert groups[explicit["Ref"]]["Properties"]["RetentionInDays"] == days
+            else:  # the /aws/lambda/<function> group, created by the stack with retention
+                assert any(f"'Ref': '{function_id}'" in name for name in named), function_id
+        assert {group["Properties"]["RetentionInDays"] for group in groups.values()} <= {days}
