@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.conftest import temporary_postgres_database
 
     started = time.monotonic()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="sweetdream-bench-") as tmp, \
             temporary_postgres_database("sdbench") as database_url:
         work = Path(tmp)
@@ -340,8 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         row["targets"] = assess(row, next(s for s in plan if s.name == row["name"]), floor_rps)
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "make bench",
+        "command": "make bench" if not (argv if argv is not None else sys.argv[1:])
+                   else "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
+        # 1/5/15-minute load averages: anything else running on the machine shows here
+        "load_average": {"before": [round(x, 2) for x in load_before],
+                         "after": [round(x, 2) for x in os.getloadavg()]},
         "settings": {
             "duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections,
             "wrk_threads": 1, "gunicorn": "services/gunicorn_conf.py (gthread, 2 workers x 8 threads)",
