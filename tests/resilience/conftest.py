@@ -91,8 +91,11 @@ class Shop:
 
 
 def _via(url: str, port: int) -> str:
+    """`url` with its host and port replaced by the proxy's (credentials kept)."""
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{port}"))
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{port}" if credentials
+                                     else f"127.0.0.1:{port}"))
 
 
 @pytest.fixture(scope="session")
