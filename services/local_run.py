@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -75,6 +76,16 @@ def run_setup(env: dict[str, str]) -> None:
         raise SystemExit(1)
 
 
+def ports_in_use() -> list[int]:
+    ports = [spec.port for spec in SERVICES] + [GATEWAY_PORT]
+    busy = []
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    return busy
+
+
 def start(name: str, port: int, app: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed when the process ends)
     return subprocess.Popen(  # noqa: S603
@@ -128,6 +139,10 @@ def main() -> None:
     total = 4
     started = time.monotonic()
 
+    busy = ports_in_use()
+    if busy:
+        raise SystemExit(f"ports {busy} are in use: is SweetDream already running (make run)?")
+
     step(1, total, "Signing keys")
     from .users.keys import ensure_local_key
     ensure_local_key(data_dir)
@@ -137,6 +152,8 @@ def main() -> None:
 
     step(3, total, "Starting services and the gateway")
     processes: dict[str, subprocess.Popen] = {}
+    # Explicit handlers: a shell that starts us in the background would otherwise ignore Ctrl-C.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         for spec in SERVICES:
