@@ -26,10 +26,16 @@ def bounded_digits(limit: int) -> str:
     return "(?:" + "|".join(dict.fromkeys(options)) + ")"
 
 
-class BoundedIntegerConverter(IntegerConverter):
-    """Werkzeug's `int`, whose pattern itself stops at `max` (unsigned, no fixed width)."""
+# Ids are PostgreSQL `integer` columns: a larger number cannot name a row, and sent to the
+# database it would fail as an overflow (a 500) instead of a 404.
+MAX_ID = 2**31 - 1
 
-    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
+
+class BoundedIntegerConverter(IntegerConverter):
+    """Werkzeug's `int`, whose pattern itself stops at `max` (default MAX_ID; unsigned, no fixed
+    width)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # noqa: A002
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
         if max is not None and max >= 0 and not signed and not fixed_digits:
             self.regex = bounded_digits(max)

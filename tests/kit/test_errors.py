@@ -116,3 +116,11 @@ def test_exhausted_connection_pool_is_503(make_app, postgres_url):
     finally:
         held.close()
     assert_error(response, 503, "database_unavailable")
+
+
+def test_ids_beyond_the_integer_column_range_are_404_not_a_database_error(client, tokens):
+    # The database is never asked about 2**31: PostgreSQL would answer with an overflow error.
+    response = client.get("/api/users/2147483648/notes", headers=tokens.headers(1, "ADMIN"))
+    assert_error(response, 404, "not_found")
+    assert client.get("/api/users/2147483647/notes",
+                      headers=tokens.headers(1, "ADMIN")).status_code == 200
