@@ -1,0 +1,51 @@
+"""ReadCache refreshes an expired entry once while other callers keep the old value meanwhile."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from services.catalog.readcache import ReadCache
+
+
+def test_one_caller_rebuilds_an_expired_entry_while_the_others_get_the_old_value():
+    cache = ReadCache(0.05)
+    assert cache.get("page", lambda: "v1") == "v1"
+    time.sleep(0.06)
+    rebuilding, release = threading.Event(), threading.Event()
+
+    def slow_build():
+        rebuilding.set()
+        release.wait(5)
+        return "v2"
+
+    refresher = threading.Thread(target=lambda: cache.get("page", slow_build))
+    refresher.start()
+    assert rebuilding.wait(5)
+    calls = []
+    assert cache.get("page", lambda: calls.append(1) or "other") == "v1"  # no second rebuild
+    release.set()
+    refresher.join(5)
+    assert calls == []
+    assert cache.get("page", lambda: "never") == "v2"
+
+
+def test_a_failed_rebuild_lets_the_next_caller_try_again():
+    cache = ReadCache(0.01)
+    cache.get("page", lambda: "v1")
+    time.sleep(0.02)
+
+    def broken():
+        raise RuntimeError("database went away")
+
+    with pytest.raises(RuntimeError):
+        cache.get("page", broken)
+    assert cache.get("page", lambda: "v2") == "v2"
+
+
+def test_a_key_never_built_is_built_by_every_caller_that_asks():
+    cache = ReadCache(60)
+    assert cache.get("a", lambda: None) is None  # None is not kept
+    assert cache.get("a", lambda: "built") == "built"
