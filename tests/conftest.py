@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -18,6 +19,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import make_server
 
+from services.kit.config import ServiceConfig
+from services.kit.db import upgrade
+
 # The CDK's jsii runtime starts with the first aws_cdk import and needs Node 22, which package.json
 # brings (`make test` exports the same path; this covers a bare `pytest`).
 NODE_22 = Path(__file__).resolve().parents[1] / "node_modules" / "node" / "bin" / "node"
@@ -27,6 +31,7 @@ if NODE_22.exists():
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL",
                                    "postgresql://postgres@127.0.0.1:5432/postgres")
 ISSUER, AUDIENCE = "sweetdream-users", "sweetdream"
+SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -90,6 +95,56 @@ class TokenFactory:
 @pytest.fixture(scope="session")
 def tokens() -> TokenFactory:
     return TokenFactory()
+
+
+@pytest.fixture
+def auth(tokens):
+    """Headers for a caller: auth(CUSTOMER), auth(ADMIN, "ADMIN"), plus any extra headers."""
+    def headers(user_id: int, role: str = "CUSTOMER", **extra) -> dict[str, str]:
+        return {**tokens.headers(user_id, role), **extra}
+    return headers
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the area's `app` fixture."""
+    return app.test_client()
+
+
+_migrated: set[tuple[str, str]] = set()
+
+
+def migrate_once(service: str, database_url: str) -> str:
+    """Upgrade `service`'s tables on the database to head, once per session; returns the url."""
+    if (service, database_url) not in _migrated:
+        upgrade(SERVICES_DIR / service, ServiceConfig(environment="test", database_url=database_url))
+        _migrated.add((service, database_url))
+    return database_url
+
+
+@pytest.fixture
+def events_file(tmp_path) -> Path:
+    """The app's local event log (EVENT_LOG_FILE) for one test."""
+    return tmp_path / "events.jsonl"
+
+
+def read_events(path: Path, name: str | None = None) -> list[dict]:
+    """The events logged to `path`, or only those called `name`."""
+    if not path.exists():
+        return []
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [e for e in events if name is None or e["event"] == name]
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """`response` is the kit's JSON error `code` with `status`; returns its error object."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"], body
+    return body["error"]
 
 
 @contextmanager

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from sqlalchemy import event, text
 
@@ -12,32 +9,15 @@ from services.catalog import create_app
 from services.catalog.config import SERVICE_DIR, CatalogConfig
 from services.catalog.models import Base
 from services.catalog.seed import load_seed, read_seed
-from services.kit.db import db_session, upgrade
+from services.kit.db import db_session
+from tests.conftest import assert_error, migrate_once
 
 CUSTOMER, OTHER_CUSTOMER, ADMIN = 1001, 1002, 1
 SEED = read_seed(SERVICE_DIR / "catalog-seed.json")
 
-_migrated: set[str] = set()
-
-
 @pytest.fixture(scope="session")
 def catalog_database(database_url) -> str:
-    if database_url not in _migrated:
-        upgrade(SERVICE_DIR, CatalogConfig(database_url=database_url))
-        _migrated.add(database_url)
-    return database_url
-
-
-@pytest.fixture
-def events_file(tmp_path) -> Path:
-    return tmp_path / "events.jsonl"
-
-
-def read_events(path: Path, name: str | None = None) -> list[dict]:
-    if not path.exists():
-        return []
-    events = [json.loads(line) for line in path.read_text().splitlines()]
-    return [e for e in events if name is None or e["event"] == name]
+    return migrate_once("catalog", database_url)
 
 
 def empty_catalog(engine) -> None:
@@ -93,30 +73,8 @@ def app(make_app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def auth(tokens):
-    """Headers for a caller: auth(CUSTOMER), auth(ADMIN, "ADMIN")."""
-    def headers(user_id: int, role: str = "CUSTOMER", **extra) -> dict[str, str]:
-        return {**tokens.headers(user_id, role), **extra}
-    return headers
-
-
-@pytest.fixture
 def admin(auth):
     return auth(ADMIN, "ADMIN")
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def error_fields(response) -> set[str]:

@@ -7,8 +7,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.catalog.conftest import CUSTOMER, assert_error, error_fields, names
-from tests.conftest import live_server
+from tests.catalog.conftest import CUSTOMER, error_fields, names
+from tests.conftest import assert_error, live_server
 
 NEW_PRODUCT = {"name": "Bánh Bông Lan Trứng Muối", "description": "Bông lan mềm, trứng muối béo.",
                "categoryId": 4, "sizes": [{"size": "Hộp 4 cái", "price": 60000},

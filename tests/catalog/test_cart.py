@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, assert_error, error_fields
-from tests.conftest import live_server
+from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, error_fields
+from tests.conftest import assert_error, live_server
 
 ITEM_KEYS = {"id", "productId", "productName", "size", "unitPrice", "quantity", "lineTotal",
              "imageUrl", "available"}

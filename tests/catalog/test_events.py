@@ -1,7 +1,8 @@
 """Each catalog event carries the envelope and the properties DESIGN.md lists for it."""
 
 from services.kit.events import ENVELOPE_FIELDS, EVENT_PROPERTIES
-from tests.catalog.conftest import CUSTOMER, read_events
+from tests.catalog.conftest import CUSTOMER
+from tests.conftest import read_events
 
 
 def assert_event(event: dict, name: str, properties: dict) -> None:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.catalog.conftest import CUSTOMER, assert_error, error_fields, names
+from tests.catalog.conftest import CUSTOMER, error_fields, names
+from tests.conftest import assert_error
 
 TIRAMISUS = ["Tiramisu", "Tiramisu Dâu", "Tiramisu Hình Gấu", "Tiramisu Trái Cây"]
 

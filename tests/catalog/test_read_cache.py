@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import event
 
-from .conftest import read_events
+from tests.conftest import read_events
 
 READS = ["/api/products", "/api/products?sort=price&pageSize=5", "/api/products/1",
          "/api/products/search?q=banh%20kem", "/api/categories"]

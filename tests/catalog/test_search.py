@@ -3,7 +3,8 @@
 import pytest
 
 from services.catalog.search import normalize, slugify, tokens
-from tests.catalog.conftest import assert_error, error_fields, names
+from tests.catalog.conftest import error_fields, names
+from tests.conftest import assert_error
 
 BANH_KEM = ["Bánh Kem Bắp", "Bánh Kem Bươm Bướm", "Bánh Kem Lãn Mạn", "Bánh Kem Nho Xanh"]
 DAU = ["Mousse Dâu", "Mousse Mãng Cầu Dâu", "Tiramisu Dâu"]

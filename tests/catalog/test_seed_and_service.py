@@ -11,8 +11,8 @@ from services.catalog.config import SERVICE_DIR
 from services.catalog.models import Base, Category, Product, ProductSize
 from services.catalog.search import slugify
 from services.kit.routing import bounded_digits
-from tests.catalog.conftest import SEED, assert_error
-from tests.conftest import migration_drift
+from tests.catalog.conftest import SEED
+from tests.conftest import assert_error, migration_drift
 
 
 def counts(app) -> tuple[int, int, int]:

@@ -5,12 +5,12 @@ from tests.kit.sample_app import Base, create_app
 
 
 @pytest.fixture
-def make_app(tokens, tmp_path):
+def make_app(tokens, tmp_path, events_file):
     def make(**overrides):
         settings = {"service_name": "sample", "environment": "test",
                     "database_url": f"sqlite:///{tmp_path / 'sample.db'}",
                     "jwt_public_key": tokens.public_pem,
-                    "event_log_file": str(tmp_path / "events.jsonl")}
+                    "event_log_file": str(events_file)}
         settings.update(overrides)
         app = create_app(ServiceConfig(**settings))
         return app
@@ -31,8 +31,3 @@ def _sample_schema(database_url):
 @pytest.fixture
 def app(make_app, _sample_schema):
     return make_app(database_url=_sample_schema)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()

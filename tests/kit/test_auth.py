@@ -8,7 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.kit.test_errors import assert_error
+from tests.conftest import assert_error
 
 
 def _unsigned(claims: dict) -> str:

@@ -2,18 +2,8 @@
 
 import pytest
 
+from tests.conftest import assert_error
 from tests.kit.sample_app import Base
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def test_malformed_json_is_400(client, tokens):

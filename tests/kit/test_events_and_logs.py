@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from services.kit.config import ServiceConfig
 from services.kit.events import ENVELOPE_FIELDS, EVENT_NAMES, EventEmitter, build_event
+from tests.conftest import read_events
 
 
-def test_emitted_line_has_every_envelope_field(client, tokens, capsys, tmp_path):
+def test_emitted_line_has_every_envelope_field(client, tokens, capsys, events_file):
     response = client.post("/api/notes", json={"text": "bánh kem"},
                            headers={**tokens.headers(42), "X-Request-Id": "req-123",
                                     "X-Session-Id": "sess-9"})
@@ -33,8 +34,7 @@ def test_emitted_line_has_every_envelope_field(client, tokens, capsys, tmp_path)
     assert event["requestId"] == "req-123"
     assert event["properties"] == {"searchQuery": "bánh kem", "resultsCount": 1}
     # the local event log holds the very same line
-    logged = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line) for line in logged] == [event]
+    assert read_events(events_file) == [event]
 
 
 def test_each_event_gets_a_new_id():

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import delete
 
-from services.kit.db import upgrade
 from services.orders import create_app
 from services.orders.config import OrdersConfig
 from services.orders.models import IdempotencyKey, Order, OrderItem, OrderStatusHistory
-from tests.conftest import live_server, temporary_postgres_database
+from tests.conftest import live_server, migrate_once, temporary_postgres_database
 
-ORDERS_DIR = Path(__file__).resolve().parents[2] / "services" / "orders"
 CUSTOMER, OTHER_CUSTOMER, ADMIN = 1001, 1002, 1
 ADDRESS = "12 Nguyễn Huệ, Quận 1, TP. Hồ Chí Minh"
 
@@ -102,31 +98,9 @@ def _reset_catalog_faults(request):
         request.getfixturevalue("catalog").faults.reset()
 
 
-_migrated: set[str] = set()
-
-
-def migrated(url: str) -> str:
-    if url not in _migrated:
-        upgrade(ORDERS_DIR, OrdersConfig(database_url=url))
-        _migrated.add(url)
-    return url
-
-
 @pytest.fixture(scope="session")
 def orders_database(postgres_url) -> str:
-    return migrated(postgres_url)
-
-
-@pytest.fixture
-def events_file(tmp_path) -> Path:
-    return tmp_path / "events.jsonl"
-
-
-def read_events(path: Path, name: str | None = None) -> list[dict]:
-    if not path.exists():
-        return []
-    events = [json.loads(line) for line in path.read_text().splitlines()]
-    return [e for e in events if name is None or e["event"] == name]
+    return migrate_once("orders", postgres_url)
 
 
 @pytest.fixture
@@ -157,19 +131,6 @@ def app(make_app, orders_database):
     return make_app(orders_database)
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def auth(tokens):
-    """Headers for a caller: auth(CUSTOMER), auth(ADMIN, "ADMIN")."""
-    def headers(user_id: int, role: str = "CUSTOMER", **extra) -> dict[str, str]:
-        return {**tokens.headers(user_id, role), **extra}
-    return headers
-
-
 def order_body(*lines: tuple[int, str, int], **fields) -> dict:
     return {"items": [{"productId": pid, "size": size, "quantity": qty} for pid, size, qty in lines],
             "shippingAddress": ADDRESS, **fields}
@@ -192,10 +153,3 @@ def row_counts(app) -> dict[str, int]:
     with app.extensions["db"].engine.connect() as conn:
         return {model.__tablename__: conn.scalar(select(func.count()).select_from(model))
                 for model in (Order, OrderItem, OrderStatusHistory, IdempotencyKey)}
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    body = response.get_json() if hasattr(response, "get_json") else response.json()
-    assert response.status_code == status, body
-    assert set(body) == {"error"} and body["error"]["code"] == code, body
-    return body["error"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from .conftest import ADMIN, CUSTOMER, migrated, order_body, read_events
+from tests.conftest import migrate_once, read_events
+
+from .conftest import ADMIN, CUSTOMER, order_body
 
 
 def test_place_track_fulfil_and_cancel(make_app, database_url, auth, catalog, events_file):
-    client = make_app(migrated(database_url)).test_client()
+    client = make_app(migrate_once("orders", database_url)).test_client()
     price = catalog.price(4, "Hộp 6 cái")
 
     created = client.post("/api/orders", json=order_body((4, "Hộp 6 cái", 2), totalAmount=2 * price + 30_000),

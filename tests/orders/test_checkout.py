@@ -8,18 +8,10 @@ import time
 import pytest
 import requests
 
+from tests.conftest import assert_error, read_events
 from tests.kit.test_auth import FORGERIES
 
-from .conftest import (
-    ADDRESS,
-    ADMIN,
-    CUSTOMER,
-    OTHER_CUSTOMER,
-    assert_error,
-    order_body,
-    read_events,
-    row_counts,
-)
+from .conftest import ADDRESS, ADMIN, CUSTOMER, OTHER_CUSTOMER, order_body, row_counts
 
 NO_ROWS = {"orders": 0, "order_items": 0, "order_status_history": 0, "idempotency_keys": 0}
 

@@ -9,9 +9,9 @@ import requests
 from sqlalchemy import select
 
 from services.orders.models import IdempotencyKey
-from tests.conftest import live_server
+from tests.conftest import assert_error, live_server, read_events
 
-from .conftest import CUSTOMER, OTHER_CUSTOMER, assert_error, order_body, read_events, row_counts
+from .conftest import CUSTOMER, OTHER_CUSTOMER, order_body, row_counts
 
 
 def test_same_key_same_body_returns_the_same_order(client, app, auth, events_file):

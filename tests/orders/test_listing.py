@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import update
 
 from services.orders.models import Order
+from tests.conftest import assert_error
 
-from .conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, assert_error
+from .conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER
 
 TODAY = lambda: datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()  # noqa: E731
 

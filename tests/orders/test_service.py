@@ -10,13 +10,13 @@ from sqlalchemy import create_engine, func, select, update
 
 from services.orders.config import OrdersConfig
 from services.orders.models import Base, IdempotencyKey, utcnow
-from tests.conftest import migration_drift
+from tests.conftest import migrate_once, migration_drift
 
-from .conftest import CUSTOMER, migrated, order_body
+from .conftest import CUSTOMER, order_body
 
 
 def test_migrations_match_the_models(database_url):
-    engine = create_engine(OrdersConfig(database_url=migrated(database_url)).sqlalchemy_url)
+    engine = create_engine(OrdersConfig(database_url=migrate_once("orders", database_url)).sqlalchemy_url)
     assert migration_drift(engine, Base.metadata, "orders") == []
     engine.dispose()
 

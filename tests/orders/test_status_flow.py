@@ -10,9 +10,9 @@ from datetime import datetime
 import pytest
 import requests
 
-from tests.conftest import live_server
+from tests.conftest import assert_error, live_server
 
-from .conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, assert_error, row_counts
+from .conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, row_counts
 
 STATUSES = ("PENDING", "PROCESSING", "SHIPPED", "DELIVERED", "CANCELLED")
 # Written out from DESIGN.md, independently of the service's own table.
