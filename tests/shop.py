@@ -99,8 +99,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
     # One database for the three services, as on AWS (one RDS instance, distinct table names).
     with temporary_postgres_database("sdstore") as database_url:
-        # Every login here comes from one address (the storefront's), so the per-address throttle
-        # is raised; the users service's own tests cover throttling.
+        # Every login here comes from one address (the test browser and every hop are on
+        # 127.0.0.1), so the per-address throttle is raised; the users service's own tests cover
+        # throttling.
         users_config = UsersConfig(**shared, database_url=database_url, bcrypt_rounds=4,
                                    login_limit_per_address="1000 per minute")
         catalog_config = CatalogConfig(**shared, **verify, database_url=database_url)

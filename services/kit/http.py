@@ -6,12 +6,13 @@ from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .errors import ServiceUnavailable
 from .logs import REQUEST_ID_HEADER
+from .proxies import upstream_forwarded_for
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -50,8 +51,14 @@ class ServiceClient:
         """`idempotent` overrides the method's default, e.g. for a read-only POST lookup."""
         method = method.upper()
         headers = dict(kwargs.pop("headers", None) or {})
-        if has_request_context() and g.get("request_id"):
-            headers.setdefault(REQUEST_ID_HEADER, g.request_id)
+        if has_request_context():
+            if g.get("request_id"):
+                headers.setdefault(REQUEST_ID_HEADER, g.request_id)
+            # Pass the caller's address on like a proxy, so the next service (e.g. the users login
+            # throttle) sees the shopper behind us rather than this service's own address.
+            forwarded_for = upstream_forwarded_for(request.environ)
+            if forwarded_for:
+                headers.setdefault("X-Forwarded-For", forwarded_for)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         safe = method in IDEMPOTENT if idempotent is None else idempotent

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.kit.app import create_service_app
 from services.kit.auth import TokenVerifier
@@ -29,8 +28,5 @@ def create_app(config: UsersConfig | None = None) -> Flask:
     app.extensions["token_verifier"] = TokenVerifier(config.model_copy(update={
         "jwt_public_key": signing_key.public_pem, "jwt_public_key_file": "", "jwks_url": ""}))
     init_login_limits(app, config, endpoint="auth.login")
-    if config.trusted_proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops, x_proto=0, x_host=0,
-                                x_port=0, x_prefix=0)
     register_commands(app)
     return app

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+from typing import Annotated, Any
+
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.kit.config import ServiceConfig
+from services.kit.proxies import PRIVATE_NETWORKS, Network
 
 from .passwords import check_password_policy
 from .schemas import normalise_email
@@ -39,8 +43,24 @@ class UsersConfig(ServiceConfig):
     ratelimit_storage_uri: str = "memory://"
     login_limit_per_email: str = "5 per minute;20 per hour"
     login_limit_per_address: str = "30 per minute;300 per hour"
-    # Proxies in front of the service that append to X-Forwarded-For (the ALB, or the local gateway).
-    trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
+    # Where our own proxies sit (the ALB, the storefront, the local gateway), as comma-separated
+    # CIDRs: the client is the rightmost X-Forwarded-For address outside them. Empty: the socket's.
+    trusted_proxy_networks: Annotated[tuple[Network, ...], NoDecode] = PRIVATE_NETWORKS
+
+    @field_validator("trusted_proxy_networks", mode="before")
+    @classmethod
+    def _comma_separated_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [cidr.strip() for cidr in value.split(",") if cidr.strip()]
+        if isinstance(value, list | tuple):
+            networks = []
+            for cidr in value:
+                try:
+                    networks.append(ip_network(cidr))
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"not a CIDR network (host bits must be zero): {cidr!r}") from exc
+            return tuple(networks)
+        return value
 
     @field_validator("login_limit_per_email", "login_limit_per_address")
     @classmethod

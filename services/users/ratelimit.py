@@ -1,7 +1,10 @@
 """Login throttling (Flask-Limiter): failed attempts per e-mail, every attempt per client address.
 
-The client address is `request.remote_addr` after ProxyFix, i.e. what the trusted proxy (the ALB,
-or the local gateway) appended to X-Forwarded-For.
+The client address is the rightmost X-Forwarded-For address outside TRUSTED_PROXY_NETWORKS
+(`services.kit.proxies.client_address`). A shopper's login passes browser -> ALB -> storefront ->
+ALB -> users; every hop after the browser is ours (on AWS that includes the NAT gateway the
+storefront's calls leave through, so its address must be configured too), so each shopper gets their
+own bucket, while a direct caller's forged prefix lies left of the address the ALB wrote.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import logging
 import math
 import time
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from services.kit.errors import error_response
+from services.kit.proxies import client_address as forwarded_client_address
 
 from .config import UsersConfig
 from .models import EMAIL_MAX
@@ -23,7 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def client_address() -> str:
-    return request.remote_addr or "unknown"
+    networks = current_app.extensions["config"].trusted_proxy_networks
+    return forwarded_client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                    networks) or "unknown"
 
 
 def login_email() -> str:

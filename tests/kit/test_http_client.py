@@ -5,6 +5,7 @@ import time
 
 import pytest
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.kit.errors import ServiceUnavailable
 from services.kit.http import ServiceClient
@@ -80,3 +81,36 @@ def test_cookies_from_one_call_are_never_sent_on_the_next():
         client = ServiceClient(url, name="cookies")
         client.get("/set")
         assert client.get("/echo").json() == {"cookie": None}
+
+
+def test_calls_made_while_serving_a_request_pass_the_caller_chain_on():
+    """Like a proxy: the incoming X-Forwarded-For plus the socket address, as received before
+    ProxyFix rewrote it, so the next service can tell the shopper apart from this service."""
+    upstream = Flask("upstream")
+
+    @upstream.get("/echo")
+    def echo():
+        return {"forwardedFor": request.headers.get("X-Forwarded-For")}
+
+    with live_server(upstream) as url:
+        client = ServiceClient(url, name="upstream")
+        front = Flask("front")
+        front.wsgi_app = ProxyFix(front.wsgi_app, x_for=1)
+
+        @front.get("/")
+        def call_upstream():
+            return {"seenAs": request.remote_addr, **client.get("/echo").json()}
+
+        @front.get("/explicit")
+        def explicit():
+            return client.get("/echo", headers={"X-Forwarded-For": "192.0.2.1"}).json()
+
+        caller = front.test_client()
+        via_alb = caller.get("/", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.7"},
+                             environ_base={"REMOTE_ADDR": "10.0.1.20"}).get_json()
+        assert via_alb == {"seenAs": "203.0.113.7", "forwardedFor": "6.6.6.6, 203.0.113.7, 10.0.1.20"}
+        direct = caller.get("/", environ_base={"REMOTE_ADDR": "198.51.100.23"}).get_json()
+        assert direct["forwardedFor"] == "198.51.100.23"
+        assert caller.get("/explicit").get_json() == {"forwardedFor": "192.0.2.1"}
+        # Outside a request (CLI commands, jobs) there is nobody to speak for.
+        assert client.get("/echo").json() == {"forwardedFor": None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+
 import pytest
 from pydantic import ValidationError
 
@@ -45,16 +47,26 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ADMIN_PASSWORD", "from-the-environment")
     monkeypatch.setenv("BCRYPT_ROUNDS", "10")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "memory://")
-    monkeypatch.setenv("TRUSTED_PROXY_HOPS", "2")
+    monkeypatch.setenv("TRUSTED_PROXY_NETWORKS", " 10.0.0.0/16, 52.95.110.1 ,fd00::/8")
     monkeypatch.setenv("KMS_KEY_ID", "alias/sweetdream")
     config = UsersConfig()
     assert config.admin_email == "owner@sweetdream.com"
     assert config.admin_password.get_secret_value() == "from-the-environment"
-    assert (config.bcrypt_rounds, config.trusted_proxy_hops, config.kms_key_id) == (10, 2, "alias/sweetdream")
+    assert (config.bcrypt_rounds, config.kms_key_id) == (10, "alias/sweetdream")
+    assert config.trusted_proxy_networks == (
+        ip_network("10.0.0.0/16"), ip_network("52.95.110.1/32"), ip_network("fd00::/8"))
+
+
+def test_by_default_loopback_and_the_private_ranges_are_trusted_proxies(monkeypatch):
+    monkeypatch.delenv("TRUSTED_PROXY_NETWORKS", raising=False)
+    assert {str(network) for network in UsersConfig().trusted_proxy_networks} == {
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
 
 
 @pytest.mark.parametrize("setting", [{"bcrypt_rounds": 3}, {"bcrypt_rounds": 20},
-                                     {"login_limit_per_email": "lots"}, {"trusted_proxy_hops": -1},
+                                     {"login_limit_per_email": "lots"},
+                                     {"trusted_proxy_networks": "10.0.0.1/8"},
+                                     {"trusted_proxy_networks": "10.0.0.0/8,not-a-network"},
                                      {"admin_email": "not an email"}, {"token_ttl_seconds": 1}])
 def test_nonsense_settings_are_refused(setting):
     with pytest.raises(ValidationError):

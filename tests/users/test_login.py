@@ -172,28 +172,93 @@ def test_attempts_per_client_address_are_limited(make_app):
     _retry_after(client.post("/api/auth/login", json={"email": 1}))
 
 
-def test_the_client_address_comes_from_the_trusted_proxy_hop(make_app):
-    """Behind the ALB, X-Forwarded-For's last entry is the client; earlier ones are the client's say."""
+ALB, STOREFRONT = "10.0.1.20", "10.0.8.33"  # task and load balancer addresses inside the VPC
+
+
+def test_a_forged_forwarded_for_prefix_does_not_dodge_the_address_limit(make_app):
+    """A direct caller: the ALB appends their real address; whatever they wrote before it is theirs."""
     app = make_app(login_limit_per_address="2 per minute")
     client = app.test_client()
 
     def attempt(forwarded_for: str):
         return login(client, "who@example.com", headers={"X-Forwarded-For": forwarded_for},
-                     environ_base={"REMOTE_ADDR": "10.0.0.5"})  # the ALB
+                     environ_base={"REMOTE_ADDR": ALB})
 
     assert attempt("203.0.113.7").status_code == 401
-    assert attempt("198.51.100.1, 203.0.113.7").status_code == 401  # spoofed prefix: same client
-    _retry_after(attempt("192.0.2.99, 203.0.113.7"))
-    assert attempt("203.0.113.8").status_code == 401  # a different shopper is unaffected
+    # Spoofed prefixes, public or private, like the ones the storefront path carries: same client.
+    assert attempt(f"198.51.100.1, {ALB}, {STOREFRONT}, 203.0.113.7").status_code == 401
+    _retry_after(attempt("10.0.0.9, 203.0.113.7"))
+    _retry_after(attempt("not-an-address, 203.0.113.7"))
+    assert attempt("203.0.113.8").status_code == 401  # a different caller is unaffected
 
 
-def test_without_a_trusted_proxy_the_socket_address_counts(make_app):
-    app = make_app(login_limit_per_address="2 per minute", trusted_proxy_hops=0)
+def test_browsers_logging_in_through_the_storefront_get_their_own_buckets(make_app):
+    """browser -> ALB -> storefront -> ALB -> users: every hop after the browser is one of ours."""
+    app = make_app(login_limit_per_address="2 per minute")
+    client = app.test_client()
+
+    def via_storefront(browser: str, email: str = "who@example.com"):
+        return login(client, email, headers={"X-Forwarded-For": f"{browser}, {ALB}, {STOREFRONT}"},
+                     environ_base={"REMOTE_ADDR": ALB})
+
+    for _ in range(2):
+        assert via_storefront("203.0.113.7").status_code == 401
+    _retry_after(via_storefront("203.0.113.7"))
+    # Another shopper behind the same storefront task is not locked out by the first one...
+    for _ in range(2):
+        assert via_storefront("198.51.100.23").status_code == 401
+    # ...nor is a shopper's bucket dodged by a forged prefix sent from the browser.
+    _retry_after(login(client, "who@example.com",
+                       headers={"X-Forwarded-For": f"192.0.2.1, 203.0.113.7, {ALB}, {STOREFRONT}"},
+                       environ_base={"REMOTE_ADDR": ALB}))
+
+
+def test_the_email_limit_applies_whichever_browser_an_attempt_comes_from(make_app):
+    app = make_app(login_limit_per_email="3 per minute")
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+    for n in range(3):
+        response = login(client, "t@example.com", "wrong password",
+                         headers={"X-Forwarded-For": f"203.0.113.{n}, {ALB}, {STOREFRONT}"},
+                         environ_base={"REMOTE_ADDR": ALB})
+        assert response.status_code == 401
+    _retry_after(login(client, "t@example.com", headers={"X-Forwarded-For": f"203.0.113.99, {ALB}"},
+                       environ_base={"REMOTE_ADDR": ALB}))
+
+
+def test_locally_every_hop_is_trusted_so_the_leftmost_address_counts(make_app):
+    app = make_app(login_limit_per_address="2 per minute")
+    client = app.test_client()
+
+    def attempt(forwarded_for: str):
+        return login(client, "x@example.com", headers={"X-Forwarded-For": forwarded_for})
+
+    assert attempt("192.168.1.50, 127.0.0.1, 127.0.0.1").status_code == 401  # socket: 127.0.0.1
+    assert attempt("192.168.1.50, 127.0.0.1").status_code == 401
+    _retry_after(attempt("192.168.1.50"))
+    assert attempt("192.168.1.51, 127.0.0.1").status_code == 401
+
+
+def test_without_trusted_networks_the_socket_address_counts(make_app):
+    app = make_app(login_limit_per_address="2 per minute", trusted_proxy_networks="")
     client = app.test_client()
     for n in range(2):
         response = login(client, "x@example.com", headers={"X-Forwarded-For": f"203.0.113.{n}"})
         assert response.status_code == 401
     _retry_after(login(client, "x@example.com", headers={"X-Forwarded-For": "203.0.113.50"}))
+
+
+def test_a_public_proxy_address_can_be_trusted_too(make_app):
+    """E.g. a NAT gateway's address, when the storefront reaches the ALB through it."""
+    nat = "52.95.110.1"
+    app = make_app(login_limit_per_address="1 per minute", trusted_proxy_networks=f"10.0.0.0/16,{nat}")
+    client = app.test_client()
+    chain = f"{ALB}, {nat}"
+    for browser in ("203.0.113.7", "198.51.100.23"):
+        assert login(client, headers={"X-Forwarded-For": f"{browser}, {chain}"},
+                     environ_base={"REMOTE_ADDR": ALB}).status_code == 401
+    _retry_after(login(client, headers={"X-Forwarded-For": f"203.0.113.7, {chain}"},
+                       environ_base={"REMOTE_ADDR": ALB}))
 
 
 def test_each_app_has_its_own_counters(make_app):
