@@ -12,6 +12,7 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 from requests.adapters import HTTPAdapter
 
+from .kit.proxies import upstream_forwarded_for
 from .manifest import SERVICES, route
 
 # Hop-by-hop headers are for one connection only (RFC 9110 §7.6.1), so they are never forwarded.
@@ -32,9 +33,7 @@ def _request_headers(environ: Mapping) -> dict[str, str]:
                 headers[name] = value
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
-    client = environ.get("REMOTE_ADDR", "")
-    forwarded = headers.get("X-Forwarded-For")
-    headers["X-Forwarded-For"] = f"{forwarded}, {client}" if forwarded else client
+    headers["X-Forwarded-For"] = upstream_forwarded_for(environ)
     headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
     headers["X-Forwarded-Host"] = environ.get("HTTP_HOST", "")
     return headers
