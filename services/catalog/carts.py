@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from services.kit.auth import Principal
-from services.kit.db import db_session
+from services.kit.db import db_session, utcnow
 from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
-from .models import QUANTITY_MAX, Cart, CartItem, Product, ProductSize, utcnow
+from .models import QUANTITY_MAX, Cart, CartItem, Product, ProductSize
 
 # A lost race on the unique constraints (cart per customer, line per product+size) is retried;
 # the retry finds the winner's row and merges into it.

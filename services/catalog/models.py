@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from services.kit.db import utcnow
+
 from .search import normalize
 
 QUANTITY_MAX = 99  # per cart line, as the shop allows
@@ -31,10 +33,6 @@ class Base(DeclarativeBase):
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     })
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Category(Base):

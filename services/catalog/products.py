@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import contains_eager, selectinload
 
-from services.kit.db import db_session
+from services.kit.db import MAX_ID, db_session
 from services.kit.errors import NotFound
 
 from .models import Category, Product, ProductSize
-from .schemas import DB_INT_MAX, PriceLineIn, ProductsQuery
+from .schemas import PriceLineIn, ProductsQuery
 from .search import normalize, tokens
 
 # Relevance of a product to a search, best first (README "Search" documents the same rule).
@@ -68,7 +68,7 @@ def _min_price() -> ColumnElement[int]:
 def _category_filter(value: str) -> ColumnElement[bool]:
     if value.isdigit():
         category_id = int(value)
-        return Product.category_id == category_id if category_id <= DB_INT_MAX else literal(False)
+        return Product.category_id == category_id if category_id <= MAX_ID else literal(False)
     return Category.slug == value
 
 

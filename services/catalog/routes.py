@@ -7,12 +7,13 @@ import re
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
 
-from services.kit.api import SpecResponse, error_responses, make_spec
+from services.kit.api import BEARER_AUTH, BODY_ERRORS, SpecResponse, error_responses, make_spec
 from services.kit.app import current_config
 from services.kit.auth import Principal, current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.caching import conditional
 from services.kit.errors import Forbidden, NotFound, Unauthorized
 from services.kit.events import emit_event
+from services.kit.routing import ID
 
 from . import admin, carts, products
 from .readcache import read_cache
@@ -48,14 +49,7 @@ from .schemas import (
 spec = make_spec("SweetDream catalog")
 bp = Blueprint("catalog", __name__)
 
-AUTH = {"bearerAuth": []}
-ID = "int(max=2147483647)"  # larger ids cannot exist; they 404 before touching the database
 IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.svg$")
-
-
-# Every JSON body can be malformed (400), too large (413) or not JSON at all (415).
-BODY_ERRORS = (400, 413, 415)
-
 
 
 def _cache_seconds() -> int:
@@ -184,7 +178,7 @@ def price_lookup(json: PriceLookupIn):
 @bp.post("/api/products")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_201=ProductOut, **error_responses(401, 403, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def create_product(json: ProductIn):
     """Create a product with its sizes (admin)."""
     product = admin.create_product(json)
@@ -195,7 +189,7 @@ def create_product(json: ProductIn):
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_200=ProductOut,
                                  **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def update_product(product_id: int, json: ProductPatch):
     """Change a product's fields; `{"active": false}` deactivates it (admin)."""
     return jsonify(product_json(admin.update_product(product_id, json)))
@@ -204,7 +198,7 @@ def update_product(product_id: int, json: ProductPatch):
 @bp.post(f"/api/products/<{ID}:product_id>/sizes")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_201=SizeOut, **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def add_size(product_id: int, json: SizeIn):
     """Add a size with its price (admin)."""
     return jsonify(size_json(admin.add_size(product_id, json))), 201
@@ -213,7 +207,7 @@ def add_size(product_id: int, json: SizeIn):
 @bp.patch(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_200=SizeOut, **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def update_size(product_id: int, size_id: int, json: SizePatch):
     """Rename a size or change its price (admin)."""
     return jsonify(size_json(admin.update_size(product_id, size_id, json)))
@@ -222,7 +216,7 @@ def update_size(product_id: int, size_id: int, json: SizePatch):
 @bp.delete(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 409)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def remove_size(product_id: int, size_id: int):
     """Remove a size; 409 for a product's last size (admin)."""
     admin.remove_size(product_id, size_id)
@@ -245,7 +239,7 @@ def list_categories(query: CategoriesQuery):
 @bp.post("/api/categories")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_201=CategoryOut, **error_responses(401, 403, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def create_category(json: CategoryIn):
     """Create a category (admin)."""
     category = admin.create_category(json)
@@ -256,7 +250,7 @@ def create_category(json: CategoryIn):
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_200=CategoryOut,
                                  **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def update_category(category_id: int, json: CategoryPatch):
     """Rename or describe a category (admin)."""
     category = admin.update_category(category_id, json)
@@ -266,7 +260,7 @@ def update_category(category_id: int, json: CategoryPatch):
 @bp.delete(f"/api/categories/<{ID}:category_id>")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 409)),
-               security=AUTH, tags=["admin"])
+               security=BEARER_AUTH, tags=["admin"])
 def delete_category(category_id: int):
     """Delete an empty category; 409 while it still has products (admin)."""
     admin.delete_category(category_id)
@@ -297,7 +291,7 @@ CART_ID_DESCRIPTION = {"id": "GET: the customer's user id; PATCH/DELETE: the car
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_201=CartItemOut, HTTP_200=CartItemOut,
                                  **error_responses(401, 409, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["cart"])
+               security=BEARER_AUTH, tags=["cart"])
 def add_to_cart(json: CartItemIn):
     """Add a cake to the caller's cart; the same product and size merge into one line (max 99)."""
     added = carts.add_item(current_user().id, json.product_id, json.size, json.quantity)
@@ -310,7 +304,7 @@ def add_to_cart(json: CartItemIn):
 @conditional(private=True)
 @require_auth
 @spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=CartOut, **error_responses(401, 403, 404)),
-               security=AUTH,
+               security=BEARER_AUTH,
                tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELETE /api/cart/{id}
     """A customer's cart with current prices and totals (the customer, or an admin)."""
@@ -321,7 +315,7 @@ def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELE
 @bp.patch(f"/api/cart/<{ID}:id>")
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **error_responses(401, 403, 404, 422, *BODY_ERRORS)),
-               security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
+               security=BEARER_AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def update_cart_item(id: int, json: CartQuantityIn):
     """Set a line's quantity, 1–99 (the cart's owner)."""
     return jsonify(cart_item_json(carts.set_quantity(id, json.quantity, current_user())))
@@ -330,7 +324,7 @@ def update_cart_item(id: int, json: CartQuantityIn):
 @bp.delete(f"/api/cart/<{ID}:id>")
 @require_auth
 @spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404)),
-               security=AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
+               security=BEARER_AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def remove_cart_item(id: int):
     """Remove a line (the cart's owner)."""
     carts.remove_item(id, current_user())
@@ -339,7 +333,8 @@ def remove_cart_item(id: int):
 
 @bp.delete(f"/api/cart/user/<{ID}:user_id>")
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404)), security=AUTH, tags=["cart"])
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404)), security=BEARER_AUTH,
+               tags=["cart"])
 def clear_cart(user_id: int):
     """Empty a customer's cart, e.g. after checkout (the customer, or an admin)."""
     ensure_self_or_admin(user_id)

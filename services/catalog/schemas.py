@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from services.kit.api import CamelModel
+from services.kit.api import CamelModel, Id
+from services.kit.db import as_utc
 
 from .models import QUANTITY_MAX, CartItem, Category, Product, ProductSize
 from .search import normalize
 
-DB_INT_MAX = 2**31 - 1  # ids and prices are PostgreSQL `integer`
 PRICE_MAX = 1_000_000_000  # VND; no cake costs a billion đồng
 PAGE_SIZE_MAX = 100
 IMAGE_URL_PREFIX = "/api/images/"
 
-# Strict: JSON `true`, "3" or 1.5 is not an id, a price or a quantity.
-Id = Annotated[int, Field(strict=True, ge=1, le=DB_INT_MAX)]
+# Strict: JSON `true`, "3" or 1.5 is not a price or a quantity.
 Price = Annotated[int, Field(strict=True, ge=1, le=PRICE_MAX)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=QUANTITY_MAX)]
 SizeLabel = Annotated[str, Field(min_length=1, max_length=20, description='e.g. "12cm", "Hộp 6 cái"')]
@@ -269,10 +268,7 @@ class CartOut(CamelModel):
 # ---- rendering -------------------------------------------------------------------------------
 
 def iso(moment: datetime) -> str:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return as_utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def image_url(image: str) -> str:

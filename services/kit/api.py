@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from spectree import Response as SpecResponse  # noqa: F401  (re-exported for the services)
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
+
+from .db import MAX_ID
+
+BEARER_SCHEME = "bearerAuth"
+# `spec.validate(security=BEARER_AUTH)`: the view needs a token (documented in the OpenAPI).
+BEARER_AUTH = {BEARER_SCHEME: []}
+# Every JSON body can be malformed (400), too large (413) or not JSON at all (415).
+BODY_ERRORS = (400, 413, 415)
+
+# An id in a body or query. Strict: JSON `true`, "3" or 1.5 is not an id.
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 
 
 class CamelModel(BaseModel):
@@ -47,7 +60,7 @@ def make_spec(title: str) -> SpecTree:
         annotations=True,
         before=_raise_validation_error,
         validation_error_model=ErrorResponse,
-        security_schemes=[SecurityScheme(name="bearerAuth",
+        security_schemes=[SecurityScheme(name=BEARER_SCHEME,
                                          data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer",
                                                                 bearer_format="JWT"))],
     )

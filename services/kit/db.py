@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,20 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import ServiceConfig
+
+# Ids are PostgreSQL `integer` columns: a larger number cannot name a row, and sent to the
+# database it would fail as an overflow (a 500) instead of a 404.
+MAX_ID = 2**31 - 1
+
+
+def utcnow() -> datetime:
+    """Now in UTC, timezone-aware: what every timestamp column stores."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite hands back naive datetimes; they were written in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def make_engine(config: ServiceConfig) -> Engine:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
+from .db import MAX_ID
+
 
 def bounded_digits(limit: int) -> str:
     """A regex for the decimal numbers 0..limit, written without leading zeros."""
@@ -26,9 +28,9 @@ def bounded_digits(limit: int) -> str:
     return "(?:" + "|".join(dict.fromkeys(options)) + ")"
 
 
-# Ids are PostgreSQL `integer` columns: a larger number cannot name a row, and sent to the
-# database it would fail as an overflow (a 500) instead of a 404.
-MAX_ID = 2**31 - 1
+# An id in a path: `<{ID}:order_id>`. Plain `int` has the same bound; spelled out, OpenAPI
+# documents it as the maximum.
+ID = f"int(max={MAX_ID})"
 
 
 class BoundedIntegerConverter(IntegerConverter):

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from services.kit.app import current_config
 from services.kit.auth import Principal, bearer_token
-from services.kit.db import db_session
+from services.kit.db import db_session, utcnow
 from services.kit.errors import Conflict, Forbidden, Unprocessable
 from services.kit.events import emit_event
 
 from .catalog import Quote, catalog
-from .models import IdempotencyKey, Order, OrderItem, OrderStatus, OrderStatusHistory, utcnow
+from .models import IdempotencyKey, Order, OrderItem, OrderStatus, OrderStatusHistory
 from .schemas import OrderIn, order_json
 
 log = logging.getLogger(__name__)

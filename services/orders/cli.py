@@ -8,9 +8,9 @@ import click
 from flask import Flask
 from sqlalchemy import delete
 
-from services.kit.db import db_session
+from services.kit.db import db_session, utcnow
 
-from .models import IdempotencyKey, utcnow
+from .models import IdempotencyKey
 
 
 def register_commands(app: Flask) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.kit.auth import Principal
-from services.kit.db import db_session
+from services.kit.db import db_session, utcnow
 from services.kit.errors import Conflict, NotFound
 
 from .models import (
@@ -16,7 +16,6 @@ from .models import (
     Order,
     OrderStatus,
     OrderStatusHistory,
-    utcnow,
 )
 from .schemas import order_json
 

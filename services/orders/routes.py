@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from services.kit.api import SpecResponse, error_responses, make_spec
+from services.kit.api import BEARER_AUTH, SpecResponse, error_responses, make_spec
 from services.kit.auth import current_user, ensure_self_or_admin, require_auth, require_role
+from services.kit.routing import ID
 
 from . import checkout, fulfilment, reports
 from .schemas import (
@@ -25,14 +26,12 @@ from .schemas import (
 spec = make_spec("SweetDream orders")
 bp = Blueprint("orders", __name__)
 
-AUTH = {"bearerAuth": []}
-ID = "int(max=2147483647)"  # larger ids cannot exist; they 404 before touching the database
 
 
 @bp.post("/api/orders")
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_201=OrderOut, **error_responses(401, 403, 409, 422, 503)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def create_order(json: OrderIn, headers: OrderHeaders):
     """Place an order. Prices come from the catalog; send `Idempotency-Key` to retry safely."""
     placed = checkout.place_order(json, current_user(), headers.idempotency_key)
@@ -45,7 +44,7 @@ def create_order(json: OrderIn, headers: OrderHeaders):
 @bp.get("/api/orders")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_200=AdminOrderPage, **error_responses(401, 403, 422)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def list_orders(query: AdminOrdersQuery):
     """All orders (admin): filter by status and shop-local dates; dashboard totals included."""
     return jsonify(reports.admin_orders(query))
@@ -54,7 +53,7 @@ def list_orders(query: AdminOrdersQuery):
 @bp.get("/api/orders/summary")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_200=SalesSummary, **error_responses(401, 403, 422)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def sales_summary(query: SummaryQuery):
     """Sales per shop-local day, best sellers and revenue by category (admin analytics)."""
     return jsonify(reports.sales_summary(query))
@@ -63,7 +62,7 @@ def sales_summary(query: SummaryQuery):
 @bp.get(f"/api/orders/user/<{ID}:user_id>")
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_200=OrderPage, **error_responses(401, 403, 422)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def user_orders(user_id: int, query: PageQuery):
     """A customer's orders, newest first (the customer or an admin)."""
     ensure_self_or_admin(user_id)
@@ -73,7 +72,7 @@ def user_orders(user_id: int, query: PageQuery):
 @bp.get(f"/api/orders/<{ID}:order_id>")
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 404)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def get_order(order_id: int):
     """One order with its items and status history (the owner or an admin)."""
     return jsonify(order_json(fulfilment.visible_order(order_id, current_user())))
@@ -82,7 +81,7 @@ def get_order(order_id: int):
 @bp.patch(f"/api/orders/<{ID}:order_id>/status")
 @require_role("ADMIN")
 @spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 403, 404, 409, 422)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def update_status(order_id: int, json: StatusIn):
     """Move an order along PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it (admin)."""
     return jsonify(fulfilment.change_status(order_id, json.status, current_user()))
@@ -91,7 +90,7 @@ def update_status(order_id: int, json: StatusIn):
 @bp.post(f"/api/orders/<{ID}:order_id>/cancel")
 @require_auth
 @spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 404, 409)),
-               security=AUTH, tags=["orders"])
+               security=BEARER_AUTH, tags=["orders"])
 def cancel_order(order_id: int):
     """Cancel: the owner while PENDING, an admin while PENDING or PROCESSING."""
     return jsonify(fulfilment.cancel(order_id, current_user()))

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.kit.api import CamelModel
+from services.kit.api import CamelModel, Id
+from services.kit.db import as_utc
 
 from .models import TRANSITIONS, Order, OrderStatus
 
-DB_INT_MAX = 2**31 - 1  # ids are PostgreSQL `integer`
 MONEY_MAX = 10**12  # VND; far above any real basket, far below BIGINT
 MAX_ITEMS = 100  # the catalog prices at most 100 lines per lookup
 
 # Strict: JSON `true` or "3" is not a quantity, and 1.5 is not a price.
-Id = Annotated[int, Field(strict=True, ge=1, le=DB_INT_MAX)]
 Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
 
 
@@ -177,10 +176,7 @@ class SalesSummary(CamelModel):
 
 
 def iso(moment: datetime) -> str:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def order_json(order: Order) -> dict:

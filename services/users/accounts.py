@@ -6,12 +6,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.kit.db import MAX_ID
 from services.kit.errors import Conflict, NotFound
 
 from .models import Customer, Role
 from .schemas import normalise_email
-
-MAX_ID = 2**31 - 1  # customers.id is a 32-bit INTEGER on PostgreSQL
 
 
 def find_by_email(session: Session, email: str) -> Customer | None:

@@ -7,7 +7,7 @@ import functools
 from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
-from services.kit.api import SpecResponse, error_responses, make_spec
+from services.kit.api import BEARER_AUTH, BODY_ERRORS, SpecResponse, error_responses, make_spec
 from services.kit.app import current_config
 from services.kit.auth import bearer_token, current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.db import db_session
@@ -37,10 +37,8 @@ auth_bp = Blueprint("auth", __name__)
 customers_bp = Blueprint("customers", __name__)
 keys_bp = Blueprint("keys", __name__)
 
-BEARER = {"bearerAuth": []}
-# Documented error statuses (422 is added by spectree): malformed, too large or non-JSON bodies,
-# and missing/invalid tokens or someone else's resource.
-BODY_ERRORS = (400, 413, 415)
+# Documented with BODY_ERRORS (422 is added by spectree): missing/invalid tokens or someone
+# else's resource.
 AUTH_ERRORS = (401, 403)
 
 
@@ -120,7 +118,7 @@ def login(json: LoginIn):
 
 @auth_bp.post("/api/auth/verify")
 @spec.validate(resp=responses(BODY_ERRORS, 401, HTTP_200=VerifyOut), tags=["auth"],
-               security=BEARER)
+               security=BEARER_AUTH)
 def verify(json: VerifyIn):
     """Check a token (in the body or as a Bearer header) and return its account as it is now."""
     token = (json.token if json else None) or bearer_token()
@@ -137,7 +135,7 @@ def verify(json: VerifyIn):
 @customers_bp.get("/api/customers")
 @require_role("ADMIN")
 @spec.validate(query=CustomerQuery, resp=responses(AUTH_ERRORS, HTTP_200=CustomerPage), tags=["customers"],
-               security=BEARER)
+               security=BEARER_AUTH)
 def list_customers(query: CustomerQuery):
     items, total = accounts.list_customers(db_session(), query=query.q, page=query.page,
                                            page_size=query.page_size)
@@ -148,7 +146,7 @@ def list_customers(query: CustomerQuery):
 @customers_bp.get("/api/customers/<int:customer_id>")
 @self_or_admin
 @spec.validate(resp=responses(AUTH_ERRORS, 404, HTTP_200=UserOut),
-               tags=["customers"], security=BEARER)
+               tags=["customers"], security=BEARER_AUTH)
 def get_customer(customer_id: int):
     return _json(_user(accounts.get_customer(db_session(), customer_id)))
 
@@ -156,7 +154,7 @@ def get_customer(customer_id: int):
 @customers_bp.patch("/api/customers/<int:customer_id>")
 @self_or_admin
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, HTTP_200=UserOut),
-               tags=["customers"], security=BEARER)
+               tags=["customers"], security=BEARER_AUTH)
 def update_customer(customer_id: int, json: ProfileUpdate):
     body = _require_body(json)
     session = db_session()
@@ -170,7 +168,7 @@ def update_customer(customer_id: int, json: ProfileUpdate):
 @customers_bp.put("/api/customers/<int:customer_id>/password")
 @require_auth
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, no_content=True),
-               tags=["customers"], security=BEARER)
+               tags=["customers"], security=BEARER_AUTH)
 def change_password(customer_id: int, json: PasswordChange):
     """Only the account itself, and only with its current password (admins included)."""
     if current_user().id != customer_id:
@@ -191,7 +189,7 @@ def change_password(customer_id: int, json: PasswordChange):
 @customers_bp.patch("/api/customers/<int:customer_id>/role")
 @require_role("ADMIN")
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, 409, HTTP_200=UserOut),
-               tags=["customers"], security=BEARER)
+               tags=["customers"], security=BEARER_AUTH)
 def set_role(customer_id: int, json: RoleUpdate):
     body = _require_body(json)
     session = db_session()
@@ -203,7 +201,7 @@ def set_role(customer_id: int, json: RoleUpdate):
 @customers_bp.patch("/api/customers/email/<path:email>/role")
 @require_role("ADMIN")
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, 409, HTTP_200=UserOut),
-               tags=["customers"], security=BEARER)
+               tags=["customers"], security=BEARER_AUTH)
 def set_role_by_email(email: str, json: RoleUpdate):
     body = _require_body(json)
     session = db_session()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from services.kit.api import CamelModel
+from services.kit.db import as_utc
 
 from .models import ADDRESS_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
 from .passwords import MAX_PASSWORD_BYTES, check_password_policy
@@ -123,8 +124,7 @@ class UserOut(CamelModel):
     @field_validator("created_at", "updated_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        # SQLite hands back naive datetimes; they were written in UTC.
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 class AuthOut(CamelModel):

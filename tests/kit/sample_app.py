@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.kit.api import CamelModel, make_spec
+from services.kit.api import BEARER_AUTH, CamelModel, make_spec
 from services.kit.app import create_service_app
 from services.kit.auth import current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.config import ServiceConfig
@@ -37,7 +37,7 @@ class NoteIn(CamelModel):
 
 @bp.post("/api/notes")
 @require_auth
-@spec.validate(security={"bearerAuth": []})
+@spec.validate(security=BEARER_AUTH)
 def create_note(json: NoteIn):
     note = Note(text=json.text)
     db_session().add(note)
@@ -54,14 +54,14 @@ def list_notes():
 
 
 @bp.get("/api/admin-only")
-@spec.validate(security={"bearerAuth": []})
+@spec.validate(security=BEARER_AUTH)
 @require_role("ADMIN")
 def admin_only():
     return jsonify({"ok": True})
 
 
 @bp.get("/api/users/<int:user_id>/notes")
-@spec.validate(security={"bearerAuth": []})
+@spec.validate(security=BEARER_AUTH)
 def user_notes(user_id: int):
     ensure_self_or_admin(user_id)
     return jsonify({"userId": user_id})

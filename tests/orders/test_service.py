@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, func, select, update
 
+from services.kit.db import utcnow
 from services.orders.config import OrdersConfig
-from services.orders.models import Base, IdempotencyKey, utcnow
+from services.orders.models import Base, IdempotencyKey
 from tests.conftest import migrate_once, migration_drift
 
 from .conftest import CUSTOMER, order_body
