@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete
 
-from services.kit.db import upgrade
 from services.users import create_app
 from services.users.config import UsersConfig
 from services.users.keys import ensure_local_key
 from services.users.models import Customer
-from tests.conftest import TokenFactory
+from tests.conftest import TokenFactory, migrate_once
 
-USERS_DIR = Path(__file__).resolve().parents[2] / "services" / "users"
 PASSWORD = "correct horse battery"
 FAST_ROUNDS = 4  # bcrypt's minimum; one test checks the real default cost
 NO_LIMITS = "10000 per minute"
 
-_migrated: set[str] = set()
-
-
-def migrated(url: str) -> str:
-    if url not in _migrated:
-        upgrade(USERS_DIR, UsersConfig(database_url=url))
-        _migrated.add(url)
-    return url
-
-
 @pytest.fixture(scope="session")
 def users_database(database_url) -> str:
-    return migrated(database_url)
+    return migrate_once("users", database_url)
 
 
 @pytest.fixture(scope="session")
@@ -52,18 +39,6 @@ def users_tokens(key_dir) -> TokenFactory:
         (key_dir / "jwt-private.pem").read_bytes(), password=None)
     factory.public_pem = (key_dir / "jwt-public.pem").read_text()
     return factory
-
-
-@pytest.fixture
-def events_file(tmp_path) -> Path:
-    return tmp_path / "events.jsonl"
-
-
-def read_events(path: Path, name: str | None = None) -> list[dict]:
-    if not path.exists():
-        return []
-    events = [json.loads(line) for line in path.read_text().splitlines()]
-    return [e for e in events if name is None or e["event"] == name]
 
 
 def config_for(database_url: str, data_dir: Path, **overrides) -> UsersConfig:
@@ -98,11 +73,6 @@ def app(make_app):
     return make_app()
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -131,12 +101,3 @@ def admin(client, app, register):
     body = response.get_json()
     assert body["user"]["role"] == "ADMIN" and body["user"]["id"] == account["user"]["id"]
     return body
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/json"
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
-    assert body["error"]["code"] == code, body
-    return body["error"]

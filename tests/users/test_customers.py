@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.users.conftest import PASSWORD, assert_error, bearer
+from tests.conftest import assert_error
+from tests.users.conftest import PASSWORD, bearer
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from moto import mock_aws
 from services.users import create_app
 from services.users.keys import KmsSigningKey, LocalSigningKey, ensure_local_key
 from services.users.tokens import TokenIssuer
-from tests.users.conftest import PASSWORD, assert_error, config_for, read_events
+from tests.conftest import assert_error, read_events
+from tests.users.conftest import PASSWORD, config_for
 
 REGION = "us-east-1"
 

@@ -9,7 +9,8 @@ import jwt
 import pytest
 
 from services.users import passwords
-from tests.users.conftest import PASSWORD, assert_error, read_events
+from tests.conftest import assert_error, read_events
+from tests.users.conftest import PASSWORD
 
 
 def login(client, email="lan@example.com", password=PASSWORD, **kwargs):

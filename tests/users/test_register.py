@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select, text
 
 from services.users.models import Customer
-from tests.users.conftest import PASSWORD, assert_error, bearer, read_events
+from tests.conftest import assert_error, read_events
+from tests.users.conftest import PASSWORD, bearer
 
 USER_FIELDS = {"id", "email", "name", "phone", "address", "role", "createdAt", "updatedAt"}
 

@@ -7,8 +7,9 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.conftest import assert_error
 from tests.kit.test_auth import FORGERIES
-from tests.users.conftest import assert_error, bearer
+from tests.users.conftest import bearer
 
 
 def test_verify_accepts_a_token_in_the_body_or_the_header(client, register):
