@@ -33,6 +33,28 @@ def _day(name: str) -> date | None:
         return None
 
 
+def _form_choice(field: str, choices: tuple[str, ...]) -> str:
+    """A posted value from a fixed list; anything else is a forged form (400)."""
+    value = request.form.get(field, "")
+    if value not in choices:
+        abort(400)
+    return value
+
+
+def _patched(path: str, body: dict, refused: str) -> bool:
+    """Apply an admin change: an unknown record is this page's 404, a 409 is flashed as `refused`."""
+    try:
+        api().patch(path, json=body)
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status != 409:
+            raise
+        flash(refused, "error")
+        return False
+    return True
+
+
 @bp.get("/")
 def index():
     return redirect(url_for("admin.orders"))
@@ -64,20 +86,10 @@ def order(order_id: int):
 
 @bp.post("/orders/<int:order_id>/status")
 def set_order_status(order_id: int):
-    status = request.form.get("status", "")
-    if status not in ORDER_STATUSES:
-        abort(400)
+    status = _form_choice("status", ORDER_STATUSES)
     back = safe_next(request.form.get("next"), url_for("admin.orders"))
-    try:
-        api().patch(f"/api/orders/{order_id}/status", json={"status": status})
-    except ApiError as exc:
-        if exc.status == 404:
-            abort(404)
-        if exc.status != 409:
-            raise
-        flash(f"Đơn #{order_id} không thể chuyển sang “{status_label(status)}” từ trạng thái hiện tại.",
-              "error")
-    else:
+    if _patched(f"/api/orders/{order_id}/status", {"status": status},
+                f"Đơn #{order_id} không thể chuyển sang “{status_label(status)}” từ trạng thái hiện tại."):
         flash(f"Đơn #{order_id}: đã chuyển sang “{status_label(status)}”.", "success")
     return redirect(back)
 
@@ -96,19 +108,10 @@ def customers():
 
 @bp.post("/customers/<int:customer_id>/role")
 def set_role(customer_id: int):
-    role = request.form.get("role", "")
-    if role not in ROLES:
-        abort(400)
+    role = _form_choice("role", ROLES)
     back = safe_next(request.form.get("next"), url_for("admin.customers"))
-    try:
-        api().patch(f"/api/customers/{segment(customer_id)}/role", json={"role": role})
-    except ApiError as exc:
-        if exc.status == 404:
-            abort(404)
-        if exc.status != 409:
-            raise
-        flash("Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên.", "error")
-    else:
+    if _patched(f"/api/customers/{segment(customer_id)}/role", {"role": role},
+                "Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên."):
         flash(f"Đã đổi vai trò của khách #{customer_id} thành {role}.", "success")
         if customer_id == current_shopper().id and role != "ADMIN":
             flash("Bạn vừa bỏ quyền quản trị của chính mình; hãy đăng nhập lại.", "info")
