@@ -63,7 +63,18 @@ class PageQuery(CamelModel):
     page_size: int = Field(default=20, ge=1, le=100)
 
 
-class AdminOrdersQuery(PageQuery):
+class DayRangeQuery(CamelModel):
+    """`from` may not follow `to`. Subclasses declare `date_from`/`date_to` (shop-local days), each
+    with its own description."""
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> DayRangeQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("'from' must not be after 'to'")
+        return self
+
+
+class AdminOrdersQuery(PageQuery, DayRangeQuery):
     status: OrderStatus | None = None
     date_from: date | None = Field(default=None, alias="from", description="First shop-local day")
     date_to: date | None = Field(default=None, alias="to", description="Last shop-local day")
@@ -73,23 +84,11 @@ class AdminOrdersQuery(PageQuery):
     def _empty_is_unset(cls, value):
         return None if value == "" else value  # what an HTML filter form sends for "any"
 
-    @model_validator(mode="after")
-    def _ordered_range(self) -> AdminOrdersQuery:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("'from' must not be after 'to'")
-        return self
 
-
-class SummaryQuery(CamelModel):
+class SummaryQuery(DayRangeQuery):
     date_from: date | None = Field(default=None, alias="from", description="Default: 29 days before 'to'")
     date_to: date | None = Field(default=None, alias="to", description="Default: today (shop-local)")
     limit: int = Field(default=10, ge=1, le=50, description="Best sellers per list")
-
-    @model_validator(mode="after")
-    def _ordered_range(self) -> SummaryQuery:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("'from' must not be after 'to'")
-        return self
 
 
 class OrderItemOut(CamelModel):
