@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete
 from werkzeug.serving import make_server
 
 from services.kit.config import ServiceConfig
@@ -112,6 +113,17 @@ def client(app):
 
 
 _migrated: set[tuple[str, str]] = set()
+
+
+def close_apps(apps, *models) -> None:
+    """After a test: delete the rows of `models` (children first) and close each app's engine."""
+    for app in apps:
+        engine = app.extensions["db"].engine
+        if models:
+            with engine.begin() as conn:
+                for model in models:
+                    conn.execute(delete(model))
+        engine.dispose()
 
 
 def migrate_once(service: str, database_url: str) -> str:

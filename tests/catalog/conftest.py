@@ -10,7 +10,7 @@ from services.catalog.config import SERVICE_DIR, CatalogConfig
 from services.catalog.models import Base
 from services.catalog.seed import load_seed, read_seed
 from services.kit.db import db_session
-from tests.conftest import assert_error, migrate_once
+from tests.conftest import assert_error, close_apps, migrate_once
 
 CUSTOMER, OTHER_CUSTOMER, ADMIN = 1001, 1002, 1
 SEED = read_seed(SERVICE_DIR / "catalog-seed.json")
@@ -63,8 +63,7 @@ def make_app(catalog_database, tokens, events_file):
         return app
 
     yield make
-    for app in apps:
-        app.extensions["db"].engine.dispose()
+    close_apps(apps)
 
 
 @pytest.fixture

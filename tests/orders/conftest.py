@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from sqlalchemy import delete
 
 from services.orders import create_app
 from services.orders.config import OrdersConfig
 from services.orders.models import IdempotencyKey, Order, OrderItem, OrderStatusHistory
-from tests.conftest import live_server, migrate_once, temporary_postgres_database
+from tests.conftest import close_apps, live_server, migrate_once, temporary_postgres_database
 
 CUSTOMER, OTHER_CUSTOMER, ADMIN = 1001, 1002, 1
 ADDRESS = "12 Nguyễn Huệ, Quận 1, TP. Hồ Chí Minh"
@@ -118,12 +117,7 @@ def make_app(tokens, catalog, events_file):
         return app
 
     yield make
-    for app in apps:
-        db = app.extensions["db"]
-        with db.engine.begin() as conn:
-            for model in (IdempotencyKey, OrderStatusHistory, OrderItem, Order):
-                conn.execute(delete(model))
-        db.engine.dispose()
+    close_apps(apps, IdempotencyKey, OrderStatusHistory, OrderItem, Order)
 
 
 @pytest.fixture

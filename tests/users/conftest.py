@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import delete
 
 from services.users import create_app
 from services.users.config import UsersConfig
 from services.users.keys import ensure_local_key
 from services.users.models import Customer
-from tests.conftest import TokenFactory, migrate_once
+from tests.conftest import TokenFactory, close_apps, migrate_once
 
 PASSWORD = "correct horse battery"
 FAST_ROUNDS = 4  # bcrypt's minimum; one test checks the real default cost
@@ -61,11 +60,7 @@ def make_app(users_database, key_dir, events_file):
         return app
 
     yield make
-    for app in apps:
-        db = app.extensions["db"]
-        with db.engine.begin() as conn:
-            conn.execute(delete(Customer))
-        db.engine.dispose()
+    close_apps(apps, Customer)
 
 
 @pytest.fixture
