@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -209,16 +208,21 @@ def test_unknown_page_is_a_friendly_404(client):
     assert response.headers["Content-Type"].startswith("text/html")
 
 
-def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper):
+def _signed_in_with(stack, shopper, token: str):
+    """A storefront test client whose session holds `token`, as a sign-in leaves it."""
+    client = stack.storefront_app.test_client()
+    with client.session_transaction() as session:
+        session.update(sid=uuid.uuid4().hex, token=token, user={"id": shopper["user"]["id"]})
+    return client
+
+
+def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper, tokens):
     private_key = serialization.load_pem_private_key(
         (stack.public_key_file.parent / "jwt-private.pem").read_bytes(), password=None)
     now = int(time.time())
-    expired = jwt.encode({"sub": str(shopper["user"]["id"]), "email": shopper["email"],
-                          "role": "CUSTOMER", "iss": "sweetdream-users", "aud": "sweetdream",
-                          "iat": now - 7200, "exp": now - 3600}, private_key, algorithm="ES256")
-    client = stack.storefront_app.test_client()
-    with client.session_transaction() as session:
-        session.update(sid=uuid.uuid4().hex, token=expired, user={"id": shopper["user"]["id"]})
+    expired = tokens.token(shopper["user"]["id"], key=private_key, email=shopper["email"],
+                           iat=now - 7200, exp=now - 3600)
+    client = _signed_in_with(stack, shopper, expired)
     response = client.get("/orders", headers={"Accept": "text/html"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
@@ -226,16 +230,11 @@ def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper):
         assert "token" not in session
 
 
-def test_a_forged_admin_token_in_the_session_gets_no_admin_page(stack, shopper):
+def test_a_forged_admin_token_in_the_session_gets_no_admin_page(stack, shopper, tokens):
     forger = ec.generate_private_key(ec.SECP256R1())  # any key but the users service's
-    now = int(time.time())
-    forged = jwt.encode({"sub": str(shopper["user"]["id"]), "email": shopper["email"], "role": "ADMIN",
-                         "iss": "sweetdream-users", "aud": "sweetdream", "iat": now, "exp": now + 600},
-                        forger, algorithm="ES256")
-    client = stack.storefront_app.test_client()
-    with client.session_transaction() as session:
-        session.update(sid=uuid.uuid4().hex, token=forged, user={"id": shopper["user"]["id"]})
-    response = client.get("/admin/orders", headers={"Accept": "text/html"})
+    forged = tokens.token(shopper["user"]["id"], "ADMIN", key=forger, email=shopper["email"],
+                          exp=int(time.time()) + 600)
+    response = _signed_in_with(stack, shopper, forged).get("/admin/orders", headers={"Accept": "text/html"})
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
 
