@@ -192,26 +192,27 @@ def test_removing_a_size_removes_it_from_carts(client, auth, admin, add):
     assert [i["size"] for i in cart(client, auth)["items"]] == ["12cm"]
 
 
+def _simultaneous_adds(app, tokens, *, count: int, quantity: int) -> tuple[list[int], dict]:
+    """`count` adds of the same cake and size at once, on a live server: their sorted statuses and
+    the cart afterwards."""
+    with live_server(app) as url:
+        def add(_):
+            return requests.post(f"{url}/api/cart", headers=tokens.headers(CUSTOMER), timeout=30,
+                                 json={"productId": 1, "size": "12cm", "quantity": quantity})
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            statuses = sorted(r.status_code for r in pool.map(add, range(count)))
+        cart = requests.get(f"{url}/api/cart/{CUSTOMER}", headers=tokens.headers(CUSTOMER), timeout=5).json()
+    return statuses, cart
+
+
 def test_simultaneous_adds_of_the_same_line_merge(app, tokens):
     """Eight requests at once for the same cake and size: one line, every quantity counted."""
-    with live_server(app) as url:
-        def add_one(_):
-            return requests.post(f"{url}/api/cart", headers=tokens.headers(CUSTOMER), timeout=30,
-                                 json={"productId": 1, "size": "12cm", "quantity": 2})
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = [r.status_code for r in pool.map(add_one, range(8))]
-        body = requests.get(f"{url}/api/cart/{CUSTOMER}", headers=tokens.headers(CUSTOMER), timeout=5).json()
-    assert sorted(statuses) == [200] * 7 + [201]
-    assert [(i["size"], i["quantity"]) for i in body["items"]] == [("12cm", 16)]
+    statuses, cart = _simultaneous_adds(app, tokens, count=8, quantity=2)
+    assert statuses == [200] * 7 + [201]
+    assert [(i["size"], i["quantity"]) for i in cart["items"]] == [("12cm", 16)]
 
 
 def test_simultaneous_adds_past_the_cap_never_exceed_99(app, tokens):
-    with live_server(app) as url:
-        def add_many(_):
-            return requests.post(f"{url}/api/cart", headers=tokens.headers(CUSTOMER), timeout=30,
-                                 json={"productId": 1, "size": "12cm", "quantity": 40})
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            statuses = sorted(r.status_code for r in pool.map(add_many, range(4)))
-        body = requests.get(f"{url}/api/cart/{CUSTOMER}", headers=tokens.headers(CUSTOMER), timeout=5).json()
+    statuses, cart = _simultaneous_adds(app, tokens, count=4, quantity=40)
     assert statuses == [200, 201, 422, 422]
-    assert body["items"][0]["quantity"] == 80
+    assert cart["items"][0]["quantity"] == 80
