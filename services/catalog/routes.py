@@ -66,7 +66,12 @@ def _viewer() -> Principal | None:
 
 
 def _read_event(name: str, properties: dict) -> None:
-    """Emit a shopper's read event, and note it so a cached answer to the same read repeats it."""
+    """Emit a shopper's read event, and note it so a cached answer to the same read repeats it.
+
+    Admins' reads are shop work, not shopping: the funnel and the analysts never see them."""
+    viewer = _viewer()
+    if viewer is not None and viewer.is_admin:
+        return
     g.read_event = (name, properties)
     emit_event(name, properties)
 
@@ -134,7 +139,7 @@ def list_products(query: ProductsQuery):
     admin_view = _admin_view(query.include_inactive)
     page = products.list_products(query, include_inactive=admin_view)
     # A shopper's search, counted once: later pages repeat it, and admins' lookups are not shopping.
-    if query.q is not None and query.page == 1 and not admin_view:
+    if query.q is not None and query.page == 1:
         _read_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
     return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
                     "page": query.page, "pageSize": query.page_size})

@@ -60,3 +60,10 @@ def test_events_go_to_stdout_as_json_lines(client, capsys):
     client.get("/api/products/2")
     lines = [line for line in capsys.readouterr().out.splitlines() if '"user_action"' in line]
     assert len(lines) == 1 and '"event":"Product Viewed"' in lines[0]
+
+
+def test_admins_reads_are_not_shopper_events(client, admin, events_file):
+    client.get("/api/products/1", headers=admin)
+    client.get("/api/products/search?q=banh", headers=admin)
+    client.get("/api/products?q=dau", headers=admin)
+    assert read_events(events_file) == []
