@@ -103,8 +103,8 @@ class ShopService(Construct):
             self.task_definition,
             "ECS2",
             "Plain environment variables hold only non-secret "
-            "settings (environment name, ports, internal URLs, key ID); every secret is an ECS "
-            "secret from Secrets Manager (tests/infra assert this).",
+            "settings (environment name, ports, internal URLs, key ID, trusted proxy networks); "
+            "every secret is an ECS secret from Secrets Manager (tests/infra assert this).",
         )
         acknowledge(
             self.task_definition,

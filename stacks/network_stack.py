@@ -18,12 +18,22 @@ class ShopNetwork(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
+        # The NAT addresses are allocated here rather than by the VPC so the services stack can name
+        # them: the storefront's calls to the shop URL reach the ALB from these addresses.
+        self.nat_eips = [
+            ec2.CfnEIP(self, f"NatEip{number}", domain="vpc")
+            for number in range(1, config.nat_gateways + 1)
+        ]
+        self.nat_public_ips: list[str] = [eip.attr_public_ip for eip in self.nat_eips]
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
             max_azs=len(config.availability_zones),
             nat_gateways=config.nat_gateways,
+            nat_gateway_provider=ec2.NatProvider.gateway(
+                eip_allocation_ids=[eip.attr_allocation_id for eip in self.nat_eips]
+            ),
             subnet_configuration=[
                 ec2.SubnetConfiguration(name=PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(
@@ -64,6 +74,8 @@ class NetworkStack(SweetDreamStack):
         )
         self.network = ShopNetwork(self, "Network", config=config)
         self.vpc = self.network.vpc
+        # Public addresses the tasks' outbound traffic leaves from, one per NAT gateway.
+        self.nat_public_ips = self.network.nat_public_ips
         self._retain_provider_logs_for(config)
 
     def _retain_provider_logs_for(self, config: EnvironmentConfig) -> None:

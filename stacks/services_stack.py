@@ -6,6 +6,8 @@ entry (rolling or blue/green per the environment), alarms, the dashboard and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import CfnOutput
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
@@ -17,6 +19,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from services.kit.proxies import PRIVATE_NETWORKS
 from services.manifest import SERVICES, ServiceSpec, by_name
 
 from .analytics import AnalyticsExport
@@ -43,7 +46,13 @@ DATABASE_SECRET_FIELDS = {
 
 class ServicesStack(SweetDreamStack):
     def __init__(
-        self, scope: Construct, *, config: EnvironmentConfig, vpc: ec2.IVpc, data: DataStack
+        self,
+        scope: Construct,
+        *,
+        config: EnvironmentConfig,
+        vpc: ec2.IVpc,
+        nat_public_ips: Sequence[str],
+        data: DataStack,
     ) -> None:
         super().__init__(
             scope,
@@ -52,6 +61,7 @@ class ServicesStack(SweetDreamStack):
             description=f"SweetDream {config.name}: ECS services, ALB, deployments, alarms, dashboard",
         )
         self.data = data
+        self.nat_public_ips = tuple(nat_public_ips)
 
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
@@ -153,6 +163,7 @@ class ServicesStack(SweetDreamStack):
         if spec.name == "users":
             env["KMS_KEY_ID"] = self.data.token_signing_key.key_arn
             env["AWS_REGION"] = config.region
+            env["TRUSTED_PROXY_NETWORKS"] = self._trusted_proxy_networks()
         if spec.name == "orders":
             env["CATALOG_URL"] = self._internal_url("catalog")
         if spec.name == "storefront":
@@ -160,6 +171,14 @@ class ServicesStack(SweetDreamStack):
             env["SESSION_COOKIE_SECURE"] = str(config.https).lower()
             env["ANALYTICS_BUCKET"] = self.data.analytics_bucket.bucket_name
         return env
+
+    def _trusted_proxy_networks(self) -> str:
+        """The private ranges (ALB, tasks) and each NAT's public address: the storefront calls the shop
+        URL from a private subnet, so the ALB writes the NAT's address, not the shopper's, into
+        X-Forwarded-For; trusting it lets users walk on to the address the storefront passed on."""
+        networks = [str(network) for network in PRIVATE_NETWORKS]
+        networks += [f"{address}/32" for address in self.nat_public_ips]
+        return ",".join(networks)
 
     def _secrets(self, spec: ServiceSpec) -> dict[str, ecs.Secret]:
         secrets = {"SECRET_KEY": ecs.Secret.from_secrets_manager(self.data.secret_keys[spec.name])}

@@ -35,7 +35,9 @@ def add_environment(app: App, config: EnvironmentConfig) -> ShopEnvironment:
         value=data.analytics_bucket.bucket_name,
         description="Daily analytics export (user-actions/year=/month=/day=)",
     )
-    services = ServicesStack(app, config=config, vpc=network.vpc, data=data)
+    services = ServicesStack(
+        app, config=config, vpc=network.vpc, nat_public_ips=network.nat_public_ips, data=data
+    )
     bastion = (
         BastionStack(app, config=config, vpc=network.vpc, database=data.db_instance)
         if config.bastion

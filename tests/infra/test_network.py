@@ -72,3 +72,15 @@ def test_every_function_logs_to_a_group_with_the_environment_retention(templates
             else:  # the /aws/lambda/<function> group, created by the stack with retention
                 assert any(f"'Ref': '{function_id}'" in name for name in named), function_id
         assert {group["Properties"]["RetentionInDays"] for group in groups.values()} <= {days}
+
+
+def test_nat_gateways_use_the_stack_s_own_elastic_ips(network, shop, config):
+    # The VPC allocates none of its own: the addresses are ours, so the users task can trust them.
+    eips = network.find_resources("AWS::EC2::EIP")
+    assert len(eips) == config.nat_gateways
+    assert {eip["Properties"]["Domain"] for eip in eips.values()} == {"vpc"}
+    allocations = [gateway["AllocationId"] for gateway in properties(network, "AWS::EC2::NatGateway")]
+    assert sorted(allocations, key=str) == [
+        {"Fn::GetAtt": [eip_id, "AllocationId"]} for eip_id in sorted(eips)
+    ]
+    assert len(shop[config.name].network.nat_public_ips) == config.nat_gateways

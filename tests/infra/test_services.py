@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import ip_network
 
 import pytest
 
+from services.kit.proxies import PRIVATE_NETWORKS, client_address
 from services.manifest import SERVICES, by_name
 from stacks.config import SERVICE_NAMESPACE
 from stacks.container_image import has_database
@@ -275,3 +277,50 @@ def test_one_image_for_every_service(services):
     images = {json.dumps(_container(services, spec.name)["Image"]) for spec in SERVICES}
     assert len(images) == 1
     assert "container-assets" in only(images)
+
+
+def _nat_public_ip_outputs(network_template) -> dict[str, str]:
+    """{output name: EIP logical id} for the network stack's outputs of the NAT EIPs' public IPs."""
+    outputs = {}
+    for name, output in network_template.find_outputs("*").items():
+        value = output["Value"]
+        if isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1] == "PublicIp":
+            outputs[name] = value["Fn::GetAtt"][0]
+    return outputs
+
+
+def _render(value, network_stack: str, outputs: dict[str, str]) -> str:
+    """A resolved environment value as text, each NAT address read from the network stack as `<EIP id>`."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        delimiter, parts = value["Fn::Join"]
+        return delimiter.join(_render(part, network_stack, outputs) for part in parts)
+    reference = value["Fn::GetStackOutput"]
+    assert reference["StackName"] == network_stack
+    return f"<{outputs[reference['OutputName']]}>"
+
+
+def test_users_trusts_the_private_ranges_and_every_nat_address(shop, services, templates, config):
+    network = templates[config.name, "Network"]
+    eip_ids = sorted(network.find_resources("AWS::EC2::EIP"))
+    assert len(eip_ids) == {"dev": 1, "prod": 2}[config.name] == config.nat_gateways
+    value = _environment(_container(services, "users"))["TRUSTED_PROXY_NETWORKS"]
+    network_stack = shop[config.name].network.stack_name
+    trusted = _render(value, network_stack, _nat_public_ip_outputs(network)).split(",")
+    assert trusted == [str(cidr) for cidr in PRIVATE_NETWORKS] + [f"<{eip}>/32" for eip in eip_ids]
+    for spec in SERVICES:
+        if spec.name != "users":
+            assert "TRUSTED_PROXY_NETWORKS" not in _environment(_container(services, spec.name))
+
+    # With addresses in place of the imports, a storefront login resolves to the shopper: the ALB
+    # wrote the NAT's address, the storefront passed on the shopper's and the first ALB's.
+    nat_addresses = {f"<{eip}>": f"203.0.113.{number}" for number, eip in enumerate(eip_ids, start=1)}
+    deployed = ",".join(trusted)
+    for placeholder, address in nat_addresses.items():
+        deployed = deployed.replace(placeholder, address)
+    deployed_networks = [ip_network(cidr) for cidr in deployed.split(",")]
+    for nat_address in nat_addresses.values():
+        chain = f"198.51.100.7, 10.0.1.20, {nat_address}"
+        assert client_address("10.0.2.9", chain, deployed_networks) == "198.51.100.7"
+        assert client_address("10.0.2.9", chain, PRIVATE_NETWORKS) == nat_address

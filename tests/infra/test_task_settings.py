@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from services.kit.config import ServiceConfig
+from services.kit.proxies import PRIVATE_NETWORKS
 from services.manifest import SERVICES
 from stacks.container_image import has_database
 
@@ -29,12 +30,14 @@ SECRET_STAND_INS = {
     "DB_USER": "sweetdream",
     "DB_PASSWORD": "generated/password:with@symbols",
 }
+NAT_ADDRESS = "203.0.113.17"
 # Values CloudFormation resolves at deploy time (references to other resources).
 DEPLOY_TIME_STAND_INS = {
     "KMS_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "API_BASE_URL": "http://sweetdream-alb-123.us-east-1.elb.amazonaws.com",
     "JWKS_URL": "http://sweetdream-alb-123.us-east-1.elb.amazonaws.com/.well-known/jwks.json",
     "ANALYTICS_BUCKET": "sweetdream-dev-analytics-123456789012",
+    "TRUSTED_PROXY_NETWORKS": ",".join([*(str(cidr) for cidr in PRIVATE_NETWORKS), f"{NAT_ADDRESS}/32"]),
 }
 
 
@@ -86,6 +89,11 @@ def test_task_settings_satisfy_the_service_config(templates, config, service, mo
         )
     if service != "users":
         assert settings.jwks_url.endswith("/.well-known/jwks.json")
+    else:
+        assert [str(cidr) for cidr in settings.trusted_proxy_networks] == [
+            *(str(cidr) for cidr in PRIVATE_NETWORKS),
+            f"{NAT_ADDRESS}/32",
+        ]
 
 
 def test_task_settings_without_their_secrets_are_refused(templates, monkeypatch):
