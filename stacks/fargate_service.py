@@ -177,26 +177,11 @@ class ShopService(Construct):
         target_groups = [self.target_group] + ([self.green_target_group] if self.green_target_group else [])
         self.unhealthy_alarm = self._unhealthy_hosts_alarm(load_balancer, target_groups)
         self.five_xx_alarm = self._five_xx_rate_alarm(load_balancer, target_groups)
-        self.cpu_alarm = cloudwatch.Alarm(
-            self,
-            "CpuAlarm",
-            alarm_description=f"{spec.name}: CPU above {config.alarm_threshold_percent}%",
-            metric=self.service.metric_cpu_utilization(period=Duration.minutes(5)),
-            threshold=config.alarm_threshold_percent,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        self.memory_alarm = cloudwatch.Alarm(
-            self,
-            "MemoryAlarm",
-            alarm_description=f"{spec.name}: memory above {config.alarm_threshold_percent}%",
-            metric=self.service.metric_memory_utilization(period=Duration.minutes(5)),
-            threshold=config.alarm_threshold_percent,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+        threshold = config.alarm_threshold_percent
+        self.cpu_alarm = self._utilization_alarm("Cpu", "CPU", self.service.metric_cpu_utilization,
+                                                 threshold)
+        self.memory_alarm = self._utilization_alarm("Memory", "memory",
+                                                    self.service.metric_memory_utilization, threshold)
         self.alarms = [self.unhealthy_alarm, self.five_xx_alarm, self.cpu_alarm, self.memory_alarm]
 
         self.deployment_group: codedeploy.EcsDeploymentGroup | None = None
@@ -256,6 +241,19 @@ class ShopService(Construct):
                 "LoadBalancer": load_balancer.alb.load_balancer_full_name,
                 "TargetGroup": group.target_group_full_name,
             },
+        )
+
+    def _utilization_alarm(self, construct_id: str, what: str, metric,
+                           threshold: float) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            f"{construct_id}Alarm",
+            alarm_description=f"{self.spec.name}: {what} above {threshold}%",
+            metric=metric(period=Duration.minutes(5)),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def _unhealthy_hosts_alarm(self, load_balancer, groups) -> cloudwatch.Alarm:
