@@ -13,6 +13,7 @@ from services.kit.auth import bearer_token, current_user, ensure_self_or_admin, 
 from services.kit.db import db_session
 from services.kit.errors import APIError, Forbidden, Unauthorized, Unprocessable
 from services.kit.events import emit_event
+from services.kit.routing import ID
 
 from . import accounts
 from .models import Customer, Role
@@ -143,7 +144,7 @@ def list_customers(query: CustomerQuery):
                               page_size=query.page_size))
 
 
-@customers_bp.get("/api/customers/<int:customer_id>")
+@customers_bp.get(f"/api/customers/<{ID}:customer_id>")
 @self_or_admin
 @spec.validate(resp=responses(AUTH_ERRORS, 404, HTTP_200=UserOut),
                tags=["customers"], security=BEARER_AUTH)
@@ -151,7 +152,7 @@ def get_customer(customer_id: int):
     return _json(_user(accounts.get_customer(db_session(), customer_id)))
 
 
-@customers_bp.patch("/api/customers/<int:customer_id>")
+@customers_bp.patch(f"/api/customers/<{ID}:customer_id>")
 @self_or_admin
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, HTTP_200=UserOut),
                tags=["customers"], security=BEARER_AUTH)
@@ -165,7 +166,7 @@ def update_customer(customer_id: int, json: ProfileUpdate):
     return _json(_user(customer))
 
 
-@customers_bp.put("/api/customers/<int:customer_id>/password")
+@customers_bp.put(f"/api/customers/<{ID}:customer_id>/password")
 @require_auth
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, no_content=True),
                tags=["customers"], security=BEARER_AUTH)
@@ -186,7 +187,7 @@ def change_password(customer_id: int, json: PasswordChange):
     return "", 204
 
 
-@customers_bp.patch("/api/customers/<int:customer_id>/role")
+@customers_bp.patch(f"/api/customers/<{ID}:customer_id>/role")
 @require_role("ADMIN")
 @spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, 409, HTTP_200=UserOut),
                tags=["customers"], security=BEARER_AUTH)
