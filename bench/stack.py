@@ -22,8 +22,8 @@ from pathlib import Path
 
 import requests
 
+from services.container_start import setup_script
 from services.kit.config import REPO_ROOT
-from services.local_run import SETUP_COMMANDS
 from services.manifest import SERVICES
 
 GUNICORN_CONF = REPO_ROOT / "services" / "gunicorn_conf.py"
@@ -176,8 +176,7 @@ class Stack:
         ensure_local_key(self.data_dir)
         running = {}
         for name in self.names:
-            chain = " && ".join(f"{sys.executable} -m flask --app services.{name} {' '.join(cmd)}"
-                                for cmd in SETUP_COMMANDS.get(name, ()))
+            chain = setup_script(name)
             if chain:
                 running[name] = subprocess.Popen(  # noqa: S603
                     ["/bin/sh", "-c", chain], cwd=REPO_ROOT, env=self.service_env(name),

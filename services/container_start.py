@@ -12,11 +12,11 @@ ECS's SIGTERM for a graceful stop.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from .local_run import SETUP_COMMANDS
 from .manifest import by_name
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn_conf.py")
@@ -25,11 +25,17 @@ GUNICORN_CONF = Path(__file__).with_name("gunicorn_conf.py")
 def setup_commands(service: str) -> list[list[str]]:
     return [
         [sys.executable, "-m", "flask", "--app", f"services.{service}", *command]
-        for command in SETUP_COMMANDS.get(service, ())
+        for command in by_name(service).setup
     ]
 
 
+def setup_script(service: str) -> str:
+    """The setup as one shell line, so several services' setups can run side by side."""
+    return " && ".join(shlex.join(command) for command in setup_commands(service))
+
+
 def gunicorn_command(service: str) -> list[str]:
+    """`service` is a manifest name or "gateway"."""
     return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), f"services.{service}:create_app()"]
 
 

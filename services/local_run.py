@@ -16,15 +16,10 @@ from pathlib import Path
 
 import requests
 
+from .container_start import gunicorn_command, setup_script
 from .kit.config import DEFAULT_DATA_DIR, REPO_ROOT
-from .manifest import GATEWAY_PORT, SERVICES
+from .manifest import GATEWAY_PORT, SERVICES, by_name
 
-# One-off commands run before a service starts; each is idempotent, so re-runs keep data.
-SETUP_COMMANDS = {
-    "users": (("migrate",), ("ensure-admin",)),
-    "catalog": (("migrate",), ("seed",)),
-    "orders": (("migrate",),),
-}
 LOCAL_ADMIN = ("admin@sweetdream.com", "admin123")
 START_TIMEOUT_S = 60
 
@@ -40,7 +35,7 @@ def local_env(data_dir: Path) -> dict[str, str]:
         "DATA_DIR": str(data_dir),
         "EVENT_LOG_FILE": str(data_dir / "events.jsonl"),
         "JWT_PUBLIC_KEY_FILE": str(data_dir / "jwt-public.pem"),
-        "CATALOG_URL": f"http://127.0.0.1:{_port('catalog')}",
+        "CATALOG_URL": f"http://127.0.0.1:{by_name('catalog').port}",
         "API_BASE_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
         "BIND_HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "1",
@@ -49,17 +44,9 @@ def local_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _port(name: str) -> int:
-    return next(spec.port for spec in SERVICES if spec.name == name)
-
-
 def run_setup(env: dict[str, str]) -> None:
     """Each service's setup in parallel; the commands of one service in order."""
-    chains = {
-        name: " && ".join(f"{sys.executable} -m flask --app services.{name} {' '.join(cmd)}"
-                          for cmd in commands)
-        for name, commands in SETUP_COMMANDS.items()
-    }
+    chains = {spec.name: setup_script(spec.name) for spec in SERVICES if spec.setup}
     running = {name: subprocess.Popen(["/bin/sh", "-c", chain], cwd=REPO_ROOT, env=env,  # noqa: S603
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for name, chain in chains.items()}
@@ -86,11 +73,10 @@ def ports_in_use() -> list[int]:
     return busy
 
 
-def start(name: str, port: int, app: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
+def start(name: str, port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
     log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed when the process ends)
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "services/gunicorn_conf.py"), app],
-        cwd=REPO_ROOT, env={**env, "PORT": str(port), "SERVICE_NAME": name},
+        gunicorn_command(name), cwd=REPO_ROOT, env={**env, "PORT": str(port), "SERVICE_NAME": name},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -147,7 +133,7 @@ def main() -> None:
     from .users.keys import ensure_local_key
     ensure_local_key(data_dir)
 
-    step(2, total, "Migrating databases and loading seed data (.data/)")
+    step(2, total, f"Migrating databases and loading seed data ({data_dir})")
     run_setup(env)
 
     step(3, total, "Starting services and the gateway")
@@ -157,10 +143,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         for spec in SERVICES:
-            processes[spec.name] = start(spec.name, spec.port, f"{spec.module}:create_app()",
-                                         env, log_dir)
-        processes["gateway"] = start("gateway", GATEWAY_PORT, "services.gateway:create_app()",
-                                     env, log_dir)
+            processes[spec.name] = start(spec.name, spec.port, env, log_dir)
+        processes["gateway"] = start("gateway", GATEWAY_PORT, env, log_dir)
         wait_healthy(processes)
 
         step(4, total, f"Ready in {time.monotonic() - started:.1f}s")

@@ -20,20 +20,19 @@ class ServiceSpec:
     health_path: str = "/health"
     cpu: int = 256  # Fargate CPU units
     memory_mib: int = 512
+    # Flask CLI commands run before each start (make run, containers, bench); all idempotent.
+    setup: tuple[tuple[str, ...], ...] = ()
 
     @property
     def is_default(self) -> bool:
         return not self.path_patterns
 
-    @property
-    def module(self) -> str:
-        return f"services.{self.name}"
-
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("users", 3003, ("/api/auth/*", "/api/users/*", "/api/customers*", "/.well-known/*")),
-    ServiceSpec("orders", 3002, ("/api/orders*",)),
-    ServiceSpec("catalog", 3001, ("/api/*",)),
+    ServiceSpec("users", 3003, ("/api/auth/*", "/api/users/*", "/api/customers*", "/.well-known/*"),
+                setup=(("migrate",), ("ensure-admin",))),
+    ServiceSpec("orders", 3002, ("/api/orders*",), setup=(("migrate",),)),
+    ServiceSpec("catalog", 3001, ("/api/*",), setup=(("migrate",), ("seed",))),
     ServiceSpec("storefront", 3000, ()),
 )
 
