@@ -7,6 +7,7 @@ from the users service's JWKS; no service calls users to check a token.
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class TokenVerifier:
     def __init__(self, config: ServiceConfig):
         self.issuer = config.jwt_issuer
         self.audience = config.jwt_audience
+        self.admin_ttl_seconds = config.admin_token_ttl_seconds
         self._public_key = None
         self._jwks = None
         if config.jwt_public_key:
@@ -71,12 +73,16 @@ class TokenVerifier:
             )
             principal = Principal(id=int(claims["sub"]), email=str(claims["email"]),
                                   role=str(claims["role"]))
+            issued_at = int(claims["iat"])
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("Token has expired", code="token_expired") from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid token", code="invalid_token") from exc
         if principal.role not in ROLES:
             raise Unauthorized("Invalid token", code="invalid_token")
+        if principal.is_admin and issued_at + self.admin_ttl_seconds <= time.time():
+            # Whatever its exp says: this bounds how long a demoted admin keeps admin rights.
+            raise Unauthorized("Admin token has expired", code="token_expired")
         return principal
 
 

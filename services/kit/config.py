@@ -42,6 +42,9 @@ class ServiceConfig(BaseSettings):
     jwt_public_key_file: str = ""
     jwks_url: str = ""
     jwks_cache_seconds: int = 300
+    # Every verifier honours an ADMIN token for at most this long after its `iat`, so a demoted
+    # admin loses admin rights everywhere within this bound; users issues admin tokens this short.
+    admin_token_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
 
     # Where events go besides stdout; empty disables the local file (on AWS, stdout is enough).
     event_log_file: str = ""

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError
 from services.kit.errors import error_response
 
 from .api import ApiError, ApiUnavailable
-from .session import sign_out
+from .session import SESSION_EXPIRED, sign_out
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def install_error_pages(app: Flask) -> None:
             log.warning("API unavailable on %s %s: %s", request.method, request.path, exc.message)
         if exc.status == 401 and not wants_json():
             sign_out()
-            flash("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "info")
+            flash(SESSION_EXPIRED, "info")
             return redirect(url_for("account.login", next=request.path))
         status = exc.status if exc.status in FRIENDLY else (500 if exc.status >= 500 else 400)
         headers = {"Retry-After": "5"} if status == 503 else None

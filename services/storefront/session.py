@@ -19,6 +19,7 @@ from .api import ApiUnavailable
 
 # Verification failures that mean the token itself is bad, not that the keys were unreachable.
 SIGN_OUT_CODES = frozenset({"invalid_token", "token_expired"})
+SESSION_EXPIRED = "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."
 
 
 def ensure_session_id() -> str:
@@ -66,7 +67,8 @@ def current_shopper() -> Principal | None:
                     # The keys could not be fetched: the token may be fine, so keep the session.
                     raise ApiUnavailable("Sign-in keys are unavailable") from exc
                 sign_out()
-                flash("Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.", "info")
+                flash(SESSION_EXPIRED, "info")
+                g.session_expired = True
         g.shopper = shopper
     return g.shopper
 
@@ -93,7 +95,8 @@ def login_required(view):
                 target = request.referrer if request.referrer and request.referrer.startswith(
                     request.host_url) else None
                 target = "/" + target[len(request.host_url):] if target else None
-            flash("Vui lòng đăng nhập để tiếp tục.", "info")
+            if not g.get("session_expired"):  # that message already says to sign in
+                flash("Vui lòng đăng nhập để tiếp tục.", "info")
             return redirect(url_for("account.login", next=safe_next(target, "/")))
         return view(*args, **kwargs)
     return wrapper

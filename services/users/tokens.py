@@ -11,7 +11,7 @@ from services.kit.auth import ALGORITHM
 
 from .config import UsersConfig
 from .keys import SigningKey
-from .models import Customer
+from .models import Customer, Role
 
 
 def _segment(data: dict) -> bytes:
@@ -26,12 +26,17 @@ class TokenIssuer:
         self.issuer = config.jwt_issuer
         self.audience = config.jwt_audience
         self.ttl_seconds = config.token_ttl_seconds
+        self.admin_ttl_seconds = min(config.admin_token_ttl_seconds, config.token_ttl_seconds)
+
+    def ttl_for(self, customer: Customer) -> int:
+        """Admins get short tokens: a role lives in the token, so demotion waits for its expiry."""
+        return self.admin_ttl_seconds if customer.role == Role.ADMIN else self.ttl_seconds
 
     def issue(self, customer: Customer, *, now: int | None = None) -> str:
         issued_at = int(time.time()) if now is None else now
         header = {"alg": ALGORITHM, "typ": "JWT", "kid": self.key.kid}
         claims = {"sub": str(customer.id), "email": customer.email, "role": customer.role,
                   "iss": self.issuer, "aud": self.audience, "iat": issued_at,
-                  "exp": issued_at + self.ttl_seconds}
+                  "exp": issued_at + self.ttl_for(customer)}
         signing_input = _segment(header) + b"." + _segment(claims)
         return (signing_input + b"." + base64url_encode(self.key.sign(signing_input))).decode()

@@ -106,3 +106,27 @@ def test_jwks_url_verification(make_app, tokens):
             "Authorization": "Bearer " + FORGERIES["wrong_key"](tokens)})
     assert ok.status_code == 200
     assert_error(forged, 401, "invalid_token")
+
+
+def test_an_admin_token_is_honoured_only_for_the_admin_lifetime(make_app, tokens):
+    """A demoted admin's old token stops working within ADMIN_TOKEN_TTL_SECONDS, whatever its exp."""
+    client = make_app(admin_token_ttl_seconds=600).test_client()
+    now = int(time.time())
+    day_long = {"iat": now - 601, "exp": now + 24 * 3600}
+
+    def admin_only(role: str, **claims):
+        return client.get("/api/admin-only", headers=tokens.headers(1, role, **claims))
+
+    assert admin_only("ADMIN", iat=now - 590, exp=now + 24 * 3600).status_code == 200
+    assert_error(admin_only("ADMIN", **day_long), 401, "token_expired")
+    # Shoppers' tokens keep their own lifetime (here they pass on to the role check).
+    assert_error(admin_only("CUSTOMER", **day_long), 403, "forbidden")
+    customer = client.get("/api/users/1/notes", headers=tokens.headers(1, **day_long))
+    assert customer.status_code == 200
+
+
+def test_an_admin_token_whose_iat_is_a_string_is_still_bounded(make_app, tokens):
+    # PyJWT accepts any iat that int() takes; the lifetime check must not trip over it (a 500).
+    client = make_app(admin_token_ttl_seconds=600).test_client()
+    stale = tokens.headers(1, "ADMIN", iat=str(int(time.time()) - 700))
+    assert_error(client.get("/api/admin-only", headers=stale), 401, "token_expired")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -208,19 +211,22 @@ def test_unknown_page_is_a_friendly_404(client):
     assert response.headers["Content-Type"].startswith("text/html")
 
 
-def _signed_in_with(stack, shopper, token: str):
+def _signed_in_with(stack, shopper, token: str, app=None):
     """A storefront test client whose session holds `token`, as a sign-in leaves it."""
-    client = stack.storefront_app.test_client()
+    client = (app or stack.storefront_app).test_client()
     with client.session_transaction() as session:
         session.update(sid=uuid.uuid4().hex, token=token, user={"id": shopper["user"]["id"]})
     return client
 
 
-def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper, tokens):
-    private_key = serialization.load_pem_private_key(
+def _users_private_key(stack):
+    return serialization.load_pem_private_key(
         (stack.public_key_file.parent / "jwt-private.pem").read_bytes(), password=None)
+
+
+def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper, tokens):
     now = int(time.time())
-    expired = tokens.token(shopper["user"]["id"], key=private_key, email=shopper["email"],
+    expired = tokens.token(shopper["user"]["id"], key=_users_private_key(stack), email=shopper["email"],
                            iat=now - 7200, exp=now - 3600)
     client = _signed_in_with(stack, shopper, expired)
     response = client.get("/orders", headers={"Accept": "text/html"})
@@ -228,6 +234,46 @@ def test_expired_sign_in_sends_the_shopper_to_login(stack, shopper, tokens):
     assert response.headers["Location"].startswith("/login")
     with client.session_transaction() as session:
         assert "token" not in session
+
+
+def _stale_admin_token(stack, tokens) -> tuple[dict, str]:
+    """The shop admin's token issued just over an hour ago (ADMIN_TOKEN_TTL_SECONDS): not yet at its exp."""
+    claims = jwt.decode(stack.admin_token(), options={"verify_signature": False})
+    admin = {"user": {"id": int(claims["sub"])}, "email": claims["email"]}
+    now = int(time.time())
+    stale = tokens.token(admin["user"]["id"], "ADMIN", key=_users_private_key(stack),
+                         email=admin["email"], iat=now - 3700, exp=now + 20 * 3600)
+    return admin, stale
+
+
+def _assert_sent_to_login_as_expired(client, response, page: str) -> None:
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login" and parse_qs(location.query) == {"next": [page]}
+    with client.session_transaction() as session:
+        assert "token" not in session
+    login_page = client.get(response.headers["Location"], headers={"Accept": "text/html"})
+    assert login_page.status_code == 200
+    flashes = re.findall(r'<p class="flash flash-\w+">([^<]*)</p>', login_page.get_data(as_text=True))
+    assert flashes == ["Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."]  # one clear message
+
+
+def test_an_expired_admin_token_sends_the_admin_to_sign_in_again(stack, tokens):
+    admin, stale = _stale_admin_token(stack, tokens)
+    client = _signed_in_with(stack, admin, stale)
+    response = client.get("/admin/orders", headers={"Accept": "text/html"})
+    _assert_sent_to_login_as_expired(client, response, "/admin/orders")
+
+
+def test_an_admin_token_the_apis_refuse_also_sends_the_admin_to_sign_in(stack, tokens):
+    """The storefront still trusts the token (a longer setting of its own); the orders API does not."""
+    lenient = create_storefront(StorefrontConfig(environment="test", api_base_url=stack.url,
+                                                 jwt_public_key_file=str(stack.public_key_file),
+                                                 admin_token_ttl_seconds=24 * 3600))
+    admin, stale = _stale_admin_token(stack, tokens)
+    client = _signed_in_with(stack, admin, stale, app=lenient)
+    response = client.get("/admin/orders", headers={"Accept": "text/html"})
+    _assert_sent_to_login_as_expired(client, response, "/admin/orders")
 
 
 def test_a_forged_admin_token_in_the_session_gets_no_admin_page(stack, shopper, tokens):

@@ -67,7 +67,9 @@ def test_by_default_loopback_and_the_private_ranges_are_trusted_proxies(monkeypa
                                      {"login_limit_per_email": "lots"},
                                      {"trusted_proxy_networks": "10.0.0.1/8"},
                                      {"trusted_proxy_networks": "10.0.0.0/8,not-a-network"},
-                                     {"admin_email": "not an email"}, {"token_ttl_seconds": 1}])
+                                     {"admin_email": "not an email"}, {"token_ttl_seconds": 1},
+                                     {"admin_token_ttl_seconds": 1},
+                                     {"admin_token_ttl_seconds": 2 * 24 * 3600}])
 def test_nonsense_settings_are_refused(setting):
     with pytest.raises(ValidationError):
         UsersConfig(**setting)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from services.users import accounts
 from tests.conftest import assert_error
 from tests.users.conftest import PASSWORD, bearer
 
@@ -160,6 +163,27 @@ def test_admin_promotes_and_demotes_by_id(client, lan, admin):
     assert client.get("/api/customers", headers=bearer(token)).status_code == 200
     demoted = client.patch(url, json={"role": "CUSTOMER"}, headers=bearer(admin["token"]))
     assert demoted.status_code == 200 and demoted.get_json()["role"] == "CUSTOMER"
+
+
+def test_a_demoted_admin_loses_admin_rights_within_the_admin_token_lifetime(client, app, lan, admin):
+    """Services check tokens locally, so an issued token keeps its role; admin tokens last an hour."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["set-role", "--email", "lan@example.com", "--role", "ADMIN"]).exit_code == 0
+    session = app.extensions["db"].sessionmaker()
+    try:
+        as_admin = accounts.get_by_email(session, "lan@example.com")
+        issuer = app.extensions["token_issuer"]
+        hour_old = issuer.issue(as_admin, now=int(time.time()) - 3600)
+        fresh = issuer.issue(as_admin)
+    finally:
+        session.close()
+    assert runner.invoke(args=["set-role", "--email", "lan@example.com", "--role", "CUSTOMER"]).exit_code == 0
+    # Within the bound the old role still holds; an hour after issue it is gone everywhere.
+    assert client.get("/api/customers", headers=bearer(fresh)).status_code == 200
+    assert_error(client.get("/api/customers", headers=bearer(hour_old)), 401, "token_expired")
+    relogin = client.post("/api/auth/login", json={"email": "lan@example.com", "password": PASSWORD})
+    assert_error(client.get("/api/customers", headers=bearer(relogin.get_json()["token"])),
+                 403, "forbidden")
 
 
 def test_admin_sets_role_by_email_in_any_case(client, lan, admin):

@@ -44,6 +44,36 @@ def test_token_lifetime_is_configurable(make_app, register):
     assert claims["exp"] - claims["iat"] == 900
 
 
+def _claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def _admin_login(app) -> dict:
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "chef@example.com", "password": PASSWORD,
+                                             "name": "Chef"})
+    result = app.test_cli_runner().invoke(args=["set-role", "--email", "chef@example.com",
+                                                "--role", "ADMIN"])
+    assert result.exit_code == 0, result.output
+    return _claims(login(client, "chef@example.com").get_json()["token"])
+
+
+def test_admin_tokens_last_an_hour_and_shoppers_keep_a_day(client, register, admin):
+    shopper = _claims(register()["token"])
+    boss = _claims(admin["token"])
+    assert shopper["role"] == "CUSTOMER" and shopper["exp"] - shopper["iat"] == 24 * 3600
+    assert boss["role"] == "ADMIN" and boss["exp"] - boss["iat"] == 3600
+
+
+@pytest.mark.parametrize(("settings", "admin_lifetime"), [
+    ({"admin_token_ttl_seconds": 600}, 600),
+    ({"token_ttl_seconds": 900}, 900),  # an admin token never outlives a shopper's
+])
+def test_admin_token_lifetime_is_configurable(make_app, settings, admin_lifetime):
+    claims = _admin_login(make_app(**settings))
+    assert claims["role"] == "ADMIN" and claims["exp"] - claims["iat"] == admin_lifetime
+
+
 def _comparable(response) -> tuple:
     headers = {k: v for k, v in response.headers.items() if k.lower() != "x-request-id"}
     return response.status_code, response.get_json(), headers
