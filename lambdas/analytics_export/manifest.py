@@ -2,7 +2,9 @@
 
 Analysts and operators read it to know a day is complete (`complete`), how many events each hour
 holds, the sha256 of each part (to verify a download or spot a changed object), how many lines were
-skipped and why, and the run history: each run appends one entry, nothing is ever rewritten.
+skipped and why, and the run history: each run appends one entry, and only the last
+MAX_RUN_HISTORY are kept (older ones are counted in `runsOmitted`), so the manifest stays small
+however often a day is re-exported (test mode may run every few minutes).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .windows import local_midnight
 
 MANIFEST_VERSION = 1
 TIMEZONE = "+07:00"
+MAX_RUN_HISTORY = 100
 
 
 def iso(moment: datetime) -> str:
@@ -82,9 +85,10 @@ class RunRecord:
 
 
 def build_manifest(day: date, run: RunRecord, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The day's manifest after `run`: its parts and counts, plus the history with `run` appended."""
-    history = list(previous.get("runs", [])) if previous else []
-    history.append(run.to_manifest())
+    """The day's manifest after `run`: its parts and counts, plus the last runs ending with `run`."""
+    previous = previous or {}
+    history = [*previous.get("runs", []), run.to_manifest()]
+    omitted = previous.get("runsOmitted", 0) + max(0, len(history) - MAX_RUN_HISTORY)
     return {
         "manifestVersion": MANIFEST_VERSION,
         "date": day.isoformat(),
@@ -96,5 +100,6 @@ def build_manifest(day: date, run: RunRecord, previous: dict[str, Any] | None) -
         "skippedByReason": {reason: run.skipped.get(reason, 0) for reason in SKIP_REASONS},
         "duplicates": run.duplicates,
         "parts": [part.to_manifest() for part in sorted(run.parts, key=lambda part: part.hour)],
-        "runs": history,
+        "runs": history[-MAX_RUN_HISTORY:],
+        "runsOmitted": omitted,
     }
