@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 
 from services.kit.auth import Principal
 from services.kit.errors import Unauthorized
@@ -22,11 +23,24 @@ SIGN_OUT_CODES = frozenset({"invalid_token", "token_expired"})
 SESSION_EXPIRED = "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."
 
 
+def renew_csrf_secret() -> None:
+    """A new CSRF secret in the session now, in the same cookie as the change that needs it.
+
+    Were it created lazily by the first page with a form, showing that form would rewrite the
+    cookie, and any slower response carrying the previous cookie (another tab, an asset) would
+    drop the secret again: the form then fails as "expired" (README, storefront Security)."""
+    g.pop("csrf_token", None)  # Flask-WTF keeps the current secret's token for the request
+    generate_csrf()
+
+
 def ensure_session_id() -> str:
-    """Every visitor gets an opaque id, sent as X-Session-Id so events tie a visit together."""
+    """Every visitor gets an opaque id, sent as X-Session-Id so events tie a visit together,
+    and a CSRF secret, both in their first response."""
     if "sid" not in session:
         session["sid"] = uuid.uuid4().hex
         session.permanent = True
+    if "csrf_token" not in session:
+        renew_csrf_secret()
     return session["sid"]
 
 
@@ -37,6 +51,7 @@ def sign_in(token: str, user: dict[str, Any]) -> None:
         "id": user.get("id"), "email": user.get("email"), "name": user.get("name"),
     })
     session.permanent = True
+    renew_csrf_secret()
     g.pop("shopper", None)
 
 
@@ -50,6 +65,7 @@ def sign_out() -> None:
     session.clear()
     if sid:
         session["sid"] = sid
+    renew_csrf_secret()
     g.shopper = None
 
 

@@ -7,7 +7,10 @@ the README's pictures).
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -278,3 +281,41 @@ def test_tampered_csrf_token_is_refused_in_the_browser(page: Page, stack):
     expect(page.get_by_role("heading", name="Biểu mẫu đã hết hạn hoặc không hợp lệ")).to_be_visible()
     page.goto("/cart")
     expect(page.get_by_text("Giỏ hàng đang trống.")).to_be_visible()
+
+
+@contextmanager
+def held_storefront_requests(stack, marker: str) -> Iterator[threading.Event]:
+    """Storefront requests whose query string holds `marker` wait until the event is set: a slow
+    response to a request the browser sent with the cookie it had at that moment."""
+    app = stack.storefront_app
+    inner, release = app.wsgi_app, threading.Event()
+
+    def held(environ, start_response):
+        if marker in environ.get("QUERY_STRING", ""):
+            release.wait(10)
+        return inner(environ, start_response)
+
+    app.wsgi_app = held
+    try:
+        yield release
+    finally:
+        release.set()
+        app.wsgi_app = inner
+
+
+def test_a_slow_response_in_another_tab_does_not_expire_the_registration_form(page: Page, stack):
+    """A response requested with an older cookie and landing late (another tab, a slow asset)
+    must not roll the session back: the registration form's CSRF token has to stay valid."""
+    page.goto("/")
+    other_tab = page.context.new_page()
+    other_tab.goto("/")
+    with held_storefront_requests(stack, "slow-tab") as release:
+        other_tab.evaluate("() => { window.slow = fetch('/products?slow-tab=1'); }")
+        page.get_by_role("link", name="Đăng ký").click()
+        page.get_by_label("Họ và tên").fill("Tab Chậm")
+        page.get_by_label("Email").fill(f"tab-{uuid.uuid4().hex[:8]}@example.com")
+        page.get_by_label("Mật khẩu").fill("banhngot-2024")
+        release.set()
+        assert other_tab.evaluate("() => window.slow.then(response => response.status)") == 200
+    page.get_by_role("button", name="Đăng ký").click()
+    expect(page.get_by_text("Chào mừng Tab Chậm")).to_be_visible()

@@ -153,6 +153,32 @@ def test_csrf_rejection_answers_json_to_api_clients(client):
     assert response.json()["error"]["code"] == "csrf_failed"
 
 
+def test_the_session_cookie_is_sent_only_when_the_session_changes(client):
+    """A re-sent unchanged cookie can land after a newer one and roll the session back
+    (test_browser's slow second tab): so only the first response and real changes send one."""
+    first = client.get("/")
+    assert first.headers["Set-Cookie"].startswith("sweetdream_session=")
+    form_token = csrf_token(client.get("/register").text)  # the secret came with the first cookie
+    for path in ("/", "/register", "/login", "/products", "/static/site.css", "/no-such-page"):
+        response = client.get(path)
+        assert response.status_code in (200, 404), path
+        assert "Set-Cookie" not in response.headers, path
+    response = client.post("/login", data={"csrf_token": form_token, "email": "nobody@example.com",
+                                           "password": "wrong-password"})
+    assert response.status_code == 401  # the CSRF check passed; the sign-in itself failed
+
+
+def test_signing_in_rotates_the_csrf_secret_in_the_same_response(stack, shopper):
+    client = Browserless(stack.url)
+    anonymous_token = csrf_token(client.get("/login").text)
+    client.login(shopper["email"], shopper["password"])
+    response = client.post("/logout", data={"csrf_token": anonymous_token})
+    assert response.status_code == 400  # a token from before the sign-in is void
+    profile = client.get("/account")
+    assert profile.status_code == 200 and "Set-Cookie" not in profile.headers
+    assert client.post("/logout", data={"csrf_token": csrf_token(profile.text)}).status_code == 302
+
+
 def test_login_redirects_only_to_local_paths(stack, shopper):
     client = Browserless(stack.url)
     page = client.get("/login?next=//evil.example/steal")
