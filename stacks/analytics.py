@@ -50,6 +50,7 @@ from services.kit.events import ENVELOPE_FIELDS, EVENT_TYPE
 
 from .base import acknowledge, acknowledge_wildcard_resource
 from .config import EnvironmentConfig
+from .data_stack import ATHENA_RESULTS_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "analytics_export"
@@ -78,7 +79,6 @@ POWERTOOLS_LAYER_VERSION = 27
 MEMORY_MB = 1024
 TIMEOUT = Duration.minutes(15)
 SCHEDULE = events.Schedule.cron(minute="0", hour="17")  # 00:00 in Vietnam (UTC+7)
-ATHENA_RESULTS_PREFIX = "athena-results"
 ATHENA_SCAN_LIMIT_BYTES = 10 * 1024**3  # a runaway query stops at 10 GB scanned
 TABLE_NAME = "user_actions"
 PROJECTED_YEARS = "2024,2050"

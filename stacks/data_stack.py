@@ -22,6 +22,9 @@ from .network_stack import ISOLATED
 LOG_EXPORTS = ("postgresql", "upgrade")
 ANALYTICS_GLACIER_AFTER = Duration.days(90)
 ANALYTICS_PREFIX = "user-actions"  # where the daily export writes (DESIGN.md "Analytics export")
+ATHENA_RESULTS_PREFIX = "athena-results"  # the analytics workgroup's query output
+# Long enough to re-download a recent result; Athena's query history keeps 45 days of SQL to re-run.
+ATHENA_RESULTS_RETENTION = Duration.days(30)
 ACCESS_LOG_RETENTION = Duration.days(365)
 ALB_LOG_PREFIX = "alb"
 S3_ACCESS_LOG_PREFIX = "s3-access"
@@ -173,6 +176,13 @@ class ShopBuckets(Construct):
                 ),
                 # Re-runs overwrite parts byte-identically; old versions only need to outlive a mistake.
                 s3.LifecycleRule(id="expire-old-versions", noncurrent_version_expiration=Duration.days(30)),
+                # Query results are scratch output: expire them (and their versions) under their prefix only.
+                s3.LifecycleRule(
+                    id="expire-athena-results",
+                    prefix=f"{ATHENA_RESULTS_PREFIX}/",
+                    expiration=ATHENA_RESULTS_RETENTION,
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -86,6 +86,36 @@ def test_analytics_bucket(data, config):
     )
 
 
+def test_athena_query_results_expire_after_30_days(data, config):
+    data.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": f"sweetdream-{config.name}-analytics-{ACCOUNT}",
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        {
+                            "Id": "expire-athena-results",
+                            "Status": "Enabled",
+                            "Prefix": "athena-results/",
+                            "ExpirationInDays": 30,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_only_athena_results_ever_expire_never_the_exported_partitions(data, config):
+    name = f"sweetdream-{config.name}-analytics-{ACCOUNT}"
+    bucket = only(b for b in properties(data, "AWS::S3::Bucket") if b.get("BucketName") == name)
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+    assert [rule.get("Prefix") for rule in expiring] == ["athena-results/"]
+
+
 def test_every_bucket_enforces_ssl_and_blocks_public_access(data):
     buckets = data.find_resources("AWS::S3::Bucket")
     assert len(buckets) == 2
