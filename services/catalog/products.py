@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
@@ -11,7 +12,7 @@ from services.kit.db import MAX_ID, db_session
 from services.kit.errors import NotFound
 
 from .models import Category, Product, ProductSize
-from .schemas import PriceLineIn, ProductsQuery
+from .schemas import CatalogContext, PriceLineIn, ProductsQuery
 from .search import normalize, tokens
 
 # Relevance of a product to a search, best first (README "Search" documents the same rule).
@@ -21,6 +22,7 @@ RANK_NAME_PHRASE = 60  # the name contains the query as typed: "kem bap" → Bá
 RANK_NAME_WORDS = 40  # the name contains every word, in any order: "bap kem"
 RANK_CATEGORY = 20  # every word is in the name or the category: "nuong socola" → Bánh So-co-la
 RANK_DESCRIPTION = 10  # every word is somewhere, the description included
+_DIGIT_RUNS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True)
@@ -72,13 +74,21 @@ def _category_filter(value: str) -> ColumnElement[bool]:
     return Category.slug == value
 
 
-def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> ProductPage:
-    """One page of products matching every filter given, with their sizes and category."""
+def _context_conditions(context: CatalogContext, *, include_inactive: bool) -> list[ColumnElement[bool]]:
+    """The products a shopper is browsing: active ones, in the category, matching the search."""
     conditions: list[ColumnElement[bool]] = []
     if not include_inactive:
         conditions.append(Product.active.is_(True))
-    if query.category is not None:
-        conditions.append(_category_filter(query.category))
+    if context.category is not None:
+        conditions.append(_category_filter(context.category))
+    if context.q is not None:
+        conditions.extend(_word_found(word) for word in tokens(context.q))
+    return conditions
+
+
+def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> ProductPage:
+    """One page of products matching every filter given, with their sizes and category."""
+    conditions = _context_conditions(query, include_inactive=include_inactive)
 
     # Size and price range constrain the same size: "a 12cm cake under 100,000đ".
     size_conditions: list[ColumnElement[bool]] = []
@@ -91,11 +101,7 @@ def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> Pr
     if size_conditions:
         conditions.append(exists().where(ProductSize.product_id == Product.id, *size_conditions))
 
-    relevance = None
-    if query.q is not None:
-        words = tokens(query.q)
-        conditions.extend(_word_found(word) for word in words)
-        relevance = _relevance(normalize(query.q), words)
+    relevance = _relevance(normalize(query.q), tokens(query.q)) if query.q is not None else None
 
     session = db_session()
     total = session.scalar(
@@ -122,6 +128,23 @@ def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> Pr
         .offset((query.page - 1) * query.page_size).limit(query.page_size)
     ).all()
     return ProductPage(items=list(products), total=total)
+
+
+def _natural_order(label: str) -> tuple:
+    """'8cm' before '12cm', accents and case aside: digit runs compare as numbers."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in _DIGIT_RUNS.split(normalize(label)) if part)
+
+
+def size_choices(context: CatalogContext) -> list[tuple[str, int]]:
+    """Every size label sold among the active products of `context`, with how many products."""
+    rows = db_session().execute(
+        select(ProductSize.label, func.count(Product.id))
+        .join(Product, ProductSize.product_id == Product.id).join(Product.category)
+        .where(*_context_conditions(context, include_inactive=False))
+        .group_by(ProductSize.label))
+    return sorted(((label, count) for label, count in rows),
+                  key=lambda row: (_natural_order(row[0]), row[0]))
 
 
 def get_product(product_id: int, *, include_inactive: bool = False) -> Product:

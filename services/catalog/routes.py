@@ -36,9 +36,11 @@ from .schemas import (
     ProductsQuery,
     SearchPage,
     SearchQuery,
+    SizeChoiceList,
     SizeIn,
     SizeOut,
     SizePatch,
+    SizesQuery,
     cart_item_json,
     cart_json,
     category_json,
@@ -157,6 +159,18 @@ def search_products(query: SearchQuery):
         _read_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
     return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
                     "page": query.page, "pageSize": query.page_size, "query": query.q})
+
+
+@bp.get("/api/products/sizes")
+@conditional(max_age=_cache_seconds)
+@shopper_read
+@spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=SizeChoiceList, **error_responses(422)),
+               tags=["products"])
+def list_sizes(query: SizesQuery):
+    """Every size on sale (active products), within a category and/or search: a size filter's choices."""
+    _viewer()
+    return jsonify({"items": [{"size": label, "productCount": count}
+                              for label, count in products.size_choices(query)]})
 
 
 @bp.get(f"/api/products/<{ID}:product_id>")

@@ -77,10 +77,15 @@ class PageQuery(CamelModel):
     page_size: int = Field(default=20, ge=1, le=PAGE_SIZE_MAX)
 
 
-class ProductsQuery(PageQuery):
+class CatalogContext(CamelModel):
+    """What a shopper is browsing: a category and/or a search."""
+
     category: str | None = Field(default=None, min_length=1, max_length=120,
                                  description="Category id or slug")
     q: SearchText | None = Field(default=None, description="Search words, accents optional")
+
+
+class ProductsQuery(PageQuery, CatalogContext):
     size: SizeLabel | None = Field(default=None, description="Only products sold in this size")
     min_price: int | None = Field(default=None, ge=0, le=PRICE_MAX,
                                   description="A product matches when any of its sizes is in range")
@@ -95,6 +100,11 @@ class ProductsQuery(PageQuery):
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("minPrice must not be greater than maxPrice")
         return self
+
+
+class SizesQuery(CatalogContext):
+    """The sizes on sale within a category and/or search (no size or price filter: it lists the
+    choices for those)."""
 
 
 class CategoriesQuery(CamelModel):
@@ -232,6 +242,16 @@ class ProductPage(CamelModel):
 
 class SearchPage(ProductPage):
     query: str
+
+
+class SizeChoice(CamelModel):
+    size: str
+    product_count: int = Field(description="Active products sold in this size")
+
+
+class SizeChoiceList(CamelModel):
+    items: list[SizeChoice] = Field(description="Every size label on sale, in natural order "
+                                                "(\"8cm\" before \"12cm\")")
 
 
 class CategoryOut(CamelModel):

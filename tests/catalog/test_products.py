@@ -173,3 +173,56 @@ def test_categories_with_product_counts(client):
     assert [(c["name"], c["slug"], c["productCount"]) for c in body["items"]] == [
         ("Bánh Kem", "banh-kem", 4), ("Bánh Mousse", "banh-mousse", 4),
         ("Bánh Nướng", "banh-nuong", 4), ("Tiramisu", "tiramisu", 4)]
+
+
+# ---- size choices (the storefront's size filter) -----------------------------------------------
+
+def sizes(response) -> list[tuple[str, int]]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [(item["size"], item["productCount"]) for item in response.get_json()["items"]]
+
+
+def test_sizes_lists_every_size_on_sale_in_natural_order(client):
+    assert sizes(client.get("/api/products/sizes")) == [
+        ("1 cái", 1), ("12cm", 11), ("16cm", 11), ("20cm", 11), ("Hộp 6 cái", 1), ("Lớn", 1),
+        ("M", 3), ("Nhỏ", 1)]
+
+
+@pytest.mark.parametrize("category", ["tiramisu", "2"])
+def test_sizes_within_a_category_or_a_search(client, category):
+    assert sizes(client.get("/api/products/sizes", query_string={"category": category})) == [
+        ("12cm", 3), ("16cm", 3), ("20cm", 3), ("Lớn", 1), ("Nhỏ", 1)]
+    assert sizes(client.get("/api/products/sizes?q=socola")) == [("M", 2)]
+    assert sizes(client.get("/api/products/sizes?q=banh&category=banh-nuong")) == [
+        ("1 cái", 1), ("Hộp 6 cái", 1), ("M", 3)]
+    assert sizes(client.get("/api/products/sizes?category=no-such-category")) == []
+
+
+def test_sizes_follow_admin_edits_and_hide_inactive_products(client, admin):
+    assert client.get("/api/products/sizes").status_code == 200  # now in the read cache
+    assert client.patch("/api/products/15", headers=admin, json={"active": False}).status_code == 200
+    assert client.post("/api/products/4/sizes", headers=admin,
+                       json={"size": "8cm", "price": 50000}).status_code == 201
+    listed = sizes(client.get("/api/products/sizes"))
+    assert ("Nhỏ", 1) not in listed and ("Lớn", 1) not in listed  # Tiramisu's, now inactive
+    assert listed[:2] == [("1 cái", 1), ("8cm", 1)]  # 8cm before 12cm
+
+
+@pytest.mark.parametrize("query, field", [
+    ("q=!!!", "q"), ("q=" + "a" * 101, "q"), ("category=", "category"),
+    ("category=" + "x" * 121, "category"), ("size=12cm", "size"), ("page=2", "page"),
+])
+def test_sizes_bad_query_parameters_are_422(client, query, field):
+    assert error_fields(client.get(f"/api/products/sizes?{query}")) == {field}
+
+
+def test_sizes_are_cacheable_and_documented(client):
+    first = client.get("/api/products/sizes?category=tiramisu")
+    assert first.headers["Cache-Control"] == "public, max-age=60"
+    again = client.get("/api/products/sizes?category=tiramisu",
+                       headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    document = client.get("/openapi.json").get_json()
+    operation = document["paths"]["/api/products/sizes"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {"category", "q"}
+    assert "SizeChoiceList" in str(operation["responses"]["200"])

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from services.storefront.api import ApiError
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from .helpers import Browserless, csrf_token
@@ -191,6 +192,45 @@ def test_catalog_pages_filters_and_sort_live_in_the_url(stack):
     malformed = {"page": "abc", "minPrice": "-1", "sort": "evil"}
     assert client.get("/products", params=malformed).status_code == 200
     assert client.get("/products/999999").status_code == 404
+
+
+def _size_options(html: str) -> list[str]:
+    select = html.split('id="filter-size"', 1)[1].split("</select>", 1)[0]
+    return re.findall(r'<option value="([^"]+)"', select)
+
+
+def test_size_filter_offers_every_size_on_sale_not_only_this_pages(stack):
+    client = Browserless(stack.url)
+    on_sale = [item["size"] for item in stack.api("GET", "/api/products/sizes").json()["items"]]
+    first_page = stack.api("GET", "/api/products", params={"sort": "-price", "pageSize": 12}).json()
+    on_first_page = {size["size"] for product in first_page["items"] for size in product["sizes"]}
+    assert "1 cái" in on_sale and "1 cái" not in on_first_page  # the cheapest cake is on page 2
+    assert _size_options(client.get("/products", params={"sort": "-price"}).text) == on_sale
+
+    tiramisu = [item["size"] for item in stack.api(
+        "GET", "/api/products/sizes", params={"category": "tiramisu"}).json()["items"]]
+    assert {"Nhỏ", "Lớn"} <= set(tiramisu) and "M" not in tiramisu
+    assert _size_options(client.get("/products", params={"category": "tiramisu"}).text) == tiramisu
+    searched = _size_options(client.get("/products", params={"q": "so-co-la"}).text)
+    assert searched == ["M"]
+    # A size no cake is sold in still shows as the filter in use.
+    assert _size_options(client.get("/products", params={"size": "30cm"}).text) == [*on_sale, "30cm"]
+
+
+def test_size_filter_falls_back_to_the_pages_sizes_without_the_catalogs_list(stack, monkeypatch):
+    """Mid-deploy, an older catalog answers 404 for /api/products/sizes: the page still works."""
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_get = api.get
+
+    def older_catalog(path, **kwargs):
+        if path == "/api/products/sizes":
+            raise ApiError(404, "not_found", "No such path")
+        return real_get(path, **kwargs)
+
+    monkeypatch.setattr(api, "get", older_catalog)
+    page = Browserless(stack.url).get("/products", params={"category": "banh-nuong", "sort": "name"})
+    assert page.status_code == 200
+    assert set(_size_options(page.text)) >= {"1 cái", "Hộp 6 cái", "M"}
 
 
 def test_concurrent_submits_of_one_checkout_form_make_one_order(stack):

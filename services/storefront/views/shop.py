@@ -52,6 +52,21 @@ def categories() -> list[dict]:
     return api().get("/api/categories")["items"]
 
 
+def size_choices(filters: dict, page_items: list[dict]) -> list[str]:
+    """Every size on sale in the category and search being browsed, not only this page's."""
+    context = {key: filters[key] for key in ("category", "q") if key in filters}
+    try:
+        labels = [item["size"] for item in api().get("/api/products/sizes", params=context)["items"]]
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        # A catalog without the endpoint (mid-deploy): this page's sizes, as before.
+        labels = sorted({size["size"] for product in page_items for size in product["sizes"]})
+    if filters.get("size") and filters["size"] not in labels:
+        labels.append(filters["size"])  # the select still shows the filter in use
+    return labels
+
+
 @bp.get("/")
 def home():
     featured = api().get("/api/products", params={"sort": "newest", "pageSize": FEATURED_COUNT})
@@ -71,10 +86,9 @@ def catalog():
         message = "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm."
         filters = {}
         result = api().get("/api/products", params={"pageSize": current_config().page_size})
-    sizes = sorted({size["size"] for product in result["items"] for size in product["sizes"]}
-                   | ({filters["size"]} if filters.get("size") else set()))
     return render_template("shop/catalog.html", result=result, filters=filters, sorts=SORTS,
-                           categories=categories(), sizes=sizes, message=message,
+                           categories=categories(), sizes=size_choices(filters, result["items"]),
+                           message=message,
                            page=int(filters.get("page", 1)),
                            filters_active=any(k in filters for k in ("category", "size", "minPrice",
                                                                       "maxPrice", "sort")))
