@@ -76,7 +76,7 @@ def create_app(config: StorefrontConfig | None = None) -> Flask:
     csrf.init_app(app)
     app.extensions["storefront_api"] = Api(config)
     app.extensions["funnel_source"] = funnel_source(config.event_log_file, config.analytics_bucket,
-                                                    config.analytics_prefix)
+                                                    config.analytics_prefix, config.funnel_cache_seconds)
 
     install_error_pages(app)
     install_security_headers(app, hsts=config.session_cookie_secure)

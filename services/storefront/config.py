@@ -28,6 +28,8 @@ class StorefrontConfig(ServiceConfig):
     # Funnel source on AWS: the analytics bucket the daily export writes (empty: not configured).
     analytics_bucket: str = ""
     analytics_prefix: str = "user-actions"
+    # How long a process reuses a day of the export that is not complete yet (complete days: for good).
+    funnel_cache_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @model_validator(mode="before")
     @classmethod

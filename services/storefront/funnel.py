@@ -14,7 +14,9 @@ import gzip
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,7 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("Order Completed", "Đặt hàng"),
 )
 STEP_EVENTS = frozenset(name for name, _ in FUNNEL_STEPS)
+MANIFEST_NAME = "_manifest.json"  # the export's per-day manifest (lambdas/analytics_export/sinks.py)
 
 
 class FunnelUnavailable(Exception):
@@ -46,9 +49,12 @@ class Funnel:
     last_day: date
 
 
-def count_sessions(events: Iterable[dict], first_day: date, last_day: date) -> list[tuple[str, int]]:
-    """Distinct sessions reaching each step within [first_day, last_day] (Vietnam-local days)."""
-    sessions: dict[str, set[str]] = {name: set() for name in STEP_EVENTS}
+Visitors = dict[str, set[str]]  # funnel event name → the sessions that reached that step
+
+
+def step_visitors(events: Iterable[dict], first_day: date, last_day: date) -> Visitors:
+    """The sessions reaching each step within [first_day, last_day] (Vietnam-local days)."""
+    sessions: Visitors = {name: set() for name in STEP_EVENTS}
     for event in events:
         name = event.get("event")
         if event.get("type") != "user_action" or name not in STEP_EVENTS:
@@ -61,7 +67,16 @@ def count_sessions(events: Iterable[dict], first_day: date, last_day: date) -> l
         visitor = (event.get("sessionId") or (f"user:{user}" if user else None)
                    or f"event:{event.get('eventId')}")
         sessions[name].add(visitor)
-    return [(label, len(sessions[name])) for name, label in FUNNEL_STEPS]
+    return sessions
+
+
+def step_counts(visitors: Visitors) -> list[tuple[str, int]]:
+    return [(label, len(visitors[name])) for name, label in FUNNEL_STEPS]
+
+
+def count_sessions(events: Iterable[dict], first_day: date, last_day: date) -> list[tuple[str, int]]:
+    """Distinct sessions reaching each step within [first_day, last_day] (Vietnam-local days)."""
+    return step_counts(step_visitors(events, first_day, last_day))
 
 
 def _json_lines(lines: Iterable[str | bytes]) -> Iterator[dict]:
@@ -91,14 +106,37 @@ class EventLogSource:
         with self.path.open(encoding="utf-8", errors="replace") as fh:
             yield from _json_lines(fh)
 
+    def visitors(self, first_day: date, last_day: date) -> Visitors:
+        return step_visitors(self.events(first_day, last_day), first_day, last_day)
+
+
+@dataclass(frozen=True)
+class _ReadDay:
+    visitors: Visitors
+    final: bool  # the export marked the day complete: its partition no longer changes
+    read_at: float
+
 
 class S3ExportSource:
-    """The daily export: s3://bucket/prefix/year=YYYY/month=MM/day=DD/part-HH.jsonl.gz."""
+    """The daily export: s3://bucket/prefix/year=YYYY/month=MM/day=DD/part-HH.jsonl.gz.
 
-    def __init__(self, bucket: str, prefix: str, client=None):
+    Each process keeps what it read, per day, so the admin page does not read S3 on every view:
+    a day whose manifest says `complete` is read once (the export never changes a finished day);
+    any other day (today's test-mode export, a day not exported yet) again after `cache_seconds`.
+    Only the sessions per step are kept, for at most MAX_CACHED_DAYS days.
+    """
+
+    MAX_CACHED_DAYS = 120  # the longest chart range is 90 days
+
+    def __init__(self, bucket: str, prefix: str, client=None, *, cache_seconds: float = 300,
+                 clock: Callable[[], float] = time.monotonic):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._client = client
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._days: dict[date, _ReadDay] = {}
+        self._lock = threading.Lock()
 
     @property
     def client(self):
@@ -108,31 +146,66 @@ class S3ExportSource:
         return self._client
 
     def describe(self) -> str:
+        minutes = max(1, round(self.cache_seconds / 60))
         return (f"Dữ liệu xuất hằng ngày (s3://{self.bucket}/{self.prefix}/): chỉ gồm các ngày đã "
-                "xuất xong, nên hôm nay chưa có trong số liệu.")
+                "xuất xong, nên hôm nay chưa có trong số liệu. Ngày đã xuất xong được đọc một lần; "
+                f"ngày chưa xuất xong được đọc lại sau tối đa {minutes} phút.")
 
     def _day_prefix(self, day: date) -> str:
         return f"{self.prefix}/year={day:%Y}/month={day:%m}/day={day:%d}/"
 
-    def events(self, first_day: date, last_day: date) -> Iterator[dict]:
+    def _read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def _read_day(self, day: date) -> _ReadDay:
+        events: list[dict] = []
+        final = False
         paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._day_prefix(day)):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/" + MANIFEST_NAME):
+                    final = _says_complete(self._read(key))
+                elif key.endswith(".jsonl.gz"):
+                    with gzip.open(io.BytesIO(self._read(key)), "rt", encoding="utf-8") as fh:
+                        events.extend(_json_lines(fh))
+        return _ReadDay(step_visitors(events, day, day), final, self._clock())
+
+    def _day(self, day: date) -> _ReadDay:
+        with self._lock:
+            cached = self._days.get(day)
+        if cached and (cached.final or self._clock() - cached.read_at < self.cache_seconds):
+            return cached
+        fresh = self._read_day(day)  # an error propagates and leaves nothing behind
+        with self._lock:
+            self._days[day] = fresh
+            for old in sorted(self._days)[:-self.MAX_CACHED_DAYS]:
+                del self._days[old]
+        return fresh
+
+    def visitors(self, first_day: date, last_day: date) -> Visitors:
+        merged: Visitors = {name: set() for name in STEP_EVENTS}
         day = first_day
         while day <= last_day:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._day_prefix(day)):
-                for item in page.get("Contents", []):
-                    if not item["Key"].endswith(".jsonl.gz"):
-                        continue  # the day's manifest and anything else
-                    body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
-                    with gzip.open(io.BytesIO(body), "rt", encoding="utf-8") as fh:
-                        yield from _json_lines(fh)
+            for name, sessions in self._day(day).visitors.items():
+                merged[name] |= sessions
             day += timedelta(days=1)
+        return merged
 
 
-def funnel_source(event_log_file: str, analytics_bucket: str, analytics_prefix: str):
+def _says_complete(manifest: bytes) -> bool:
+    try:
+        return json.loads(manifest).get("complete") is True
+    except (ValueError, AttributeError):
+        return False  # unreadable: treat the day as still changing
+
+
+def funnel_source(event_log_file: str, analytics_bucket: str, analytics_prefix: str,
+                  cache_seconds: float = 300):
     if event_log_file:
         return EventLogSource(event_log_file)
     if analytics_bucket:
-        return S3ExportSource(analytics_bucket, analytics_prefix)
+        return S3ExportSource(analytics_bucket, analytics_prefix, cache_seconds=cache_seconds)
     return None
 
 
@@ -142,7 +215,7 @@ def build_funnel(source, days: int, today: date | None = None) -> Funnel | None:
     last_day = today or datetime.now(UTC).astimezone(VIETNAM).date()
     first_day = last_day - timedelta(days=days - 1)
     try:
-        steps = count_sessions(source.events(first_day, last_day), first_day, last_day)
+        steps = step_counts(source.visitors(first_day, last_day))
     except (OSError, BotoCoreError, ClientError) as exc:
         log.warning("funnel source unreadable: %s", exc.__class__.__name__)
         raise FunnelUnavailable(source.describe()) from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import boto3
 import pytest
@@ -144,16 +144,26 @@ def test_funnel_source_prefers_the_local_log_then_the_bucket(tmp_path):
     assert build_funnel(None, 7) is None
 
 
+def _put_part(s3, day: str, hour: int, events: list[dict]) -> None:
+    year, month, dom = day.split("-")
+    body = gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode(), mtime=0)
+    s3.put_object(Bucket="analytics", Key=f"user-actions/year={year}/month={month}/day={dom}/"
+                                          f"part-{hour:02d}.jsonl.gz", Body=body)
+
+
+def _put_manifest(s3, day: str, *, complete: bool) -> None:
+    year, month, dom = day.split("-")
+    s3.put_object(Bucket="analytics", Key=f"user-actions/year={year}/month={month}/day={dom}/"
+                                          "_manifest.json", Body=json.dumps({"complete": complete}))
+
+
 @mock_aws
 def test_s3_export_source_reads_the_days_partitions():
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="analytics")
 
     def part(day: str, hour: int, events: list[dict]) -> None:
-        year, month, dom = day.split("-")
-        body = gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode(), mtime=0)
-        s3.put_object(Bucket="analytics", Key=f"user-actions/year={year}/month={month}/day={dom}/"
-                                              f"part-{hour:02d}.jsonl.gz", Body=body)
+        _put_part(s3, day, hour, events)
 
     part("2026-03-02", 9, [_event("Product Viewed", "a"), _event("Add to Cart", "a")])
     part("2026-03-02", 10, [_event("Product Viewed", "b", timestamp="2026-03-02T03:30:00Z")])
@@ -184,3 +194,90 @@ def test_an_unreadable_bucket_makes_the_funnel_unavailable_not_the_page():
     source = S3ExportSource("no-such-bucket", "user-actions", client=client)
     with pytest.raises(FunnelUnavailable):
         build_funnel(source, days=2, today=date(2026, 3, 3))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _count_s3_reads(s3) -> list[str]:
+    calls: list[str] = []
+    for operation in ("ListObjectsV2", "GetObject"):
+        s3.meta.events.register(f"before-call.s3.{operation}",
+                                lambda model, **_: calls.append(model.name))
+    return calls
+
+
+@mock_aws
+def test_the_funnel_reads_a_complete_day_once_and_an_unfinished_day_after_the_ttl():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="analytics")
+    _put_part(s3, "2026-03-02", 9, [_event("Product Viewed", "a"), _event("Add to Cart", "a")])
+    _put_manifest(s3, "2026-03-02", complete=True)
+    today = [_event("Product Viewed", "b", timestamp="2026-03-03T02:00:00Z")]
+    _put_part(s3, "2026-03-03", 9, today)  # a test-mode export of today so far
+    _put_manifest(s3, "2026-03-03", complete=False)
+    clock = Clock()
+    source = S3ExportSource("analytics", "user-actions", client=s3, cache_seconds=300, clock=clock)
+    reads = _count_s3_reads(s3)
+
+    def viewed() -> int:
+        return build_funnel(source, days=2, today=date(2026, 3, 3)).steps[0][1]
+
+    assert viewed() == 2
+    first_reads = len(reads)
+    assert first_reads == 2 * 3  # per day: the listing, the part and the manifest
+
+    _put_part(s3, "2026-03-03", 10, [_event("Product Viewed", "c", timestamp="2026-03-03T03:00:00Z")])
+    clock.now += 299
+    assert viewed() == 2 and len(reads) == first_reads  # within the TTL: no S3 read at all
+    clock.now += 2
+    assert viewed() == 3  # today's partition again; the complete day still from memory
+    assert len(reads) == first_reads + 4
+    assert "5 phút" in source.describe()
+
+
+@mock_aws
+def test_a_day_not_exported_yet_is_not_remembered_as_empty():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="analytics")
+    clock = Clock()
+    source = S3ExportSource("analytics", "user-actions", client=s3, cache_seconds=60, clock=clock)
+    assert build_funnel(source, days=1, today=date(2026, 3, 2)).steps[0] == ("Xem sản phẩm", 0)
+    _put_part(s3, "2026-03-02", 9, [_event("Product Viewed", "a")])  # the nightly export lands
+    _put_manifest(s3, "2026-03-02", complete=True)
+    clock.now += 61
+    assert build_funnel(source, days=1, today=date(2026, 3, 2)).steps[0] == ("Xem sản phẩm", 1)
+    s3.delete_object(Bucket="analytics", Key="user-actions/year=2026/month=03/day=02/part-09.jsonl.gz")
+    clock.now += 10_000
+    assert build_funnel(source, days=1, today=date(2026, 3, 2)).steps[0] == ("Xem sản phẩm", 1)
+
+
+@mock_aws
+def test_a_failed_read_is_not_cached_and_old_days_are_dropped():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    source = S3ExportSource("analytics", "user-actions", client=s3, cache_seconds=60, clock=Clock())
+    with pytest.raises(FunnelUnavailable):
+        build_funnel(source, days=1, today=date(2026, 3, 2))
+    s3.create_bucket(Bucket="analytics")  # the permission or bucket is fixed
+    _put_part(s3, "2026-03-02", 9, [_event("Product Viewed", "a")])
+    assert build_funnel(source, days=1, today=date(2026, 3, 2)).steps[0] == ("Xem sản phẩm", 1)
+    build_funnel(source, days=90, today=date(2026, 8, 1))
+    build_funnel(source, days=90, today=date(2026, 5, 1))
+    assert len(source._days) == S3ExportSource.MAX_CACHED_DAYS
+    # The newest days stay: all of August's range, then the latest days of May's.
+    latest = date(2026, 8, 1)
+    assert all(latest - timedelta(days=day) in source._days for day in range(90))
+    assert min(source._days) == date(2026, 5, 1) - timedelta(days=S3ExportSource.MAX_CACHED_DAYS - 90 - 1)
+
+
+def test_the_funnel_cache_ttl_is_a_setting():
+    config = StorefrontConfig(environment="test", funnel_cache_seconds=120)
+    source = funnel_source("", "analytics", "user-actions", config.funnel_cache_seconds)
+    assert source.cache_seconds == 120 and "2 phút" in source.describe()
+    with pytest.raises(ValueError):
+        StorefrontConfig(environment="test", funnel_cache_seconds=-1)
