@@ -238,6 +238,35 @@ def test_admin_marks_an_order_processing_and_the_shopper_sees_it(browser, page: 
     assert csp_violations == []
 
 
+def test_admin_creates_renames_and_deletes_a_category(page: Page, stack, screenshot_dir,
+                                                     csp_violations):
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.get_by_role("link", name="Quản trị").click()
+    page.get_by_role("navigation", name="Quản trị").get_by_role("link", name="Danh mục").click()
+    expect(page.get_by_role("heading", name="Danh mục", exact=True)).to_be_visible()
+
+    page.get_by_role("textbox", name="Tên danh mục", exact=True).fill("Xôi Dẻo")
+    page.get_by_role("button", name="Tạo danh mục").click()
+    expect(page.get_by_text("Đã tạo danh mục “Xôi Dẻo”.")).to_be_visible()
+
+    page.get_by_label("Tên danh mục Xôi Dẻo").fill("Xôi Chè")
+    page.get_by_role("button", name="Đổi tên danh mục Xôi Dẻo").click()
+    expect(page.get_by_text("Đã đổi tên danh mục thành “Xôi Chè”.")).to_be_visible()
+
+    # A category that still has cakes: the catalog refuses, the page says why.
+    page.get_by_role("button", name="Xóa danh mục Tiramisu").click()
+    expect(page.get_by_text(re.compile(r"Không thể xóa danh mục “Tiramisu”: danh mục vẫn còn \d+ sản phẩm"))
+           ).to_be_visible()
+    page.screenshot(path=screenshot_dir / "admin-categories.png", full_page=True)
+
+    page.get_by_role("button", name="Xóa danh mục Xôi Chè").click()
+    expect(page.get_by_text("Đã xóa danh mục “Xôi Chè”.")).to_be_visible()
+    expect(page.get_by_label("Tên danh mục Xôi Chè")).to_have_count(0)
+    names = [category["name"] for category in stack.api("GET", "/api/categories").json()["items"]]
+    assert "Tiramisu" in names and "Xôi Chè" not in names and "Xôi Dẻo" not in names
+    assert csp_violations == []
+
+
 def test_phone_viewport_catalog_has_no_horizontal_scroll(browser, stack, screenshot_dir):
     context = browser.new_context(base_url=stack.url, viewport=PHONE, is_mobile=True,
                                   has_touch=True, device_scale_factor=2, locale="vi-VN")

@@ -79,6 +79,59 @@ def test_admin_product_form_shows_api_validation_errors(admin, stack):
     assert 'id="f-name-error"' in response.text
 
 
+def _category_named(stack, name: str) -> dict | None:
+    categories = stack.api("GET", "/api/categories", stack.admin_token(),
+                           params={"includeInactive": "true"}).json()["items"]
+    return next((category for category in categories if category["name"] == name), None)
+
+
+def test_admin_creates_renames_and_deletes_a_category(stack, admin):
+    created = admin.form_post("/admin/categories", "/admin/categories",
+                              {"name": "Xôi Ngọt", "description": "Theo mùa"})
+    assert created.status_code == 302 and created.headers["Location"] == "/admin/categories"
+    category = _category_named(stack, "Xôi Ngọt")
+    assert category["slug"] == "xoi-ngot" and category["description"] == "Theo mùa"
+    page = admin.get("/admin/categories").text
+    assert "Đã tạo danh mục “Xôi Ngọt”." in page
+    assert page.count('data-testid="category-row"') >= 5
+
+    # The same name in other letters, and an empty name, are refused with the form kept.
+    taken = admin.form_post("/admin/categories", "/admin/categories", {"name": "xôi ngọt"})
+    assert taken.status_code == 409 and "Đã có danh mục tên “xôi ngọt”" in taken.text
+    empty = admin.form_post("/admin/categories", "/admin/categories", {"name": "  "})
+    assert empty.status_code == 422 and 'id="f-name-error"' in empty.text
+
+    rename = f"/admin/categories/{category['id']}"
+    assert admin.form_post("/admin/categories", rename, {"name": "Xôi Chè"}).status_code == 302
+    assert "Đã đổi tên danh mục thành “Xôi Chè”." in admin.get("/admin/categories").text
+    assert _category_named(stack, "Xôi Chè")["id"] == category["id"]
+    assert admin.form_post("/admin/categories", rename, {"name": "TIRAMISU"}).status_code == 302
+    assert "Đã có danh mục tên “TIRAMISU”" in admin.get("/admin/categories").text
+    assert admin.form_post("/admin/categories", rename, {"name": ""}).status_code == 302
+    assert "Tên danh mục không hợp lệ" in admin.get("/admin/categories").text
+
+    deleted = admin.form_post("/admin/categories", f"{rename}/delete", {"name": "Xôi Chè"})
+    assert deleted.status_code == 302
+    assert "Đã xóa danh mục “Xôi Chè”." in admin.get("/admin/categories").text
+    assert _category_named(stack, "Xôi Chè") is None
+    assert admin.form_post("/admin/categories", f"{rename}/delete", {}).status_code == 404
+    assert admin.form_post("/admin/categories", rename, {"name": "Lại"}).status_code == 404
+
+
+def test_deleting_a_category_that_has_products_shows_the_catalogs_refusal(stack, admin):
+    tiramisu = _category_named(stack, "Tiramisu")
+    response = admin.form_post("/admin/categories", f"/admin/categories/{tiramisu['id']}/delete",
+                               {"name": "Tiramisu"})
+    assert response.status_code == 302
+    page = admin.get("/admin/categories").text
+    assert (f"Không thể xóa danh mục “Tiramisu”: danh mục vẫn còn {tiramisu['productCount']} sản "
+            "phẩm (kể cả sản phẩm đang ẩn).") in page
+    assert _category_named(stack, "Tiramisu") is not None
+    # Without the form's CSRF token nothing is deleted either.
+    forged = admin.post(f"/admin/categories/{tiramisu['id']}/delete", data={"name": "Tiramisu"})
+    assert forged.status_code == 400
+
+
 def test_admin_searches_customers_and_changes_a_role(stack, admin):
     shopper = stack.register(name="Vy Đặng")
     page = admin.get("/admin/customers", params={"q": shopper["email"]})

@@ -213,10 +213,14 @@ def test_pages_that_need_an_account_redirect_to_login(client):
 
 
 def test_customers_get_403_on_admin_pages(signed_in):
-    for path in ("/admin/orders", "/admin/customers", "/admin/products", "/admin/analytics"):
+    for path in ("/admin/orders", "/admin/customers", "/admin/products", "/admin/categories",
+                 "/admin/analytics"):
         response = signed_in.get(path)
         assert response.status_code == 403, path
         assert "Không có quyền truy cập" in response.text
+    tiramisu = signed_in.get("/products").text  # any page, for this session's CSRF token
+    response = signed_in.post("/admin/categories/2/delete", data={"csrf_token": csrf_token(tiramisu)})
+    assert response.status_code == 403  # a valid form is still not enough without the role
 
 
 def test_another_customers_order_is_not_found(stack, signed_in):

@@ -1,7 +1,9 @@
-"""Admin pages (role ADMIN from the verified token): orders, customers, catalog, analytics."""
+"""Admin pages (role ADMIN from the verified token): orders, customers, catalog, categories,
+analytics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -267,3 +269,76 @@ def delete_size(product_id: int, size_id: int):
     return _size_result(
         product_id, lambda: api().delete(f"/api/products/{product_id}/sizes/{size_id}"),
         "Đã xóa kích cỡ.")
+
+
+# ---- categories -------------------------------------------------------------------------------
+
+def _category_body(form) -> dict:
+    body = {"name": form.get("name", "").strip()}
+    description = form.get("description", "").strip()
+    return {**body, "description": description} if description else body
+
+
+def _category_taken(name: str) -> str:
+    return f"Đã có danh mục tên “{name}” (không phân biệt hoa thường) hoặc trùng đường dẫn."
+
+
+@bp.route("/categories", methods=["GET", "POST"])
+def categories():
+    values, errors, message, status = {}, {}, None, 200
+    if request.method == "POST":
+        values = _category_body(request.form)
+        try:
+            created = api().post("/api/categories", json=values)
+        except ApiError as exc:
+            if exc.status not in (400, 409, 422):
+                raise
+            errors, status = exc.field_errors(), exc.status
+            message = (_category_taken(values["name"]) if exc.status == 409
+                       else "Vui lòng kiểm tra lại thông tin danh mục.")
+        else:
+            flash(f"Đã tạo danh mục “{created['name']}”.", "success")
+            return redirect(url_for("admin.categories"))
+    # Counted with inactive products: a category can be deleted only when it has none at all.
+    listed = api().get("/api/categories", params={"includeInactive": "true"})["items"]
+    return render_template("admin/categories.html", categories=listed, values=values,
+                           errors=errors, message=message), status
+
+
+def _category_change(call, success: str, refused: Callable[[ApiError], str]):
+    """Apply a rename or delete: an unknown category is a 404; a refusal is flashed, not a crash."""
+    try:
+        call()
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status not in (400, 409, 422):
+            raise
+        problems = "; ".join(exc.field_errors().values())
+        flash(refused(exc) if exc.status == 409 else f"Tên danh mục không hợp lệ ({problems}).", "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("admin.categories"))
+
+
+@bp.post("/categories/<int:category_id>")
+def rename_category(category_id: int):
+    name = request.form.get("name", "").strip()
+    return _category_change(lambda: api().patch(f"/api/categories/{category_id}", json={"name": name}),
+                            f"Đã đổi tên danh mục thành “{name}”.", lambda _: _category_taken(name))
+
+
+def _still_has_products(name: str, exc: ApiError) -> str:
+    """The catalog's 409 in the shop's words; it counts inactive products too."""
+    count = exc.details.get("productCount") if isinstance(exc.details, dict) else None
+    if not count:
+        return f"Không thể xóa danh mục “{name}”: {exc.message}"
+    return (f"Không thể xóa danh mục “{name}”: danh mục vẫn còn {count} sản phẩm (kể cả sản phẩm "
+            "đang ẩn). Hãy chuyển chúng sang danh mục khác trước.")
+
+
+@bp.post("/categories/<int:category_id>/delete")
+def delete_category(category_id: int):
+    name = request.form.get("name", "").strip()[:100] or f"#{category_id}"  # for the message only
+    return _category_change(lambda: api().delete(f"/api/categories/{category_id}"),
+                            f"Đã xóa danh mục “{name}”.", lambda exc: _still_has_products(name, exc))
