@@ -60,10 +60,8 @@ def create_app(config: StorefrontConfig | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_lifetime_hours),
-        # Send the cookie only when the session changed. Re-sending an unchanged one on every
-        # response (static files and 404s included) lets a response that was requested with an
-        # older cookie, and lands late, roll the browser's session back (its CSRF secret, a
-        # sign-in) — the cause of "form expired" on a form that had just been shown.
+        # Send the cookie only when the session changed: an unchanged one echoed by a slow response
+        # (another tab, an asset) could land after a newer cookie and roll the session back.
         SESSION_REFRESH_EACH_REQUEST=False,
         PREFERRED_URL_SCHEME="https" if config.session_cookie_secure else "http",
         # The CSRF token lives as long as the session it belongs to.
