@@ -3,7 +3,7 @@
 import os
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (containers listen on all interfaces)
-worker_class = "gthread"
+worker_class = "services.gunicorn_worker.ThreadWorker"  # gthread that stops promptly
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
@@ -11,7 +11,4 @@ graceful_timeout = 20
 keepalive = 75  # longer than the ALB's 60 s idle timeout, so the ALB never reuses a closed socket
 accesslog = None  # the kit logs one JSON line per request
 errorlog = "-"
-control_socket_disable = True  # several masters share a machine locally (make run, tests); none uses it
-# Gunicorn's runtime control socket is one fixed path per user; several masters on one machine
-# (make run, tests, benchmarks) would fight over it, and nothing here uses it.
-control_socket_disable = True
+control_socket_disable = True  # one fixed path per user; masters sharing a machine would fight over it

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import requests
+from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
 
 from services.manifest import SERVICES
 from stacks.container_image import DOCKERFILE, REPO_ROOT, has_database
@@ -76,8 +77,10 @@ def test_healthcheck_probes_the_manifest_health_path():
 def test_start_command_is_setup_then_gunicorn_with_gthread_workers():
     assert image_command() == ["python", "-m", "services.container_start"]
     from services import gunicorn_conf
+    from services.gunicorn_worker import ThreadWorker  # stops promptly: test_gunicorn_stop.py
 
-    assert gunicorn_conf.worker_class == "gthread"
+    assert gunicorn_conf.worker_class == "services.gunicorn_worker.ThreadWorker"
+    assert issubclass(ThreadWorker, GthreadWorker)
 
 
 def test_dockerignore_admits_only_what_the_services_need():
