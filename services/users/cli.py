@@ -89,11 +89,22 @@ def register_commands(app: Flask) -> None:
     @click.option("--email", required=True, callback=_email, help="The account's e-mail.")
     @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
     def set_role(email: str, role: str):
-        """Set the role of the account with this e-mail (the last admin stays an admin)."""
+        """Set the role of the account with this e-mail (the last admin stays an admin).
+
+        Tokens already issued keep their role: a demoted admin's stop working within
+        ADMIN_TOKEN_TTL_SECONDS; a promotion applies from the account's next sign-in.
+        """
         session = db_session()
         try:
-            customer = accounts.set_role(session, accounts.get_by_email(session, email), Role(role))
+            customer = accounts.get_by_email(session, email)
+            was_admin = customer.is_admin
+            accounts.set_role(session, customer, Role(role))
         except APIError as exc:
             raise click.ClickException(exc.message) from exc
         session.commit()
         click.echo(f"{customer.email} is now {customer.role}")
+        if was_admin and not customer.is_admin:
+            minutes = current_config().admin_token_ttl_seconds // 60
+            click.echo(f"admin tokens already issued to it stop working within {minutes} min")
+        elif customer.is_admin and not was_admin:
+            click.echo("the new role applies from its next sign-in")

@@ -133,8 +133,10 @@ def test_create_admin_then_set_role(make_app):
                 json={"email": "sous@example.com", "password": PASSWORD, "name": "Sous"})
     promoted = runner.invoke(args=["set-role", "--email", "SOUS@example.com", "--role", "ADMIN"])
     assert promoted.exit_code == 0 and "sous@example.com is now ADMIN" in promoted.output
+    assert "applies from its next sign-in" in promoted.output
     demoted = runner.invoke(args=["set-role", "--email", "chef@example.com", "--role", "CUSTOMER"])
     assert demoted.exit_code == 0, demoted.output
+    assert "admin tokens already issued to it stop working within 60 min" in demoted.output
 
 
 @pytest.mark.parametrize(("args", "complaint"), [
