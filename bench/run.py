@@ -29,6 +29,7 @@ from urllib.parse import quote
 import psycopg
 import requests
 
+from bench.cpu import CpuMeter
 from bench.stack import Server, Stack, wait_until_healthy
 from services.kit.config import REPO_ROOT
 
@@ -168,6 +169,14 @@ def hot_frames(files: list[Path], top: int = 25) -> list[tuple[str, float]]:
     return [(frame, count / total) for frame, count in ranked[:top]] if total else []
 
 
+def cpu_per_request(used_seconds: dict[str, float], requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request for each process tree that did noticeable work."""
+    per_request = {name: round(seconds * 1000 / max(requests, 1), 2)
+                   for name, seconds in used_seconds.items()}
+    return {name: ms for name, ms in sorted(per_request.items(), key=lambda item: -item[1])
+            if ms >= 0.01}
+
+
 def summarise(raw: dict) -> dict:
     seconds = raw["duration_us"] / 1e6
     errors = sum(raw["errors"].values())
@@ -290,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"floor body {floor_body.stat().st_size} bytes", flush=True)
             urls = {**{name: server.url for name, server in stack.servers.items()}, "floor": floor.url}
             run_id = uuid.uuid4().hex[:8]
+            meter = CpuMeter({name: server.process.pid for name, server in
+                              [*stack.servers.items(), ("floor", floor)]},
+                             database=database_url.rsplit("/", 1)[1])
             rows = []
             plan = scenarios(product_ids)
             plan.append(Scenario("shopper mix", "gateway", "shopper_mix", kind="mix", gets=tuple(
@@ -312,8 +324,10 @@ def main(argv: list[str] | None = None) -> int:
                     acknowledged += warm["statuses"].get(201, 0)
                 recorders = (start_py_spy(stack.servers.get(scenario.server) or floor, args.duration, work)
                              if args.py_spy else [])
+                meter.start()
                 result = summarise(run_wrk(url, script, data, duration=args.duration,
                                            connections=connections, run_id=f"{run_id}m{len(rows)}"))
+                result["cpu_ms_per_request"] = cpu_per_request(meter.stop(), result["requests"])
                 for recorder, _ in recorders:
                     recorder.wait(timeout=30)
                 for frame, share in hot_frames([out for _, out in recorders]):
@@ -329,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {scenario.name:<26} {result['rps']:>8.1f} req/s  p50 {result['p50_ms']:6.1f}  "
                       f"p95 {result['p95_ms']:6.1f}  p99 {result['p99_ms']:6.1f} ms  "
                       f"errors {result['errors']}  {result['statuses']}", flush=True)
+                print("      CPU ms per request: " + ", ".join(
+                    f"{name} {ms}" for name, ms in result["cpu_ms_per_request"].items()), flush=True)
         finally:
             if floor is not None:
                 floor.stop()

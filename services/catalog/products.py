@@ -174,23 +174,33 @@ def count_products(category_id: int) -> int:
 def price_lines(lines: list[PriceLineIn]) -> list[dict]:
     """The authoritative price of each (productId, size), in request order, flagging what cannot
     be sold. Shape: the orders contract in DESIGN.md/brief (reason: unknown_product, inactive,
-    unknown_size)."""
-    ids = {line.product_id for line in lines}
-    products = {p.id: p for p in db_session().scalars(
-        select(Product).options(selectinload(Product.sizes)).where(Product.id.in_(ids)))}
+    unknown_size).
+
+    One query for plain rows, no ORM objects: orders calls this for every order placed.
+    """
+    rows = db_session().execute(
+        select(Product.id, Product.name, Product.active, Category.name, ProductSize.label,
+               ProductSize.price)
+        .join(Category, Product.category_id == Category.id)
+        .outerjoin(ProductSize, ProductSize.product_id == Product.id)
+        .where(Product.id.in_({line.product_id for line in lines})))
+    products, prices = {}, {}
+    for product_id, name, active, category, label, price in rows:
+        products[product_id] = (name, active, category)
+        prices[product_id, label] = price
     answers = []
     for line in lines:
-        product = products.get(line.product_id)
-        size = next((s for s in product.sizes if s.label == line.size), None) if product else None
-        reason = ("unknown_product" if product is None else "inactive" if not product.active
-                  else "unknown_size" if size is None else None)
+        name, active, category = products.get(line.product_id, (None, None, None))
+        price = prices.get((line.product_id, line.size))
+        reason = ("unknown_product" if name is None else "inactive" if not active
+                  else "unknown_size" if price is None else None)
         answers.append({
             "productId": line.product_id,
             "size": line.size,
             "available": reason is None,
             "reason": reason,
-            "productName": product.name if product else None,
-            "category": product.category.name if product else None,
-            "price": size.price if reason is None else None,
+            "productName": name,
+            "category": category,
+            "price": price if reason is None else None,
         })
     return answers

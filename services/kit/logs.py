@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -37,8 +38,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class LineHandler(logging.StreamHandler):
+    """Each record is one write(2) of one line, atomic on the pipe or file behind stderr.
+
+    So threads need no handler lock: under load, the lock held across the write was where the
+    request threads queued (py-spy, README "Benchmarks").
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = (self.format(record) + "\n").encode()
+            try:
+                fd = self.stream.fileno()
+            except (AttributeError, OSError, ValueError):  # a stream without a file (pytest's capsys)
+                self.stream.write(line.decode())
+                return
+            while line:  # a short write is rare, but possible
+                line = line[os.write(fd, line):]
+        except Exception:  # noqa: BLE001 (logging must never take the request down)
+            self.handleError(record)
+
+
 def configure_logging(service: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    logging._srcfile = None  # no caller lookup per record: no formatter here prints it (logging HOWTO)
+    handler = LineHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
