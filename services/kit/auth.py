@@ -33,6 +33,11 @@ class Principal:
         return self.role == "ADMIN"
 
 
+def _public_key(pem: str):
+    """Parsed once at start: PyJWT would parse a PEM string again for every token."""
+    return jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256).prepare_key(pem)
+
+
 class TokenVerifier:
     """Verifies tokens against a fixed public key or a (cached) JWKS endpoint."""
 
@@ -43,9 +48,9 @@ class TokenVerifier:
         self._public_key = None
         self._jwks = None
         if config.jwt_public_key:
-            self._public_key = config.jwt_public_key
+            self._public_key = _public_key(config.jwt_public_key)
         elif config.jwt_public_key_file:
-            self._public_key = Path(config.jwt_public_key_file).read_text()
+            self._public_key = _public_key(Path(config.jwt_public_key_file).read_text())
         elif config.jwks_url:
             self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True,
                                          lifespan=config.jwks_cache_seconds, timeout=3)

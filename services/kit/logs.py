@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import select
 import sys
 import time
 import uuid
@@ -39,10 +40,12 @@ class JsonFormatter(logging.Formatter):
 
 
 class LineHandler(logging.StreamHandler):
-    """Each record is one write(2) of one line, atomic on the pipe or file behind stderr.
+    """Each record is one write(2) of one line, atomic on the pipe or file behind stderr up to
+    PIPE_BUF bytes.
 
-    So threads need no handler lock: under load, the lock held across the write was where the
-    request threads queued (py-spy, README "Benchmarks").
+    So threads need no handler lock for the usual short line: under load, the lock held across
+    the write was where the request threads queued (py-spy, README "Benchmarks"). Longer lines
+    (tracebacks) still take it.
     """
 
     def handle(self, record: logging.LogRecord) -> bool:
@@ -59,8 +62,12 @@ class LineHandler(logging.StreamHandler):
             except (AttributeError, OSError, ValueError):  # a stream without a file (pytest's capsys)
                 self.stream.write(line.decode())
                 return
-            while line:  # a short write is rare, but possible
-                line = line[os.write(fd, line):]
+            if len(line) <= select.PIPE_BUF:
+                os.write(fd, line)
+                return
+            with self.lock:
+                while line:
+                    line = line[os.write(fd, line):]
         except Exception:  # noqa: BLE001 (logging must never take the request down)
             self.handleError(record)
 
