@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from http.cookiejar import DefaultCookiePolicy
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 
 from .kit.proxies import upstream_forwarded_for
 from .manifest import SERVICES, route
@@ -54,12 +52,9 @@ class Gateway:
         if missing:
             raise ValueError(f"no upstream for {sorted(missing)}")
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
-        self.timeout = timeout
-        self.session = requests.Session()
-        self.session.trust_env = False
-        # Cookies belong to the browser: a jar here would replay one visitor's session to the next.
-        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        self.session.mount("http://", HTTPAdapter(pool_maxsize=64))
+        # urllib3 keeps no cookies: a jar here would replay one visitor's session to the next.
+        self.pool = urllib3.PoolManager(maxsize=64, retries=False,
+                                        timeout=urllib3.Timeout(connect=2, read=timeout))
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -68,31 +63,30 @@ class Gateway:
         if environ.get("QUERY_STRING"):
             url += "?" + environ["QUERY_STRING"]
         try:
-            upstream = self.session.request(
+            upstream = self.pool.request(
                 environ["REQUEST_METHOD"], url, headers=_request_headers(environ),
-                data=_request_body(environ), stream=True, allow_redirects=False,
-                timeout=(2, self.timeout))
-        except requests.RequestException:
+                body=_request_body(environ) or None, preload_content=False, redirect=False)
+        except urllib3.exceptions.HTTPError:
             body = json.dumps({"error": {
                 "code": "bad_gateway", "message": f"The {service.name} service is not answering",
                 "details": {"service": service.name}}}).encode()
             start_response("502 Bad Gateway", [("Content-Type", "application/json"),
                                                ("Content-Length", str(len(body)))])
             return [body]
-        # raw headers keep repeated fields (several Set-Cookie lines) apart
-        headers = [(k, v) for k, v in upstream.raw.headers.iteritems()
+        # items() keeps repeated fields (several Set-Cookie lines) apart
+        headers = [(k, v) for k, v in upstream.headers.items()
                    if k.lower() == "content-length"
                    or k.lower() not in HOP_BY_HOP | SERVER_SET]
-        start_response(f"{upstream.status_code} {upstream.reason}", headers)
+        start_response(f"{upstream.status} {upstream.reason}", headers)
         return _stream(upstream)
 
 
-def _stream(upstream: requests.Response) -> Iterable[bytes]:
+def _stream(upstream: urllib3.BaseHTTPResponse) -> Iterable[bytes]:
     try:
         # pass bytes through untouched: the upstream's Content-Encoding still applies
-        yield from upstream.raw.stream(64 * 1024, decode_content=False)
+        yield from upstream.stream(64 * 1024, decode_content=False)
     finally:
-        upstream.close()
+        upstream.release_conn()
 
 
 def local_upstreams(host: str = "127.0.0.1") -> dict[str, str]:

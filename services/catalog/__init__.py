@@ -7,10 +7,10 @@ from pathlib import Path
 from flask import Flask
 
 from services.kit.app import create_service_app
+from services.kit.caching import ReadCache
 
 from .cli import register_commands
 from .config import CatalogConfig
-from .readcache import ReadCache
 from .routes import bp, spec
 
 

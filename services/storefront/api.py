@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from flask import current_app, session
 
+from services.kit.caching import ReadCache
 from services.kit.errors import ServiceUnavailable
 from services.kit.http import ServiceClient
 
@@ -59,18 +60,29 @@ class Api:
         self.client = ServiceClient(config.api_base_url, name="shop API",
                                     connect_timeout=config.api_connect_timeout,
                                     read_timeout=config.api_read_timeout, retries=config.api_retries)
+        self.public_reads = ReadCache(config.public_read_cache_seconds)
+
+    def public_get(self, path: str, params: dict | None = None) -> Any:
+        """A read that is the same for every visitor, asked anonymously and reused by this process
+        for `public_read_cache_seconds`: the category menu and the home page's newest cakes, on
+        nearly every page view. Reads that count as analytics events (a product page, a search)
+        never come from here."""
+        key = (path, tuple(sorted((params or {}).items())))
+        return self.public_reads.get(key, lambda: self.call("GET", path, params=params, public=True))
 
     def call(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
              headers: dict[str, str] | None = None, idempotent: bool | None = None,
-             token: str | None = None) -> Any:
+             token: str | None = None, public: bool = False) -> Any:
+        """`public`: as an anonymous visitor, without the shopper's token and session id."""
         headers = dict(headers or {})
-        if session.get("sid"):
+        if session.get("sid") and not public:
             headers["X-Session-Id"] = session["sid"]
         headers["Accept"] = "application/json"
         if params:
             params = {k: v for k, v in params.items() if v not in (None, "")}
         try:
-            response = self.client.request(method, path, token=token or session.get("token"),
+            response = self.client.request(method, path,
+                                           token=None if public else token or session.get("token"),
                                            json=json, params=params or None, headers=headers,
                                            idempotent=idempotent)
         except ServiceUnavailable as exc:

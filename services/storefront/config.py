@@ -25,6 +25,8 @@ class StorefrontConfig(ServiceConfig):
     # binding total and refuses one that differs (409 price_changed), so a stale figure cannot slip through.
     shipping_fee_vnd: int = Field(default=30_000, ge=0, le=10_000_000)
     page_size: int = Field(default=12, ge=1, le=100)
+    # How long a process reuses the category menu and the home page's newest cakes (0: never).
+    public_read_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # Funnel source on AWS: the analytics bucket the daily export writes (empty: not configured).
     analytics_bucket: str = ""
     analytics_prefix: str = "user-actions"

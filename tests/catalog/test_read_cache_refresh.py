@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from services.catalog.readcache import ReadCache
+from services.kit.caching import ReadCache
 
 
 def test_one_caller_rebuilds_an_expired_entry_while_the_others_get_the_old_value():

@@ -49,7 +49,7 @@ def catalog_filters() -> dict[str, str | int]:
 
 
 def categories() -> list[dict]:
-    return api().get("/api/categories")["items"]
+    return api().public_get("/api/categories")["items"]
 
 
 def size_choices(filters: dict, page_items: list[dict]) -> list[str]:
@@ -69,7 +69,7 @@ def size_choices(filters: dict, page_items: list[dict]) -> list[str]:
 
 @bp.get("/")
 def home():
-    featured = api().get("/api/products", params={"sort": "newest", "pageSize": FEATURED_COUNT})
+    featured = api().public_get("/api/products", params={"sort": "newest", "pageSize": FEATURED_COUNT})
     return render_template("shop/home.html", categories=categories(), featured=featured["items"])
 
 
