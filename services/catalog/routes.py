@@ -6,6 +6,7 @@ import functools
 import re
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_from_directory
+from werkzeug.http import generate_etag
 
 from services.kit.api import BEARER_AUTH, BODY_ERRORS, SpecResponse, error_responses, make_spec
 from services.kit.app import current_config
@@ -92,18 +93,23 @@ def shopper_read(view):
             return view(*args, **kwargs)
         fresh = {}
 
-        def build() -> tuple[bytes, tuple[str, dict] | None] | None:
+        def build() -> tuple[bytes, str, tuple[str, dict] | None] | None:
             response = current_app.make_response(view(*args, **kwargs))
             fresh["response"] = response
-            return (response.get_data(), g.get("read_event")) if response.status_code == 200 else None
+            if response.status_code != 200:
+                return None
+            body = response.get_data()
+            return body, generate_etag(body), g.get("read_event")
 
         cached = read_cache().get((request.path, request.query_string), build)
         if "response" in fresh:  # built for this request (a non-200 is answered, never kept)
             return fresh["response"]
-        body, read_event = cached
+        body, etag, read_event = cached
         if read_event is not None:
             emit_event(*read_event)
-        return current_app.response_class(body, mimetype="application/json")
+        response = current_app.response_class(body, mimetype="application/json")
+        response.set_etag(etag)  # hashed once per cached body, not per request
+        return response
     return wrapper
 
 

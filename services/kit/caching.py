@@ -13,6 +13,9 @@ from flask import current_app, request
 
 MaxAge = int | Callable[[], int]
 T = TypeVar("T")
+# Request headers (as WSGI keys) that can turn a 200 into a 304, 412 or 206.
+_CONDITIONAL_HEADERS = frozenset({"HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH",
+                                  "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE"})
 
 
 def conditional(max_age: MaxAge = 0, *, private: bool = False):
@@ -28,15 +31,16 @@ def conditional(max_age: MaxAge = 0, *, private: bool = False):
             response = current_app.make_response(view(*args, **kwargs))
             if request.method not in ("GET", "HEAD") or response.status_code != 200:
                 return response
-            seconds = max_age() if callable(max_age) else max_age
-            response.add_etag()
+            response.add_etag()  # keeps an ETag the view already set (a cached body's)
             response.vary.add("Authorization")
+            # Header strings, not werkzeug's parsed cache_control: these run on every catalog read.
             if private or "Authorization" in request.headers:
-                response.cache_control.private = True
-                response.cache_control.no_cache = True
+                response.headers["Cache-Control"] = "private, no-cache"
             else:
-                response.cache_control.public = True
-                response.cache_control.max_age = seconds
+                seconds = max_age() if callable(max_age) else max_age
+                response.headers["Cache-Control"] = f"public, max-age={seconds}"
+            if _CONDITIONAL_HEADERS.isdisjoint(request.environ):
+                return response  # nothing to compare: make_conditional would change nothing
             return response.make_conditional(request)
         return wrapper
     return decorator
