@@ -20,6 +20,8 @@ from .errors import Forbidden, Unauthorized
 ALGORITHM = "ES256"
 ROLES = ("CUSTOMER", "ADMIN")
 REQUIRED_CLAIMS = ["sub", "email", "role", "iss", "aud", "iat", "exp"]
+# Distinct valid tokens a process remembers as checked (a few hundred bytes each).
+VERIFIED_TOKENS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,22 @@ class TokenVerifier:
             raise Unauthorized("Token signing keys are unavailable") from exc
 
     def verify(self, token: str) -> Principal:
+        principal, issued_at, expires_at = self._checked(token)
+        now = time.time()
+        if expires_at <= now:  # checked again here: the signature check below is remembered
+            raise Unauthorized("Token has expired", code="token_expired")
+        if principal.is_admin and issued_at + self.admin_ttl_seconds <= now:
+            # Whatever its exp says: this bounds how long a demoted admin keeps admin rights.
+            raise Unauthorized("Admin token has expired", code="token_expired")
+        return principal
+
+    @functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)  # noqa: B019 (one verifier per app, for good)
+    def _checked(self, token: str) -> tuple[Principal, int, int]:
+        """Signature, issuer, audience and claims of a token, checked once per process.
+
+        A shopper sends the same token with every request for a day; its ES256 check was a
+        large part of each authenticated call's CPU. Failures are raised, so never remembered.
+        """
         try:
             key = self._key_for(token)
             claims = jwt.decode(
@@ -78,17 +96,14 @@ class TokenVerifier:
             )
             principal = Principal(id=int(claims["sub"]), email=str(claims["email"]),
                                   role=str(claims["role"]))
-            issued_at = int(claims["iat"])
+            issued_at, expires_at = int(claims["iat"]), int(claims["exp"])
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("Token has expired", code="token_expired") from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise Unauthorized("Invalid token", code="invalid_token") from exc
         if principal.role not in ROLES:
             raise Unauthorized("Invalid token", code="invalid_token")
-        if principal.is_admin and issued_at + self.admin_ttl_seconds <= time.time():
-            # Whatever its exp says: this bounds how long a demoted admin keeps admin rights.
-            raise Unauthorized("Admin token has expired", code="token_expired")
-        return principal
+        return principal, issued_at, expires_at
 
 
 def bearer_token() -> str | None:
