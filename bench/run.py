@@ -104,6 +104,12 @@ def register_shoppers(gateway: str, count: int) -> list[tuple[int, str]]:
     return shoppers
 
 
+def browser_cookie(storefront: str) -> str:
+    """The session cookie a browser keeps after its first page: shoppers browse with it."""
+    response = requests.get(storefront + "/", timeout=10)
+    return "; ".join(f"{name}={value}" for name, value in response.cookies.items())
+
+
 def catalog_lines(catalog: str) -> tuple[list[int], list[tuple[int, str]]]:
     """Every active product id, and every (product, size) pair a shopper can order."""
     products = requests.get(f"{catalog}/api/products", params={"pageSize": 100}, timeout=10).json()
@@ -115,8 +121,10 @@ def catalog_lines(catalog: str) -> tuple[list[int], list[tuple[int, str]]]:
     return ids, lines
 
 
-def write_data(path: Path, *, gets=(), shoppers=(), lines=()) -> None:
+def write_data(path: Path, *, gets=(), shoppers=(), lines=(), cookie: str = "") -> None:
     with path.open("w") as out:
+        if cookie:
+            out.write(f"cookie\t{cookie}\n")
         for get in gets:
             out.write(f"get\t{get}\n")
         for user_id, token in shoppers:
@@ -218,9 +226,10 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
         Scenario("place order, 8 connections", "orders", "place_order", kind="order", connections=8,
                  note="the same at a quarter of the concurrency: latency without the queue"),
         Scenario("storefront home", "storefront", "get", ("/",),
-                 note="storefront → gateway → catalog"),
+                 note="a returning browser (session cookie); menu and newest cakes from the "
+                      "storefront's 5 s public read cache"),
         Scenario("storefront product page", "storefront", "get", pages,
-                 note="storefront → gateway → catalog"),
+                 note="a returning browser (session cookie); storefront → gateway → catalog"),
         Scenario("product list via gateway", "gateway", "get", ("/api/products",),
                  note="the local Python gateway in front (on AWS the ALB)"),
     ]
@@ -312,9 +321,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.only and scenario.name not in args.only and scenario.kind != "floor":
                     continue
                 data = work / f"{scenario.script}-{len(rows)}.tsv"
-                write_data(data, gets=scenario.gets, shoppers=shoppers, lines=lines)
-                script = script_for(scenario.script, work)
                 url = urls[scenario.server]
+                write_data(data, gets=scenario.gets, shoppers=shoppers, lines=lines,
+                           cookie=browser_cookie(url) if scenario.server == "storefront" else "")
+                script = script_for(scenario.script, work)
                 connections = scenario.connections or args.connections
                 orders_before = stored_orders(database_url)
                 acknowledged = 0

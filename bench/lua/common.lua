@@ -5,6 +5,7 @@
 --   get   <path>                        GET paths to rotate through
 --   user  <id>  <token>                 registered shoppers
 --   line  <productId>  <size as JSON>   orderable (product, size) pairs
+--   cookie  <Cookie header>             sent with every GET (a returning browser's session)
 
 local function split(s)
   local fields = {}
@@ -29,6 +30,7 @@ function init(args)
     if f[1] == "get" then table.insert(data.gets, f[2])
     elseif f[1] == "user" then table.insert(data.users, {id = f[2], token = f[3]})
     elseif f[1] == "line" then table.insert(data.lines, {product = f[2], size = f[3]})
+    elseif f[1] == "cookie" then data.cookie = f[2]
     end
   end
   run_id = args[2] or "run"
@@ -45,7 +47,8 @@ end
 
 function get_request()
   n = n + 1
-  return wrk.format("GET", data.gets[n % #data.gets + 1])
+  local headers = data.cookie and {["Cookie"] = data.cookie} or nil
+  return wrk.format("GET", data.gets[n % #data.gets + 1], headers)
 end
 
 -- Round-robin over shopper x product line, so no cart line nears the 99 quantity cap.
