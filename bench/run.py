@@ -218,6 +218,10 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
         Scenario("floor", "floor", "get", ("/api/products",), kind="floor",
                  note="bare Flask, same gunicorn settings, same bytes as the product list"),
         Scenario("product list", "catalog", "get", ("/api/products",)),
+        # Again right after: this machine's speed drifts from minute to minute (other tenants), so
+        # the product list is compared with the faster of the two floors around it.
+        Scenario("floor, again", "floor", "get", ("/api/products",), kind="floor",
+                 note="the floor again, right after the product list"),
         Scenario("product detail", "catalog", "get", details),
         Scenario("search", "catalog", "get", searches),
         Scenario("add to cart", "catalog", "add_to_cart", kind="write"),
@@ -360,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                 floor.stop()
             stack.stop()
 
-    floor_rps = next(row["rps"] for row in rows if row["kind"] == "floor")
+    floor_rps = max(row["rps"] for row in rows if row["kind"] == "floor")
     endpoint_rows = [row for row in rows if row["kind"] != "mix"]
     for row in rows:
         row["ratio_to_floor"] = round(row["rps"] / floor_rps, 3)
