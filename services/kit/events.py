@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import sys
 import threading
 import uuid
@@ -37,6 +38,7 @@ ENVELOPE_FIELDS = ("type", "event", "eventId", "timestamp", "service", "userId",
                    "requestId", "properties")
 
 _file_lock = threading.Lock()
+_stream_lock = threading.Lock()
 
 
 def build_event(event: str, properties: dict[str, Any], *, service: str,
@@ -61,6 +63,31 @@ def build_event(event: str, properties: dict[str, Any], *, service: str,
     }
 
 
+def write_line(stream, line: str, lock: threading.Lock | threading.RLock) -> None:
+    """Write one whole line to a stream backed by a file descriptor (stdout, stderr); the logs
+    (services/kit/logs.py) write theirs with it too.
+
+    One write(2) of up to PIPE_BUF bytes is atomic on the pipe or O_APPEND file behind it, so
+    threads need no lock for the usual short line: under load, a lock held across the write (the
+    logging handler's, sys.stdout's) was where request threads queued (py-spy, README
+    "Benchmarks"). A longer line (a traceback, a large order) takes `lock`.
+    """
+    data = line.encode()
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a file (pytest's capsys)
+        with lock:
+            stream.write(line)
+            stream.flush()
+        return
+    if len(data) <= select.PIPE_BUF:
+        os.write(fd, data)
+        return
+    with lock:
+        while data:
+            data = data[os.write(fd, data):]
+
+
 class EventEmitter:
     """Writes events as JSON lines to a stream (stdout) and, locally, to an event log file."""
 
@@ -72,9 +99,7 @@ class EventEmitter:
     def emit(self, event: str, properties: dict[str, Any], **envelope: Any) -> dict[str, Any]:
         record = build_event(event, properties, service=self.service, **envelope)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        stream = self.stream or sys.stdout
-        stream.write(line)
-        stream.flush()
+        write_line(self.stream or sys.stdout, line, _stream_lock)
         if self.event_log_file:
             with _file_lock, open(self.event_log_file, "a", encoding="utf-8") as fh:
                 fh.write(line)

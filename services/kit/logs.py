@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import select
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
+
+from .events import write_line
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -40,13 +40,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class LineHandler(logging.StreamHandler):
-    """Each record is one write(2) of one line, atomic on the pipe or file behind stderr up to
-    PIPE_BUF bytes.
-
-    So threads need no handler lock for the usual short line: under load, the lock held across
-    the write was where the request threads queued (py-spy, README "Benchmarks"). Longer lines
-    (tracebacks) still take it.
-    """
+    """A stream handler whose records are written by `write_line`, without the handler lock."""
 
     def handle(self, record: logging.LogRecord) -> bool:
         if not self.filter(record):
@@ -56,18 +50,7 @@ class LineHandler(logging.StreamHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = (self.format(record) + "\n").encode()
-            try:
-                fd = self.stream.fileno()
-            except (AttributeError, OSError, ValueError):  # a stream without a file (pytest's capsys)
-                self.stream.write(line.decode())
-                return
-            if len(line) <= select.PIPE_BUF:
-                os.write(fd, line)
-                return
-            with self.lock:
-                while line:
-                    line = line[os.write(fd, line):]
+            write_line(self.stream, self.format(record) + "\n", self.lock)
         except Exception:  # noqa: BLE001 (logging must never take the request down)
             self.handleError(record)
 
