@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Insert, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from services.kit.auth import Principal
 from services.kit.db import db_session, utcnow
@@ -30,16 +31,16 @@ def _field_error(field: str, message: str, code: str) -> Unprocessable:
                          details=[{"field": field, "message": message, "type": code}])
 
 
-def _purchasable(product_id: int, size_label: str) -> ProductSize:
-    product = db_session().scalar(
-        select(Product).options(selectinload(Product.sizes)).where(Product.id == product_id))
+def _purchasable(product_id: int, size_label: str) -> tuple[Product, ProductSize]:
+    product = db_session().scalars(
+        select(Product).options(joinedload(Product.sizes)).where(Product.id == product_id)).unique().first()
     if product is None or not product.active:
         raise _field_error("productId", f"product {product_id} is not for sale", "unknown_product")
     size = next((s for s in product.sizes if s.label == size_label), None)
     if size is None:
         offered = ", ".join(s.label for s in product.sizes)
         raise _field_error("size", f"{product.name} comes in: {offered}", "unknown_size")
-    return size
+    return product, size
 
 
 def _cart_id(customer_id: int) -> int:
@@ -55,37 +56,50 @@ def _cart_id(customer_id: int) -> int:
 
 def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) -> Added:
     """Add to the customer's cart, merging with an existing line for the same product and size."""
-    size = _purchasable(product_id, size_label)
+    product, size = _purchasable(product_id, size_label)
     session = db_session()
     for _attempt in range(MERGE_ATTEMPTS):
         try:
             cart_id = _cart_id(customer_id)
-            line = (CartItem.cart_id == cart_id, CartItem.product_id == product_id,
-                    CartItem.size_id == size.id)
-            # One atomic statement, so concurrent merges add up instead of overwriting each other.
-            merged = session.execute(
-                update(CartItem).where(*line, CartItem.quantity <= QUANTITY_MAX - quantity)
-                .values(quantity=CartItem.quantity + quantity, updated_at=utcnow()))
-            if merged.rowcount:
-                created = False
-            else:
-                current = session.scalar(select(CartItem.quantity).where(*line))
-                if current is not None:
-                    raise _field_error(
-                        "quantity", f"the cart already holds {current}; at most {QUANTITY_MAX} "
-                                    "of one cake and size fit in a cart", "too_many")
-                session.add(CartItem(cart_id=cart_id, product_id=product_id, size_id=size.id,
-                                     quantity=quantity))
-                created = True
+            now = utcnow()
+            # One atomic upsert, so concurrent merges add up instead of overwriting each other; the
+            # cap is its WHERE, so a merge past it returns no row.
+            row = session.execute(_MERGE_LINE[session.get_bind().dialect.name], {
+                "cart_id": cart_id, "product_id": product_id, "size_id": size.id,
+                "quantity": quantity, "created_at": now, "updated_at": now}).first()
+            if row is None:
+                current = session.scalar(select(CartItem.quantity).where(
+                    CartItem.cart_id == cart_id, CartItem.product_id == product_id,
+                    CartItem.size_id == size.id))
+                raise _field_error(
+                    "quantity", f"the cart already holds {current}; at most {QUANTITY_MAX} "
+                                "of one cake and size fit in a cart", "too_many")
             session.commit()
             break
-        except IntegrityError:
+        except IntegrityError:  # the cart was created by a concurrent request: find it and retry
             session.rollback()
     else:
         raise Conflict("The cart changed while adding; please try again")
-    item = session.scalar(select(CartItem).execution_options(populate_existing=True).where(
-        CartItem.cart_id == cart_id, CartItem.product_id == product_id, CartItem.size_id == size.id))
-    return Added(item=item, created=created)
+    item_id, total = row
+    item = CartItem(id=item_id, cart_id=cart_id, product_id=product_id, size_id=size.id,
+                    quantity=total, product=product, size=size)
+    # A merge always ends above the quantity added, since a line holds at least one.
+    return Added(item=item, created=total == quantity)
+
+
+def _merge_line(dialect) -> Insert:
+    statement = dialect.insert(CartItem.__table__)
+    line = CartItem.__table__.c
+    return statement.on_conflict_do_update(
+        index_elements=["cart_id", "product_id", "size_id"],
+        set_={"quantity": line.quantity + statement.excluded.quantity,
+              "updated_at": statement.excluded.updated_at},
+        where=line.quantity + statement.excluded.quantity <= QUANTITY_MAX,
+    ).returning(line.id, line.quantity)
+
+
+# Keyed by dialect name; the tests run the service on SQLite as well.
+_MERGE_LINE = {dialect.dialect.name: _merge_line(dialect) for dialect in (postgresql, sqlite)}
 
 
 def cart_items(customer_id: int) -> list[CartItem]:
