@@ -233,7 +233,7 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
                  note="a returning browser (session cookie); menu and newest cakes from the "
                       "storefront's 5 s public read cache"),
         Scenario("storefront product page", "storefront", "get", pages,
-                 note="a returning browser (session cookie); storefront → gateway → catalog"),
+                 note="a returning browser (session cookie); storefront → catalog (CATALOG_URL)"),
         Scenario("product list via gateway", "gateway", "get", ("/api/products",),
                  note="the local Python gateway in front (on AWS the ALB)"),
     ]

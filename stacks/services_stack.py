@@ -33,7 +33,7 @@ from .monitoring import ShopMonitoring
 
 # Who calls whom inside the VPC, through Cloud Map: orders fetches prices from catalog, and every
 # other service fetches the token-verification keys (JWKS) from users.
-INTERNAL_CALLERS = {"catalog": ("orders",), "users": ("orders", "catalog", "storefront")}
+INTERNAL_CALLERS = {"catalog": ("orders", "storefront"), "users": ("orders", "catalog", "storefront")}
 DB_POOL_SIZE = 4  # per process: keeps the tasks' connections within the instance's max_connections
 DATABASE_SECRET_FIELDS = {
     "DB_HOST": "host",
@@ -168,6 +168,8 @@ class ServicesStack(SweetDreamStack):
             env["CATALOG_URL"] = self._internal_url("catalog")
         if spec.name == "storefront":
             env["API_BASE_URL"] = self.shop_url
+            if self._in_cloud_map("catalog"):  # catalog reads skip the round trip out through the ALB
+                env["CATALOG_URL"] = self._internal_url("catalog")
             env["SESSION_COOKIE_SECURE"] = str(config.https).lower()
             env["ANALYTICS_BUCKET"] = self.data.analytics_bucket.bucket_name
         return env

@@ -14,6 +14,7 @@ from flask import current_app, session
 from services.kit.caching import ReadCache
 from services.kit.errors import ServiceUnavailable
 from services.kit.http import ServiceClient
+from services.manifest import route
 
 from .config import StorefrontConfig
 
@@ -57,9 +58,12 @@ class Api:
     """Thin JSON client over ServiceClient (timeouts, bounded retries on idempotent calls)."""
 
     def __init__(self, config: StorefrontConfig):
-        self.client = ServiceClient(config.api_base_url, name="shop API",
-                                    connect_timeout=config.api_connect_timeout,
-                                    read_timeout=config.api_read_timeout, retries=config.api_retries)
+        timeouts = {"connect_timeout": config.api_connect_timeout,
+                    "read_timeout": config.api_read_timeout, "retries": config.api_retries}
+        self.client = ServiceClient(config.api_base_url, name="shop API", **timeouts)
+        # Paths the manifest routes to the catalog go to it directly when its address is known.
+        self.catalog = (ServiceClient(config.catalog_url, name="catalog", **timeouts)
+                        if config.catalog_url else self.client)
         self.public_reads = ReadCache(config.public_read_cache_seconds)
 
     def public_get(self, path: str, params: dict | None = None) -> Any:
@@ -81,7 +85,8 @@ class Api:
         if params:
             params = {k: v for k, v in params.items() if v not in (None, "")}
         try:
-            response = self.client.request(method, path,
+            client = self.catalog if route(path).name == "catalog" else self.client
+            response = client.request(method, path,
                                            token=None if public else token or session.get("token"),
                                            json=json, params=params or None, headers=headers,
                                            idempotent=idempotent)

@@ -13,6 +13,9 @@ class StorefrontConfig(ServiceConfig):
     service_name: str = "storefront"
     # The gateway locally, the ALB URL on AWS: every API call goes through the public route table.
     api_base_url: str = "http://127.0.0.1:8080"
+    # The catalog's own address (Cloud Map on AWS), for the reads behind nearly every page: straight
+    # there rather than out through the public load balancer and back. Empty: via api_base_url.
+    catalog_url: str = ""
     api_connect_timeout: float = Field(default=1.0, gt=0)
     api_read_timeout: float = Field(default=5.0, gt=0)
     api_retries: int = Field(default=1, ge=0, le=5)

@@ -46,8 +46,9 @@ def test_gateway_serves_the_route_table_on_the_published_port(compose):
 
 def test_internal_urls_point_at_manifest_ports(compose):
     ports = {spec.name: spec.port for spec in SERVICES}
-    orders = compose["services"]["orders"]["environment"]
-    assert orders["CATALOG_URL"] == f"http://127.0.0.1:{ports['catalog']}"
+    for caller in ("orders", "storefront"):
+        environment = compose["services"][caller]["environment"]
+        assert environment["CATALOG_URL"] == f"http://127.0.0.1:{ports['catalog']}"
     for spec in SERVICES:
         jwks = compose["services"][spec.name]["environment"].get("JWKS_URL")
         if spec.name != "users":

@@ -1,4 +1,5 @@
-"""The category menu and the home page's newest cakes are read anonymously and reused briefly."""
+"""How the storefront reaches the APIs: catalog paths straight to the catalog when its address is
+known; the category menu and the home page's newest cakes read anonymously and reused briefly."""
 
 from __future__ import annotations
 
@@ -65,3 +66,15 @@ def test_a_failed_public_read_is_not_kept(catalog):
         state["down"] = False
         assert api().public_get("/api/categories")["items"][0]["id"] == 2
     assert len(seen) == 2
+
+
+def test_catalog_paths_go_straight_to_the_catalog_and_the_rest_through_the_shop_url(catalog):
+    url, seen, _ = catalog
+    app = create_app(StorefrontConfig(api_base_url="http://127.0.0.1:9", catalog_url=url,
+                                      api_retries=0))
+    with app.test_request_context("/"):
+        session["token"] = "shopper-token"
+        assert api().get("/api/categories")["items"]  # the manifest routes it to the catalog
+        with pytest.raises(ApiUnavailable):  # users is behind the (closed) shop URL
+            api().get("/api/customers/1")
+    assert seen == [{"authorization": "Bearer shopper-token", "sessionId": None}]
