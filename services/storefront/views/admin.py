@@ -233,7 +233,9 @@ def product(product_id: int):
                            message=message), status
 
 
-def _size_result(product_id: int, call, success: str):
+def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], back: str):
+    """Apply an admin change: an unknown record is a 404; a refusal (400/409/422) is flashed with
+    `refusal(error)`, not a crash; either way back to `back`."""
     try:
         call()
     except ApiError as exc:
@@ -241,12 +243,19 @@ def _size_result(product_id: int, call, success: str):
             abort(404)
         if exc.status not in (400, 409, 422):
             raise
-        problems = "; ".join(f"{field}: {text}" for field, text in exc.field_errors().items())
-        flash("Không lưu được kích cỡ" + (f" ({problems})" if problems else
-                                           " (nhãn trùng hoặc giá không hợp lệ)") + ".", "error")
+        flash(refusal(exc), "error")
     else:
         flash(success, "success")
-    return redirect(url_for("admin.product", product_id=product_id))
+    return redirect(back)
+
+
+def _size_result(product_id: int, call, success: str):
+    def refusal(exc: ApiError) -> str:
+        problems = "; ".join(f"{field}: {text}" for field, text in exc.field_errors().items())
+        return "Không lưu được kích cỡ" + (f" ({problems})" if problems else
+                                           " (nhãn trùng hoặc giá không hợp lệ)") + "."
+    return _admin_change(call, success=success, refusal=refusal,
+                         back=url_for("admin.product", product_id=product_id))
 
 
 @bp.post("/products/<int:product_id>/sizes")
@@ -306,19 +315,12 @@ def categories():
 
 
 def _category_change(call, success: str, refused: Callable[[ApiError], str]):
-    """Apply a rename or delete: an unknown category is a 404; a refusal is flashed, not a crash."""
-    try:
-        call()
-    except ApiError as exc:
-        if exc.status == 404:
-            abort(404)
-        if exc.status not in (400, 409, 422):
-            raise
-        problems = "; ".join(exc.field_errors().values())
-        flash(refused(exc) if exc.status == 409 else f"Tên danh mục không hợp lệ ({problems}).", "error")
-    else:
-        flash(success, "success")
-    return redirect(url_for("admin.categories"))
+    """A rename or delete; `refused` words the catalog's 409."""
+    def refusal(exc: ApiError) -> str:
+        if exc.status == 409:
+            return refused(exc)
+        return f"Tên danh mục không hợp lệ ({'; '.join(exc.field_errors().values())})."
+    return _admin_change(call, success=success, refusal=refusal, back=url_for("admin.categories"))
 
 
 @bp.post("/categories/<int:category_id>")
