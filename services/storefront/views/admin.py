@@ -43,6 +43,23 @@ def _form_choice(field: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+# What the APIs answer to a form they will not take: shown again on the page, never a crash.
+FORM_REFUSALS = (400, 409, 422)
+
+
+def _submit(call, refusal: Callable[[ApiError], str]):
+    """Send an admin form to the API: (its answer, None), or (None, (field errors, status, message))
+    when the API refused it. An unknown record is this page's 404."""
+    try:
+        return call(), None
+    except ApiError as exc:
+        if exc.status == 404:
+            abort(404)
+        if exc.status not in FORM_REFUSALS:
+            raise
+        return None, (exc.field_errors(), exc.status, refusal(exc))
+
+
 def _patched(path: str, body: dict, refused: str) -> bool:
     """Apply an admin change: an unknown record is this page's 404, a 409 is flashed as `refused`."""
     try:
@@ -188,17 +205,14 @@ def new_product():
         values = _product_body(request.form)
         values["sizes"] = [{"size": request.form.get("size", "").strip(),
                             "price": _price(request.form.get("price"))}]
-        try:
-            created = api().post("/api/products", json=values)
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            errors, status = exc.field_errors(), exc.status
-            message = ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
-                       else "Vui lòng kiểm tra lại thông tin sản phẩm.")
-        else:
+        created, refused = _submit(
+            lambda: api().post("/api/products", json=values),
+            lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
+                         else "Vui lòng kiểm tra lại thông tin sản phẩm."))
+        if refused is None:
             flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
             return redirect(url_for("admin.product", product_id=created["id"]))
+        errors, status, message = refused
     return render_template("admin/product_new.html", values=values, errors=errors, message=message,
                            categories=api().get("/api/categories")["items"]), status
 
@@ -216,18 +230,13 @@ def _admin_product(product_id: int) -> dict:
 def product(product_id: int):
     errors, message, status = {}, None, 200
     if request.method == "POST":
-        try:
-            api().patch(f"/api/products/{product_id}", json=_product_body(request.form))
-        except ApiError as exc:
-            if exc.status == 404:
-                abort(404)
-            if exc.status not in (400, 409, 422):
-                raise
-            errors, status = exc.field_errors(), exc.status
-            message = "Vui lòng kiểm tra lại thông tin sản phẩm."
-        else:
+        _, refused = _submit(
+            lambda: api().patch(f"/api/products/{product_id}", json=_product_body(request.form)),
+            lambda _: "Vui lòng kiểm tra lại thông tin sản phẩm.")
+        if refused is None:
             flash("Đã lưu sản phẩm.", "success")
             return redirect(url_for("admin.product", product_id=product_id))
+        errors, status, message = refused
     return render_template("admin/product_edit.html", product=_admin_product(product_id),
                            categories=api().get("/api/categories")["items"], errors=errors,
                            message=message), status
@@ -236,16 +245,11 @@ def product(product_id: int):
 def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], back: str):
     """Apply an admin change: an unknown record is a 404; a refusal (400/409/422) is flashed with
     `refusal(error)`, not a crash; either way back to `back`."""
-    try:
-        call()
-    except ApiError as exc:
-        if exc.status == 404:
-            abort(404)
-        if exc.status not in (400, 409, 422):
-            raise
-        flash(refusal(exc), "error")
-    else:
+    _, refused = _submit(call, refusal)
+    if refused is None:
         flash(success, "success")
+    else:
+        flash(refused[2], "error")
     return redirect(back)
 
 
@@ -297,17 +301,14 @@ def categories():
     values, errors, message, status = {}, {}, None, 200
     if request.method == "POST":
         values = _category_body(request.form)
-        try:
-            created = api().post("/api/categories", json=values)
-        except ApiError as exc:
-            if exc.status not in (400, 409, 422):
-                raise
-            errors, status = exc.field_errors(), exc.status
-            message = (_category_taken(values["name"]) if exc.status == 409
-                       else "Vui lòng kiểm tra lại thông tin danh mục.")
-        else:
+        created, refused = _submit(
+            lambda: api().post("/api/categories", json=values),
+            lambda exc: (_category_taken(values["name"]) if exc.status == 409
+                         else "Vui lòng kiểm tra lại thông tin danh mục."))
+        if refused is None:
             flash(f"Đã tạo danh mục “{created['name']}”.", "success")
             return redirect(url_for("admin.categories"))
+        errors, status, message = refused
     # Counted with inactive products: a category can be deleted only when it has none at all.
     listed = api().get("/api/categories", params={"includeInactive": "true"})["items"]
     return render_template("admin/categories.html", categories=listed, values=values,
