@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Insert, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from services.kit.auth import Principal
-from services.kit.db import db_session, utcnow
+from services.kit.db import PerDialect, db_session, utcnow
 from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 from .models import QUANTITY_MAX, Cart, CartItem, Product, ProductSize
@@ -64,7 +63,7 @@ def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) 
             now = utcnow()
             # One atomic upsert, so concurrent merges add up instead of overwriting each other; the
             # cap is its WHERE, so a merge past it returns no row.
-            row = session.execute(_MERGE_LINE[session.get_bind().dialect.name], {
+            row = session.execute(_MERGE_LINE.for_session(session), {
                 "cart_id": cart_id, "product_id": product_id, "size_id": size.id,
                 "quantity": quantity, "created_at": now, "updated_at": now}).first()
             if row is None:
@@ -98,8 +97,7 @@ def _merge_line(dialect) -> Insert:
     ).returning(line.id, line.quantity)
 
 
-# Keyed by dialect name; the tests run the service on SQLite as well.
-_MERGE_LINE = {dialect.dialect.name: _merge_line(dialect) for dialect in (postgresql, sqlite)}
+_MERGE_LINE = PerDialect(_merge_line)
 
 
 def cart_items(customer_id: int) -> list[CartItem]:

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import ServiceConfig
@@ -54,6 +55,17 @@ def make_engine(config: ServiceConfig) -> Engine:
             "application_name": config.service_name,
         },
     )
+
+
+class PerDialect:
+    """A statement written with one dialect's own insert (ON CONFLICT), built once for each database
+    the services run on: PostgreSQL (AWS, tests) and SQLite (`make run`, tests)."""
+
+    def __init__(self, build):
+        self._statements = {dialect.dialect.name: build(dialect) for dialect in (postgresql, sqlite)}
+
+    def for_session(self, session: Session):
+        return self._statements[session.get_bind().dialect.name]
 
 
 class Database:

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.kit.app import current_config
 from services.kit.auth import Principal, bearer_token
-from services.kit.db import db_session, utcnow
+from services.kit.db import PerDialect, db_session, utcnow
 from services.kit.errors import Conflict, Forbidden, Unprocessable
 from services.kit.events import emit_event
 
@@ -114,12 +113,9 @@ _EARLIER_RESULT = (
     select(IdempotencyKey.request_hash, IdempotencyKey.response_status, IdempotencyKey.response_body)
     .where(IdempotencyKey.customer_id == bindparam("customer_id"),
            IdempotencyKey.key == bindparam("key")))
-# Keyed by dialect name; the tests run the service on SQLite as well.
-_CLAIM_KEY = {
-    dialect.dialect.name: dialect.insert(IdempotencyKey.__table__)
-    .on_conflict_do_nothing(index_elements=["customer_id", "key"]).returning(IdempotencyKey.id)
-    for dialect in (postgresql, sqlite)
-}
+_CLAIM_KEY = PerDialect(lambda dialect: dialect.insert(IdempotencyKey.__table__)
+                        .on_conflict_do_nothing(index_elements=["customer_id", "key"])
+                        .returning(IdempotencyKey.id))
 _ORDER_COLUMNS = ("customer_id", "placed_by", "status", "subtotal", "shipping_fee", "total_amount",
                   "shipping_address", "notes", "placed_on", "created_at", "updated_at", "version")
 _ITEM_COLUMNS = ("product_id", "product_name", "category", "size", "unit_price", "quantity",
@@ -147,8 +143,7 @@ def _claim_key(session: Session, caller_id: int, key: str, fingerprint: str, ord
     On PostgreSQL a concurrent insert of the same (customer, key) waits here until the first
     transaction ends, so exactly one request keeps its order and the others replay it.
     """
-    statement = _CLAIM_KEY[session.get_bind().dialect.name]
-    return session.execute(statement, {
+    return session.execute(_CLAIM_KEY.for_session(session), {
         "customer_id": caller_id, "key": key, "request_hash": fingerprint, "order_id": order_id,
         "response_status": 201, "response_body": body, "created_at": now,
     }).scalar_one_or_none() is not None
