@@ -34,7 +34,6 @@ from .monitoring import ShopMonitoring
 # Who calls whom inside the VPC, through Cloud Map: orders fetches prices from catalog, and every
 # other service fetches the token-verification keys (JWKS) from users.
 INTERNAL_CALLERS = {"catalog": ("orders", "storefront"), "users": ("orders", "catalog", "storefront")}
-DB_POOL_SIZE = 4  # per process: keeps the tasks' connections within the instance's max_connections
 DATABASE_SECRET_FIELDS = {
     "DB_HOST": "host",
     "DB_PORT": "port",
@@ -153,8 +152,6 @@ class ServicesStack(SweetDreamStack):
             "LOG_LEVEL": "INFO",
             "WEB_CONCURRENCY": str(max(1, spec.cpu // 512)),
         }
-        if has_database(spec):
-            env["DB_POOL_SIZE"] = str(DB_POOL_SIZE)
         if spec.name != "users":
             # Verify tokens with the users service's public keys: inside the VPC when users is in
             # Cloud Map, otherwise through the ALB, which routes /.well-known/* to users.

@@ -46,7 +46,7 @@ def make_engine(config: ServiceConfig) -> Engine:
     return create_engine(
         url,
         pool_size=config.db_pool_size,
-        max_overflow=config.db_pool_size,
+        max_overflow=0,  # the pool already holds a connection for every request thread
         pool_timeout=config.db_connect_timeout,
         pool_pre_ping=True,  # a restarted database is noticed on checkout, not by a shopper
         connect_args={

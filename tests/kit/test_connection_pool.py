@@ -1,0 +1,49 @@
+"""The engine's pool keeps one connection per request thread, so a busy process opens none."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import text
+
+from services.kit.config import REPO_ROOT, ServiceConfig
+from services.kit.db import make_engine
+
+
+def test_pool_size_follows_the_request_threads(monkeypatch):
+    conf_file = REPO_ROOT / "services" / "gunicorn_conf.py"
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", conf_file)
+    gunicorn_conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gunicorn_conf)
+    assert ServiceConfig().db_pool_size == gunicorn_conf.threads == 8
+    monkeypatch.setenv("GUNICORN_THREADS", "4")
+    assert ServiceConfig().db_pool_size == 4
+    monkeypatch.setenv("DB_POOL_SIZE", "3")  # an explicit setting still wins
+    assert ServiceConfig().db_pool_size == 3
+
+
+def test_every_thread_busy_at_once_reuses_the_same_connections(postgres_url):
+    """Before, the pool kept 5 of up to 10 connections: under 8 busy threads every request beyond
+    the fifth opened a new PostgreSQL connection and closed it again (README "Benchmarks")."""
+    threads = 8
+    engine = make_engine(ServiceConfig(database_url=postgres_url, service_name="pooltest",
+                                       db_pool_size=threads))
+
+    together = threading.Barrier(threads)
+
+    def work(_worker: int) -> set[int]:
+        seen = set()
+        for _ in range(10):
+            with engine.connect() as conn:
+                seen.add(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                together.wait(timeout=10)  # every thread holds a connection at once...
+            together.wait(timeout=10)  # ...then none does (each waits on another service)
+        return seen
+
+    with ThreadPoolExecutor(threads) as pool:
+        backends = set().union(*pool.map(work, range(threads)))
+    assert len(backends) <= threads
+    assert engine.pool.overflow() <= 0
+    engine.dispose()
