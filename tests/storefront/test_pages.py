@@ -390,3 +390,27 @@ def test_analytics_page_survives_an_unreadable_event_source(stack, tmp_path):
     assert response.status_code == 200
     assert "Không đọc được nguồn sự kiện" in html
     assert 'data-chart="daily"' in html and 'data-chart="funnel"' not in html
+
+
+def test_page_links_are_built_once_and_follow_the_mount_point(tmp_path):
+    from flask import url_for
+
+    from services.storefront import _built_url, page_url
+
+    app = create_storefront(StorefrontConfig(data_dir=tmp_path, api_base_url="http://127.0.0.1:9"))
+    cases = [("shop.catalog", {}), ("shop.catalog", {"category": "banh-kem", "page": 2}),
+             ("shop.product", {"product_id": 7}), ("static", {"filename": "site.css", "v": "abc"})]
+    _built_url.cache_clear()
+    for script_root in ("", "/shop"):
+        with app.test_request_context("/", base_url=f"http://shop.example{script_root}/"):
+            for endpoint, values in cases:
+                built = page_url(endpoint, **values)
+                assert built == url_for(endpoint, **values) and built.startswith(f"{script_root}/")
+            assert page_url("shop.product", product_id=7, _anchor="sizes").endswith("/products/7#sizes")
+            assert page_url("shop.catalog", size=["12cm", "16cm"]) == url_for("shop.catalog",
+                                                                            size=["12cm", "16cm"])
+    assert _built_url.cache_info().misses == 2 * len(cases)
+    with app.test_request_context("/"):
+        for endpoint, values in cases:
+            page_url(endpoint, **values)
+    assert _built_url.cache_info().hits == len(cases)
