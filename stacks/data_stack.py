@@ -183,6 +183,13 @@ class ShopBuckets(Construct):
                     expiration=ATHENA_RESULTS_RETENTION,
                     noncurrent_version_expiration=Duration.days(1),
                 ),
+                # What the rule above leaves behind: a delete marker with no version under it.
+                # (S3 takes this in a rule of its own, not beside a days-based expiration.)
+                s3.LifecycleRule(
+                    id="remove-athena-delete-markers",
+                    prefix=f"{ATHENA_RESULTS_PREFIX}/",
+                    expired_object_delete_marker=True,
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -86,7 +86,7 @@ def test_analytics_bucket(data, config):
     )
 
 
-def test_athena_query_results_expire_after_30_days(data, config):
+def test_athena_query_results_expire_after_30_days_leaving_no_delete_markers(data, config):
     data.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -100,7 +100,13 @@ def test_athena_query_results_expire_after_30_days(data, config):
                             "Prefix": "athena-results/",
                             "ExpirationInDays": 30,
                             "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
-                        }
+                        },
+                        {
+                            "Id": "remove-athena-delete-markers",
+                            "Status": "Enabled",
+                            "Prefix": "athena-results/",
+                            "ExpiredObjectDeleteMarker": True,
+                        },
                     ]
                 )
             },
@@ -112,8 +118,8 @@ def test_only_athena_results_ever_expire_never_the_exported_partitions(data, con
     name = f"sweetdream-{config.name}-analytics-{ACCOUNT}"
     bucket = only(b for b in properties(data, "AWS::S3::Bucket") if b.get("BucketName") == name)
     rules = bucket["LifecycleConfiguration"]["Rules"]
-    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
-    assert [rule.get("Prefix") for rule in expiring] == ["athena-results/"]
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule or "ExpiredObjectDeleteMarker" in rule]
+    assert [rule.get("Prefix") for rule in expiring] == ["athena-results/", "athena-results/"]
 
 
 def test_every_bucket_enforces_ssl_and_blocks_public_access(data):
