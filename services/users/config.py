@@ -39,8 +39,9 @@ class UsersConfig(ServiceConfig):
     admin_name: str = "SweetDream Admin"
 
     # Login throttling (Flask-Limiter syntax). Failed attempts count per e-mail; every attempt
-    # counts per client address. memory:// is per process; point it at Redis/Memcached to share.
-    ratelimit_storage_uri: str = "memory://"
+    # counts per client address. database:// counts in the service's own database, shared by every
+    # worker and task; memory:// counts per process.
+    ratelimit_storage_uri: str = "database://"
     login_limit_per_email: str = "5 per minute;20 per hour"
     login_limit_per_address: str = "30 per minute;300 per hour"
     # Where our own proxies sit (the ALB, the storefront, the local gateway), as comma-separated

@@ -1,11 +1,11 @@
-"""Customer accounts: the only table the users service owns."""
+"""The users service's tables: customer accounts, and the login attempts its limiter counts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, func
+from sqlalchemy import CheckConstraint, DateTime, Float, Index, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.kit.db import utcnow
@@ -24,6 +24,8 @@ EMAIL_MAX = 254
 NAME_MAX = 100
 PHONE_MAX = 20
 ADDRESS_MAX = 500
+# A limiter key: prefix, "email:" + an e-mail of up to EMAIL_MAX, and the limit itself.
+RATE_LIMIT_KEY_MAX = 400
 
 
 class Customer(Base):
@@ -51,3 +53,20 @@ class Customer(Base):
 # Case-insensitive uniqueness enforced by the database itself, on PostgreSQL and SQLite alike;
 # the application also stores e-mails lower-cased and looks them up through this index.
 Index("uq_customers_email_lower", func.lower(Customer.email), unique=True)
+
+
+class RateLimitEntry(Base):
+    """One counted login attempt (services/users/ratelimit.py): in the database, so every worker
+    and task of the service counts against the same limits."""
+
+    __tablename__ = "rate_limit_entries"
+    __table_args__ = (
+        Index("ix_rate_limit_entries_key_expires", "key", "expires_at"),
+        Index("ix_rate_limit_entries_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(RATE_LIMIT_KEY_MAX))
+    # Seconds since the epoch, as the limits library counts them.
+    at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)

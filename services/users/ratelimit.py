@@ -5,6 +5,9 @@ The client address is the rightmost X-Forwarded-For address outside TRUSTED_PROX
 ALB -> users; every hop after the browser is ours (on AWS that includes the NAT gateway the
 storefront's calls leave through, so its address must be configured too), so each shopper gets their
 own bucket, while a direct caller's forged prefix lies left of the address the ALB wrote.
+
+The counters live in the service's database (RATELIMIT_STORAGE_URI=database://, DatabaseStorage
+below), so a limit holds across every worker and task; memory:// keeps them per process.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
+from limits.storage import MovingWindowSupport, Storage
+from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
+from services.kit.db import make_engine
 from services.kit.errors import error_response
 from services.kit.proxies import client_address as forwarded_client_address
 
 from .config import UsersConfig
-from .models import EMAIL_MAX
+from .models import EMAIL_MAX, RateLimitEntry
 from .schemas import normalise_email
 
 log = logging.getLogger(__name__)
@@ -44,11 +51,101 @@ def login_email() -> str:
         return email.strip().lower()[:EMAIL_MAX]
 
 
+class DatabaseStorage(Storage, MovingWindowSupport):
+    """The limits library's moving window, one row per counted attempt (`rate_limit_entries`).
+
+    Login attempts are few and each already costs a bcrypt hash, so a short transaction per check
+    is cheap; in exchange every worker and task shares the counts, which memory:// cannot do.
+    """
+
+    STORAGE_SCHEME = ["database"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, *, engine: Engine,
+                 **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.engine = engine
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Checks of one key take turns, so two at once cannot both take the last place.
+                # (SQLite needs no lock: the DELETE below takes its single write lock.)
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+            conn.execute(delete(_ENTRY).where(_ENTRY.c.expires_at <= now))
+            held = conn.execute(select(func.count()).select_from(_ENTRY).where(
+                _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
+            if held + amount > limit:
+                return False
+            conn.execute(insert(_ENTRY), [{"key": key, "at": now, "expires_at": now + expiry}] * amount)
+        return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """(when the oldest counted attempt was made, how many are counted)"""
+        now = time.time()
+        with self.engine.connect() as conn:
+            oldest, held = conn.execute(select(func.min(_ENTRY.c.at), func.count()).where(
+                _ENTRY.c.key == key, _ENTRY.c.at > now - expiry)).one()
+        return (oldest, held) if held else (now, 0)
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_ENTRY).where(_ENTRY.c.key == key))
+
+    def reset(self) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(_ENTRY)).rowcount
+
+    def check(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    # The fixed-window counters: the limiter here runs the moving window only.
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        raise NotImplementedError("DatabaseStorage keeps a moving window only")
+
+    def get(self, key: str) -> int:
+        raise NotImplementedError("DatabaseStorage keeps a moving window only")
+
+    def get_expiry(self, key: str) -> float:
+        raise NotImplementedError("DatabaseStorage keeps a moving window only")
+
+
+_ENTRY = RateLimitEntry.__table__
+
+
+LIMITER_POOL_SIZE = 1  # checks are short and logins few; counted in the RDS connection budget
+_limiter_engines: dict[str, Engine] = {}
+
+
+def _limiter_engine(config: UsersConfig) -> Engine:
+    """The limiter's own connection, one per process and database, apart from the request's
+    pool: a failed login is counted after the response, while the request's session may still
+    hold its connection."""
+    url = config.sqlalchemy_url
+    if url not in _limiter_engines:
+        _limiter_engines[url] = make_engine(config.model_copy(update={"db_pool_size": LIMITER_POOL_SIZE}))
+    return _limiter_engines[url]
+
+
 def init_login_limits(app: Flask, config: UsersConfig, endpoint: str) -> Limiter:
-    """One limiter per app (so apps never share counters) wrapped around the login view."""
+    """The limiter wrapped around the login view (apps on one database share its counts)."""
+    options = {}
+    if config.ratelimit_storage_uri.startswith("database:"):
+        options["engine"] = _limiter_engine(config)
     limiter = Limiter(client_address, app=app, storage_uri=config.ratelimit_storage_uri,
-                      strategy="moving-window", key_prefix=config.service_name,
-                      headers_enabled=False)
+                      storage_options=options, strategy="moving-window",
+                      key_prefix=config.service_name, headers_enabled=False)
     view = app.view_functions[endpoint]
     # Checked before the request is validated, so malformed attempts are throttled too.
     view = limiter.limit(config.login_limit_per_email, key_func=lambda: "email:" + login_email(),

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from services.kit.config import ServiceConfig
 from services.kit.proxies import PRIVATE_NETWORKS
 from services.manifest import SERVICES
+from services.users.ratelimit import LIMITER_POOL_SIZE
 from stacks.container_image import has_database
 from stacks.monitoring import approximate_max_connections
 
@@ -107,9 +108,10 @@ def test_task_settings_without_their_secrets_are_refused(templates, monkeypatch)
 
 
 def test_every_task_at_full_scale_fits_in_the_database_connections(templates, config, monkeypatch):
-    """Each process keeps one connection per request thread; at max_tasks, with a blue/green
-    deployment's second task set alive, they must still fit in RDS max_connections, less a few
-    kept for RDS itself and an operator's psql. (Prod then passes the 80% alarm: rightly so.)"""
+    """Each process keeps one connection per request thread (users one more, for its login
+    limiter). At max_tasks, with a blue/green deployment's second task set alive, they must still
+    fit in RDS max_connections, less a few kept for RDS itself and an operator's psql. (Prod then
+    passes the 80% alarm: rightly so.)"""
     for name in list(os.environ):
         if name.startswith(("DB_", "GUNICORN_", "WEB_CONCURRENCY")):
             monkeypatch.delenv(name, raising=False)
@@ -121,7 +123,10 @@ def test_every_task_at_full_scale_fits_in_the_database_connections(templates, co
         with monkeypatch.context() as env:
             for name, value in variables.items():
                 env.setenv(name, value)
-            pool_size = config_class(spec.name)().db_pool_size
+            settings = config_class(spec.name)()
+        connections = settings.db_pool_size
+        if getattr(settings, "ratelimit_storage_uri", "").startswith("database:"):
+            connections += LIMITER_POOL_SIZE  # the users login limiter's own
         task_sets = 2 if config.is_blue_green(spec.name) else 1
-        needed += config.max_tasks * task_sets * int(variables["WEB_CONCURRENCY"]) * pool_size
+        needed += config.max_tasks * task_sets * int(variables["WEB_CONCURRENCY"]) * connections
     assert 0 < needed <= approximate_max_connections(config.db_instance_type) - 10

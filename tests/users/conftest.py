@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from services.users import create_app
 from services.users.config import UsersConfig
 from services.users.keys import ensure_local_key
-from services.users.models import Customer
+from services.users.models import Customer, RateLimitEntry
 from tests.conftest import TokenFactory, close_apps, migrate_once
 
 PASSWORD = "correct horse battery"
@@ -60,7 +60,7 @@ def make_app(users_database, key_dir, events_file):
         return app
 
     yield make
-    close_apps(apps, Customer)
+    close_apps(apps, RateLimitEntry, Customer)
 
 
 @pytest.fixture

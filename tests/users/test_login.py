@@ -292,9 +292,19 @@ def test_a_public_proxy_address_can_be_trusted_too(make_app):
                        environ_base={"REMOTE_ADDR": ALB}))
 
 
-def test_each_app_has_its_own_counters(make_app):
-    first = make_app(login_limit_per_address="1 per minute")
-    second = make_app(login_limit_per_address="1 per minute")
+def test_every_worker_and_task_counts_against_the_same_limits(make_app):
+    """Two apps on one database are two gunicorn workers, or two tasks behind the ALB."""
+    first = make_app(login_limit_per_email="2 per minute")
+    second = make_app(login_limit_per_email="2 per minute")
+    assert login(first.test_client(), password="wrong-1").status_code == 401
+    assert login(second.test_client(), password="wrong-2").status_code == 401
+    _retry_after(login(first.test_client(), password="wrong-3"))
+    _retry_after(login(second.test_client(), password="wrong-4"))
+
+
+def test_per_process_counters_remain_available(make_app):
+    first = make_app(login_limit_per_address="1 per minute", ratelimit_storage_uri="memory://")
+    second = make_app(login_limit_per_address="1 per minute", ratelimit_storage_uri="memory://")
     assert login(first.test_client()).status_code == 401
     assert login(second.test_client()).status_code == 401
     assert login(first.test_client()).status_code == 429
