@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import contextmanager
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -52,7 +53,7 @@ def login_email() -> str:
 
 
 class DatabaseStorage(Storage, MovingWindowSupport):
-    """The limits library's moving window, one row per counted attempt (`rate_limit_entries`).
+    """A limits-library storage, one row per counted attempt (`rate_limit_entries`).
 
     Login attempts are few and each already costs a bcrypt hash, so a short transaction per check
     is cheap; in exchange every worker and task shares the counts, which memory:// cannot do.
@@ -70,20 +71,14 @@ class DatabaseStorage(Storage, MovingWindowSupport):
         return SQLAlchemyError
 
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        """Moving window: count `amount` more attempts unless that would pass `limit`."""
         if amount > limit:
             return False
         now = time.time()
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Checks of one key take turns, so two at once cannot both take the last place.
-                # (SQLite needs no lock: the DELETE below takes its single write lock.)
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
-            conn.execute(delete(_ENTRY).where(_ENTRY.c.expires_at <= now))
-            held = conn.execute(select(func.count()).select_from(_ENTRY).where(
-                _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
-            if held + amount > limit:
+        with self._turn(key) as conn:
+            if self._held(conn, key, now) + amount > limit:
                 return False
-            conn.execute(insert(_ENTRY), [{"key": key, "at": now, "expires_at": now + expiry}] * amount)
+            self._add(conn, key, now, now + expiry, amount)
         return True
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
@@ -93,6 +88,26 @@ class DatabaseStorage(Storage, MovingWindowSupport):
             oldest, held = conn.execute(select(func.min(_ENTRY.c.at), func.count()).where(
                 _ENTRY.c.key == key, _ENTRY.c.at > now - expiry)).one()
         return (oldest, held) if held else (now, 0)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Fixed window: the attempts of one window all end when its first one does."""
+        now = time.time()
+        with self._turn(key) as conn:
+            window_ends = conn.execute(select(func.min(_ENTRY.c.expires_at)).where(
+                _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
+            self._add(conn, key, now, window_ends or now + expiry, amount)
+            return self._held(conn, key, now)
+
+    def get(self, key: str) -> int:
+        with self.engine.connect() as conn:
+            return self._held(conn, key, time.time())
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        with self.engine.connect() as conn:
+            window_ends = conn.execute(select(func.min(_ENTRY.c.expires_at)).where(
+                _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
+        return window_ends or now
 
     def clear(self, key: str) -> None:
         with self.engine.begin() as conn:
@@ -110,15 +125,25 @@ class DatabaseStorage(Storage, MovingWindowSupport):
             return False
         return True
 
-    # The fixed-window counters: the limiter here runs the moving window only.
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        raise NotImplementedError("DatabaseStorage keeps a moving window only")
+    @contextmanager
+    def _turn(self, key: str):
+        """A transaction in which this key's counts are ours alone, cleared of expired attempts."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Checks of one key take turns, so two at once cannot both take the last place.
+                # (SQLite needs no lock: the DELETE below takes its single write lock.)
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+            conn.execute(delete(_ENTRY).where(_ENTRY.c.expires_at <= time.time()))
+            yield conn
 
-    def get(self, key: str) -> int:
-        raise NotImplementedError("DatabaseStorage keeps a moving window only")
+    @staticmethod
+    def _held(conn, key: str, now: float) -> int:
+        return conn.execute(select(func.count()).select_from(_ENTRY).where(
+            _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
 
-    def get_expiry(self, key: str) -> float:
-        raise NotImplementedError("DatabaseStorage keeps a moving window only")
+    @staticmethod
+    def _add(conn, key: str, now: float, expires_at: float, amount: int) -> None:
+        conn.execute(insert(_ENTRY), [{"key": key, "at": now, "expires_at": expires_at}] * amount)
 
 
 _ENTRY = RateLimitEntry.__table__

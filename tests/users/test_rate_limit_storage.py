@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from limits import parse
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from sqlalchemy import delete
 
 from services.kit.config import ServiceConfig
@@ -62,6 +62,18 @@ def test_the_limits_library_runs_its_moving_window_on_it(storage):
     assert stats.remaining == 0 and time.time() < stats.reset_time <= time.time() + 60
     limiter.clear(limit, "email", "a@example.com")
     assert limiter.hit(limit, "email", "a@example.com")
+
+
+def test_it_keeps_a_fixed_window_too(storage):
+    """The limiter here runs the moving window; the storage serves the library's other one too."""
+    limiter = FixedWindowRateLimiter(storage)
+    limit = parse("2 per 1 second")
+    assert [limiter.hit(limit, "address", "203.0.113.7") for _ in range(3)] == [True, True, False]
+    stats = limiter.get_window_stats(limit, "address", "203.0.113.7")
+    assert stats.remaining == 0 and time.time() < stats.reset_time <= time.time() + 1
+    time.sleep(1.1)  # the window ends for all its attempts at once
+    assert limiter.hit(limit, "address", "203.0.113.7")
+    assert limiter.get_window_stats(limit, "address", "203.0.113.7").remaining == 1
 
 
 def test_expired_attempts_are_deleted_not_kept(storage):
