@@ -93,9 +93,7 @@ class DatabaseStorage(Storage, MovingWindowSupport):
         """Fixed window: the attempts of one window all end when its first one does."""
         now = time.time()
         with self._turn(key) as conn:
-            window_ends = conn.execute(select(func.min(_ENTRY.c.expires_at)).where(
-                _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
-            self._add(conn, key, now, window_ends or now + expiry, amount)
+            self._add(conn, key, now, self._window_end(conn, key, now) or now + expiry, amount)
             return self._held(conn, key, now)
 
     def get(self, key: str) -> int:
@@ -105,9 +103,7 @@ class DatabaseStorage(Storage, MovingWindowSupport):
     def get_expiry(self, key: str) -> float:
         now = time.time()
         with self.engine.connect() as conn:
-            window_ends = conn.execute(select(func.min(_ENTRY.c.expires_at)).where(
-                _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
-        return window_ends or now
+            return self._window_end(conn, key, now) or now
 
     def clear(self, key: str) -> None:
         with self.engine.begin() as conn:
@@ -139,6 +135,11 @@ class DatabaseStorage(Storage, MovingWindowSupport):
     @staticmethod
     def _held(conn, key: str, now: float) -> int:
         return conn.execute(select(func.count()).select_from(_ENTRY).where(
+            _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
+
+    @staticmethod
+    def _window_end(conn, key: str, now: float) -> float | None:
+        return conn.execute(select(func.min(_ENTRY.c.expires_at)).where(
             _ENTRY.c.key == key, _ENTRY.c.expires_at > now)).scalar_one()
 
     @staticmethod
