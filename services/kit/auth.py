@@ -7,6 +7,8 @@ from the users service's JWKS; no service calls users to check a token.
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,10 @@ ROLES = ("CUSTOMER", "ADMIN")
 REQUIRED_CLAIMS = ["sub", "email", "role", "iss", "aud", "iat", "exp"]
 # Distinct valid tokens a process remembers as checked (a few hundred bytes each).
 VERIFIED_TOKENS_KEPT = 4096
+# Fetches of the JWKS are at least this far apart (PublishedKeys).
+JWKS_RETRY_SECONDS = 30
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,50 @@ def _public_key(pem: str):
     return jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256).prepare_key(pem)
 
 
+class PublishedKeys:
+    """The signing keys the users service publishes (its JWKS), by key id.
+
+    Fetched again once `lifespan` seconds old, so a key removed from the JWKS stops verifying
+    within that time. A fetch that fails keeps the last good set: while users is down its tokens
+    still verify. Fetches are at least `retry` seconds apart, so neither an outage nor made-up key
+    ids can make every request wait on the JWKS.
+    """
+
+    def __init__(self, url: str, lifespan: float, retry: float):
+        self._fetcher = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=3)
+        self._lifespan = lifespan
+        self._retry = retry
+        self._keys: dict[str, object] = {}
+        self._fresh_until = 0.0
+        self._tried_at = -retry
+        self._lock = threading.Lock()
+
+    def key(self, kid: str):
+        if self._wanted(kid):
+            with self._lock:
+                if self._wanted(kid):  # not fetched by another thread meanwhile
+                    self._fetch()
+        if not self._keys:
+            raise Unauthorized("Token signing keys are unavailable")
+        if kid not in self._keys:
+            raise Unauthorized("Invalid token", code="invalid_token")
+        return self._keys[kid]
+
+    def _wanted(self, kid: str) -> bool:
+        now = time.monotonic()
+        outdated = now >= self._fresh_until or kid not in self._keys
+        return outdated and now >= self._tried_at + self._retry
+
+    def _fetch(self) -> None:
+        self._tried_at = time.monotonic()
+        try:
+            self._keys = {key.key_id: key.key for key in self._fetcher.get_signing_keys()}
+        except jwt.PyJWTError:  # unreachable, or not a JWKS
+            log.warning("could not fetch the token signing keys; keeping the last ones")
+            return
+        self._fresh_until = self._tried_at + self._lifespan
+
+
 class TokenVerifier:
     """Verifies tokens against a fixed public key or a (cached) JWKS endpoint."""
 
@@ -54,8 +104,8 @@ class TokenVerifier:
         elif config.jwt_public_key_file:
             self._public_key = _public_key(Path(config.jwt_public_key_file).read_text())
         elif config.jwks_url:
-            self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True,
-                                         lifespan=config.jwks_cache_seconds, timeout=3)
+            self._jwks = PublishedKeys(config.jwks_url, lifespan=config.jwks_cache_seconds,
+                                       retry=min(JWKS_RETRY_SECONDS, config.jwks_cache_seconds))
 
     @property
     def configured(self) -> bool:
@@ -67,11 +117,16 @@ class TokenVerifier:
         if self._jwks is None:
             raise Unauthorized("Token verification is not configured")
         try:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError as exc:
-            raise Unauthorized("Token signing keys are unavailable") from exc
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("Invalid token", code="invalid_token") from exc
+        if not isinstance(kid, str):
+            raise Unauthorized("Invalid token", code="invalid_token")
+        return self._jwks.key(kid)
 
     def verify(self, token: str) -> Principal:
+        if self._jwks is not None:
+            self._key_for(token)  # a remembered check must not outlive its key's publication
         principal, issued_at, expires_at = self._checked(token)
         now = time.time()
         if expires_at <= now:  # checked again here: the signature check below is remembered

@@ -108,6 +108,74 @@ def test_jwks_url_verification(make_app, tokens):
     assert_error(forged, 401, "invalid_token")
 
 
+class _Jwks:
+    """A users service's JWKS endpoint the test can change, break and count."""
+
+    def __init__(self, tokens):
+        from flask import Flask
+
+        self.keys = [self.jwk(tokens.private_key.public_key(), "k1"),
+                     self.jwk(ec.generate_private_key(ec.SECP256R1()).public_key(), "k2")]
+        self.failing = False
+        self.fetches = 0
+        self.app = Flask("jwks")
+        self.app.add_url_rule("/.well-known/jwks.json", "jwks", self._serve)
+
+    @staticmethod
+    def jwk(public_key, kid: str) -> dict:
+        return {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(public_key)), "kid": kid,
+                "alg": "ES256", "use": "sig"}
+
+    def _serve(self):
+        self.fetches += 1
+        return ({"error": "down"}, 503) if self.failing else {"keys": self.keys}
+
+
+@pytest.fixture
+def jwks_client(make_app, tokens):
+    from tests.conftest import live_server
+
+    jwks = _Jwks(tokens)
+    with live_server(jwks.app) as url:
+        client = make_app(jwt_public_key="", jwks_url=url + "/.well-known/jwks.json",
+                          jwks_cache_seconds=1).test_client()
+        token = jwt.encode(tokens.claims(4), tokens.private_key, algorithm="ES256",
+                           headers={"kid": "k1"})
+        yield client, jwks, {"Authorization": f"Bearer {token}"}
+
+
+def test_a_key_removed_from_the_jwks_stops_its_tokens_even_when_remembered(jwks_client):
+    client, jwks, headers = jwks_client
+    assert client.get("/api/users/4/notes", headers=headers).status_code == 200
+    assert client.get("/api/users/4/notes", headers=headers).status_code == 200  # remembered
+    jwks.keys = jwks.keys[1:]  # k1 retired: rotated out, or compromised
+    time.sleep(1.1)  # the fetched set is a second old (JWKS_CACHE_SECONDS=1)
+    assert_error(client.get("/api/users/4/notes", headers=headers), 401, "invalid_token")
+
+
+def test_tokens_still_verify_while_the_jwks_cannot_be_fetched(jwks_client):
+    client, jwks, headers = jwks_client
+    assert client.get("/api/users/4/notes", headers=headers).status_code == 200
+    jwks.failing = True  # users is down
+    time.sleep(1.1)
+    fetches = jwks.fetches
+    answers = [client.get("/api/users/4/notes", headers=headers).status_code for _ in range(20)]
+    assert answers == [200] * 20
+    assert jwks.fetches - fetches == 1  # tried once, not by every request
+
+
+def test_made_up_key_ids_do_not_make_every_request_fetch_the_jwks(jwks_client, tokens):
+    client, jwks, headers = jwks_client
+    assert client.get("/api/users/4/notes", headers=headers).status_code == 200
+    fetches = jwks.fetches
+    for n in range(20):
+        forged = jwt.encode(tokens.claims(4), tokens.private_key, algorithm="ES256",
+                            headers={"kid": f"made-up-{n}"})
+        assert_error(client.get("/api/users/4/notes", headers={"Authorization": f"Bearer {forged}"}),
+                     401, "invalid_token")
+    assert jwks.fetches - fetches <= 1
+
+
 def test_an_admin_token_is_honoured_only_for_the_admin_lifetime(make_app, tokens):
     """A demoted admin's old token stops working within ADMIN_TOKEN_TTL_SECONDS, whatever its exp."""
     client = make_app(admin_token_ttl_seconds=600).test_client()
