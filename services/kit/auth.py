@@ -65,10 +65,13 @@ class PublishedKeys:
         self._lock = threading.Lock()
 
     def key(self, kid: str):
-        if self._wanted(kid):
-            with self._lock:
+        # One thread fetches; others that know their key go on with the keys at hand meanwhile.
+        if self._wanted(kid) and self._lock.acquire(blocking=kid not in self._keys):
+            try:
                 if self._wanted(kid):  # not fetched by another thread meanwhile
                     self._fetch()
+            finally:
+                self._lock.release()
         if not self._keys:
             raise Unauthorized("Token signing keys are unavailable")
         if kid not in self._keys:
