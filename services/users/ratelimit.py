@@ -52,6 +52,9 @@ def login_email() -> str:
         return email.strip().lower()[:EMAIL_MAX]
 
 
+_ENTRY = RateLimitEntry.__table__
+
+
 class DatabaseStorage(Storage, MovingWindowSupport):
     """A limits-library storage, one row per counted attempt (`rate_limit_entries`).
 
@@ -145,9 +148,6 @@ class DatabaseStorage(Storage, MovingWindowSupport):
     @staticmethod
     def _add(conn, key: str, now: float, expires_at: float, amount: int) -> None:
         conn.execute(insert(_ENTRY), [{"key": key, "at": now, "expires_at": expires_at}] * amount)
-
-
-_ENTRY = RateLimitEntry.__table__
 
 
 LIMITER_POOL_SIZE = 1  # checks are short and logins few; counted in the RDS connection budget
