@@ -61,7 +61,7 @@ class PublishedKeys:
         self._retry = retry
         self._keys: dict[str, object] = {}
         self._fresh_until = 0.0
-        self._tried_at = -retry
+        self._tried_at = float("-inf")  # never tried
         self._lock = threading.Lock()
 
     def key(self, kid: str):
