@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,9 +11,12 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import ServiceConfig
+
+log = logging.getLogger(__name__)
 
 # Ids are PostgreSQL `integer` columns: a larger number cannot name a row, and sent to the
 # database it would fail as an overflow (a 500) instead of a 404.
@@ -87,9 +91,17 @@ class Database:
         return g.db_session
 
     def rollback(self) -> None:
+        """Undo the request's unfinished writes. Never raises: error handlers call it."""
         session = g.get("db_session")
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.rollback()
+        except DBAPIError:
+            # The connection died with its transaction (a database restart), so nothing is left
+            # to undo; the pool replaces it. Raised here, it would turn the answer into a 500.
+            log.warning("rollback failed: the database connection is gone")
+            session.close()
 
     def _close_session(self, _exc: BaseException | None) -> None:
         session = g.pop("db_session", None)

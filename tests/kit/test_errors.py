@@ -1,7 +1,11 @@
 """Every error has one JSON shape and the right status; client mistakes never give a 500."""
 
+import psycopg
 import pytest
+from sqlalchemy import text
 
+from services.kit.db import db_session
+from services.kit.errors import Conflict
 from tests.conftest import assert_error
 from tests.kit.sample_app import Base
 
@@ -106,6 +110,23 @@ def test_exhausted_connection_pool_is_503(make_app, postgres_url):
     finally:
         held.close()
     assert_error(response, 503, "database_unavailable")
+
+
+def test_an_error_answer_survives_a_connection_that_died_mid_request(make_app, postgres_url):
+    """The error handlers roll back; with the database restarted under the request, that rollback
+    fails too, and the request's own answer must still go out (it was a 500)."""
+    app = make_app(database_url=postgres_url)
+
+    @app.get("/api/read-then-refuse")
+    def read_then_refuse():
+        backend = db_session().execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        raise Conflict("Refused after the read")
+
+    client = app.test_client()
+    assert_error(client.get("/api/read-then-refuse"), 409, "conflict")
+    assert client.get("/health").status_code == 200  # the dead connection was not reused
 
 
 def test_ids_beyond_the_integer_column_range_are_404_not_a_database_error(client, tokens):
