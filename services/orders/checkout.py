@@ -125,8 +125,10 @@ _HISTORY_COLUMNS = ("from_status", "to_status", "actor_id", "changed_at")
 
 def _earlier_result(session: Session, caller_id: int, key: str, fingerprint: str) -> Placed | None:
     found = session.execute(_EARLIER_RESULT, {"customer_id": caller_id, "key": key}).first()
-    # End the read now: on SQLite a read transaction held open would block our later write.
-    session.rollback()
+    if session.get_bind().dialect.name == "sqlite":
+        # A read transaction held open would block our later write. PostgreSQL goes on in the same
+        # transaction: one pool checkout (and pre-ping) per order instead of two.
+        session.rollback()
     if found is None:
         return None
     request_hash, status, body = found
