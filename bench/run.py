@@ -239,7 +239,7 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
     ]
 
 
-def assess(result: dict, scenario: Scenario, floor_rps: float) -> dict:
+def assess(result: dict, scenario: Scenario) -> dict:
     checks = {"zero errors": result["errors"] == 0}
     if scenario.name == "product list":
         checks[f"≥ {FLOOR_RATIO_TARGET:.0%} of floor"] = result["ratio_to_floor"] >= FLOOR_RATIO_TARGET
@@ -259,8 +259,8 @@ def table(rows: list[dict], *, with_ratio: bool = True) -> str:
     head = "| endpoint | conns | requests/s | p50 ms | p95 ms | p99 ms | errors |"
     rule = "|---|---:|---:|---:|---:|---:|---:|"
     if with_ratio:
-        head += " vs floor | targets |"
-        rule += "---:|---|"
+        head += " vs floor | p99 ÷ floor's | targets |"
+        rule += "---:|---:|---|"
     lines = [head, rule]
     for row in rows:
         line = (f"| {row['name']} (`{row['label']}`) | {row['connections']} | {row['rps']:,.0f} | "
@@ -268,7 +268,7 @@ def table(rows: list[dict], *, with_ratio: bool = True) -> str:
                 f"{row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |")
         if with_ratio:
             checks = ", ".join(f"{k} {'✓' if ok else '✗'}" for k, ok in row["targets"].items())
-            line += f" {row['ratio_to_floor']:.2f} | {checks} |"
+            line += f" {row['ratio_to_floor']:.2f} | {row['p99_to_floor']:.1f} | {checks} |"
         lines.append(line)
     return "\n".join(lines)
 
@@ -364,11 +364,15 @@ def main(argv: list[str] | None = None) -> int:
                 floor.stop()
             stack.stop()
 
-    floor_rps = max(row["rps"] for row in rows if row["kind"] == "floor")
+    floors = [row for row in rows if row["kind"] == "floor"]
+    floor_rps = max(row["rps"] for row in floors)
+    # The floor's tail is this machine's: no endpoint's p99 here can be expected below it.
+    floor_p99 = min(row["p99_ms"] for row in floors)
     endpoint_rows = [row for row in rows if row["kind"] != "mix"]
     for row in rows:
         row["ratio_to_floor"] = round(row["rps"] / floor_rps, 3)
-        row["targets"] = assess(row, next(s for s in plan if s.name == row["name"]), floor_rps)
+        row["p99_to_floor"] = round(row["p99_ms"] / floor_p99, 2)
+        row["targets"] = assess(row, next(s for s in plan if s.name == row["name"]))
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench" if not (argv if argv is not None else sys.argv[1:])
@@ -383,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             "database": "PostgreSQL on 127.0.0.1, one database for all services (as on RDS)",
             "shoppers": len(shoppers), "seed": "16 cakes in 4 categories (make run's seed)",
         },
+        "floor_p99_ms": floor_p99,
         "endpoints": endpoint_rows,
         "mix": [row for row in rows if row["kind"] == "mix"],
         "elapsed_s": round(time.monotonic() - started, 1),
@@ -395,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         if "orders_stored" in row:
             print(f"\n{row['name']}: {row['orders_acknowledged']} orders acknowledged with 201, "
                   f"{row['orders_stored']} stored")
+    if floor_p99 > READ_P99_MS_TARGET:
+        print(f"\nthe floor's own p99 here is {floor_p99:g} ms: a read p99 of "
+              f"{READ_P99_MS_TARGET:g} ms is beyond this machine, whatever the endpoint")
     print(f"results in {args.output}")
     return 0
 
