@@ -26,7 +26,6 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 class ServiceResponse:
     status_code: int
     reason: str
-    headers: urllib3.HTTPHeaderDict
     content: bytes
 
     @property
@@ -90,7 +89,7 @@ class ServiceClient:
             raise ServiceUnavailable(f"The {self.name} service is unavailable",
                                      code="upstream_unavailable",
                                      headers={"Retry-After": "2"}) from exc
-        return ServiceResponse(response.status, response.reason or "", response.headers, response.data)
+        return ServiceResponse(response.status, response.reason or "", response.data)
 
     def get(self, path: str, **kwargs: Any) -> ServiceResponse:
         return self.request("GET", path, **kwargs)
