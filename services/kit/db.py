@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, g
@@ -33,6 +34,39 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# A pooled connection to a database that vanished without closing it (a Multi-AZ failover, a cut
+# network) fails within about 25 s instead of the kernel's ~15 minutes of retransmissions: idle
+# ones by keepalive probes, busy ones once what they sent goes unacknowledged (libpq parameters).
+DEAD_PEER_DETECTION = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                       "keepalives_count": 3, "tcp_user_timeout": 10_000}
+
+
+# How much longer than the statement timeout a client waits for an answer: the server's own timeout,
+# which leaves the connection usable, comes first.
+ANSWER_GRACE_S = 2.0
+
+
+class AnswerDeadlineConnection(psycopg.Connection):
+    """A psycopg connection that stops waiting for a database that takes its bytes and never answers
+    (a hung server or proxy, which no TCP setting notices). Without it each request thread waited
+    as long as the database did, and a worker with every thread stuck answered nothing.
+
+    Past `answer_timeout` the connection is closed, since the exchange stopped half way; SQLAlchemy
+    then counts it as a disconnect, the pool starts afresh, and the request answers 503.
+    """
+
+    answer_timeout: float | None = None
+
+    def wait(self, gen, *args, timeout: float | None = None, **kwargs):
+        try:
+            return super().wait(gen, *args, timeout=self.answer_timeout if timeout is None else timeout,
+                                **kwargs)
+        except psycopg.OperationalError as exc:
+            if exc.sqlstate is None:  # no answer (or no connection), not a server error
+                self.close()
+            raise
+
+
 def make_engine(config: ServiceConfig) -> Engine:
     url = config.sqlalchemy_url
     if url.startswith("sqlite"):
@@ -47,7 +81,7 @@ def make_engine(config: ServiceConfig) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=config.db_pool_size,
         max_overflow=0,  # the pool already holds a connection for every request thread
@@ -57,8 +91,18 @@ def make_engine(config: ServiceConfig) -> Engine:
             "connect_timeout": config.db_connect_timeout,
             "options": f"-c statement_timeout={config.db_statement_timeout_ms}",
             "application_name": config.service_name,
+            **DEAD_PEER_DETECTION,
         },
     )
+    answer_timeout = config.db_statement_timeout_ms / 1000 + ANSWER_GRACE_S
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        connection = AnswerDeadlineConnection.connect(*cargs, **cparams)
+        connection.answer_timeout = answer_timeout
+        return connection
+
+    return engine
 
 
 class PerDialect:

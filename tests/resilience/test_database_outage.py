@@ -1,5 +1,5 @@
-"""PostgreSQL goes away mid-traffic and comes back: clear 503s fast, recovery without a restart,
-and no order that was confirmed is lost."""
+"""PostgreSQL goes away mid-traffic, or stops answering, and comes back: clear 503s in bounded
+time, recovery without a restart, and no order that was confirmed is lost."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from collections import Counter
 
 import requests
 
+from services.kit.config import ServiceConfig
+from services.kit.db import ANSWER_GRACE_S
+
 from .conftest import ADDRESS, SERVICES, Shop, error_shape
 
 ANSWER_WITHIN_S = 2.0
+# A database that never answers: a pooled connection waits out the statement timeout and the grace,
+# then the pool's one fresh connection waits out the connect timeout.
+_DEFAULTS = ServiceConfig()
+HUNG_ANSWER_WITHIN_S = (_DEFAULTS.db_statement_timeout_ms / 1000 + ANSWER_GRACE_S
+                        + _DEFAULTS.db_connect_timeout + 1.5)
 RECOVER_WITHIN_S = 10.0
 TRAFFIC_THREADS = 4
 
@@ -145,6 +153,50 @@ def test_database_outage_gives_fast_503s_and_recovers_without_losing_orders(heal
     stored = [row[0] for row in shop.sql("SELECT id FROM orders WHERE customer_id = %s", shopper.id)]
     assert sorted(stored) == sorted(confirmed.values())
     assert len(set(confirmed.values())) == len(confirmed)
+
+
+def test_a_database_that_never_answers_gives_503s_in_bounded_time_and_recovers(healthy_shop: Shop):
+    """The proxy takes every byte and answers none (a hung server), which no TCP setting notices:
+    before, each request waited as long as the database did."""
+    shop = healthy_shop
+    shopper = shop.register("hung")
+    product = shop.products()[0]
+    line = {"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}
+    traffic = OrderTraffic(shop, shopper, line)
+    session = requests.Session()
+    assert traffic.place(session, str(uuid.uuid4())).status_code == 201  # pooled connections, open
+    masters = {name: server.process.pid for name, server in shop.stack.servers.items()}
+
+    shop.db_proxy.hang()
+    try:
+        slowest = 0.0
+        read, took = timed_get(f"{shop.url('users')}/api/customers/{shopper.id}", headers=shopper.headers)
+        slowest = max(slowest, took)
+        assert read.status_code == 503, read.text
+        assert error_shape(read)["code"] == "database_unavailable"
+        key = str(uuid.uuid4())
+        started = time.monotonic()
+        refused = traffic.place(session, key)
+        slowest = max(slowest, time.monotonic() - started)
+        assert refused.status_code == 503, refused.text
+        assert error_shape(refused)["code"] == "database_unavailable"
+        assert slowest < HUNG_ANSWER_WITHIN_S, slowest
+    finally:
+        shop.db_proxy.up()
+
+    back_at = time.monotonic()
+    shop.wait_healthy(timeout=RECOVER_WITHIN_S)
+    recovered_in = time.monotonic() - back_at
+    print(f"\nhung database: slowest 503 {slowest:.1f} s (bound {HUNG_ANSWER_WITHIN_S:.1f} s), "
+          f"healthy again {recovered_in:.2f} s after it answered again")
+    for name, pid in masters.items():
+        assert shop.stack.servers[name].process.pid == pid and shop.stack.servers[name].process.poll() is None
+    # The refused order was not half-kept: its retry places exactly one.
+    retry = traffic.place(session, key)
+    assert retry.status_code == 201, retry.text
+    assert traffic.place(session, key).json()["id"] == retry.json()["id"]
+    stored = shop.sql("SELECT count(*) FROM orders WHERE id = %s", retry.json()["id"])
+    assert stored == [(1,)]
 
 
 def error_shape_ok(body) -> bool:
