@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .formatting import VIETNAM, parse_time
@@ -117,6 +118,10 @@ class _ReadDay:
     read_at: float
 
 
+S3_CLIENT_CONFIG = BotoConfig(connect_timeout=2, read_timeout=5,
+                              retries={"total_max_attempts": 2, "mode": "standard"})
+
+
 class S3ExportSource:
     """The daily export: s3://bucket/prefix/year=YYYY/month=MM/day=DD/part-HH.jsonl.gz.
 
@@ -142,7 +147,9 @@ class S3ExportSource:
     def client(self):
         if self._client is None:
             import boto3
-            self._client = boto3.client("s3")
+            # Bounded like every other call out of a request thread: boto's defaults (60 s per
+            # read, retried) would hold an admin's page past the load balancer's timeout.
+            self._client = boto3.client("s3", config=S3_CLIENT_CONFIG)
         return self._client
 
     def describe(self) -> str:

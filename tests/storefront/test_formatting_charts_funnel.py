@@ -144,6 +144,13 @@ def test_funnel_source_prefers_the_local_log_then_the_bucket(tmp_path):
     assert build_funnel(None, 7) is None
 
 
+def test_the_bucket_is_read_with_bounded_timeouts(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    config = S3ExportSource("bucket", "user-actions").client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+
+
 def _put_part(s3, day: str, hour: int, events: list[dict]) -> None:
     year, month, dom = day.split("-")
     body = gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode(), mtime=0)
