@@ -46,6 +46,11 @@ DEAD_PEER_DETECTION = {"keepalives": 1, "keepalives_idle": 10, "keepalives_inter
 ANSWER_GRACE_S = 2.0
 
 
+def answer_deadline_s(config: ServiceConfig) -> float:
+    """Seconds a connection waits for the database's answer before giving up on it."""
+    return config.db_statement_timeout_ms / 1000 + ANSWER_GRACE_S
+
+
 class AnswerDeadlineConnection(psycopg.Connection):
     """A psycopg connection that stops waiting for a database that takes its bytes and never answers
     (a hung server or proxy, which no TCP setting notices). Without it each request thread waited
@@ -94,12 +99,12 @@ def make_engine(config: ServiceConfig) -> Engine:
             **DEAD_PEER_DETECTION,
         },
     )
-    answer_timeout = config.db_statement_timeout_ms / 1000 + ANSWER_GRACE_S
+    deadline = answer_deadline_s(config)
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect, _record, cargs, cparams):
         connection = AnswerDeadlineConnection.connect(*cargs, **cparams)
-        connection.answer_timeout = answer_timeout
+        connection.answer_timeout = deadline
         return connection
 
     return engine

@@ -11,16 +11,15 @@ from collections import Counter
 import requests
 
 from services.kit.config import ServiceConfig
-from services.kit.db import ANSWER_GRACE_S
+from services.kit.db import answer_deadline_s
 
 from .conftest import ADDRESS, SERVICES, Shop, error_shape
 
 ANSWER_WITHIN_S = 2.0
-# A database that never answers: a pooled connection waits out the statement timeout and the grace,
-# then the pool's one fresh connection waits out the connect timeout.
+# A database that never answers: a pooled connection waits out its answer timeout, then the pool's
+# one fresh connection waits out the connect timeout.
 _DEFAULTS = ServiceConfig()
-HUNG_ANSWER_WITHIN_S = (_DEFAULTS.db_statement_timeout_ms / 1000 + ANSWER_GRACE_S
-                        + _DEFAULTS.db_connect_timeout + 1.5)
+HUNG_ANSWER_WITHIN_S = answer_deadline_s(_DEFAULTS) + _DEFAULTS.db_connect_timeout + 1.5
 RECOVER_WITHIN_S = 10.0
 TRAFFIC_THREADS = 4
 
