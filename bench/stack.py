@@ -1,10 +1,11 @@
 """The whole shop under gunicorn (the production start command) on one PostgreSQL database.
 
 `make bench` and tests/resilience both start it. Every process listens on 127.0.0.1 on a port the
-OS chose: the harness opens the listening sockets itself and hands them to gunicorn as
-`--bind fd://N`, so every URL is known before any process starts (orders needs the catalog's,
-the storefront needs the gateway's, the gateway needs everyone's) and no port can be taken in
-between. All other gunicorn settings come from services/gunicorn_conf.py, as in the containers.
+OS chose: the harness reserves each port first (a socket bound with SO_REUSEPORT that never
+listens), so every URL is known before any process starts (orders needs the catalog's, the
+storefront needs the gateway's, the gateway needs everyone's) and no port can be taken in between.
+Gunicorn's workers then bind the same port with `--reuse-port`, as services/gunicorn_conf.py does
+whenever a service runs more than one worker; all other settings come from that file too.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ ALL_SERVICES = tuple(spec.name for spec in SERVICES)
 START_TIMEOUT_S = 60
 
 
-def listening_socket() -> socket.socket:
+def reserved_port() -> socket.socket:
+    """A port of our own that gunicorn's workers can share: bound, never listening, so the kernel
+    hands it no connections."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -48,7 +49,7 @@ class Server:
     app: str
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
-    sock: socket.socket = field(default_factory=listening_socket)
+    sock: socket.socket = field(default_factory=reserved_port)
     process: subprocess.Popen | None = None
 
     @property
@@ -60,13 +61,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        fd = self.sock.fileno()
         log = open(self.log_path, "ab")  # noqa: SIM115 (the child keeps its own copy)
         try:
             self.process = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "-b", f"fd://{fd}",
-                 "--name", self.name, self.app],
-                cwd=REPO_ROOT, env=self.env, pass_fds=(fd,), stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
+                 "-b", f"127.0.0.1:{self.port}", "--reuse-port", "--name", self.name, self.app],
+                cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         finally:
             log.close()

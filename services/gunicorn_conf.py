@@ -5,6 +5,11 @@ import os
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (containers listen on all interfaces)
 worker_class = "services.gunicorn_worker.ThreadWorker"  # gthread that stops promptly
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# With several workers, each listens on its own SO_REUSEPORT socket and the kernel spreads new
+# connections over them. On one shared socket the worker whose loop wakes first takes a burst of
+# keep-alive connections and keeps them, while the other idles (README "Benchmarks"). With one
+# worker the master keeps the socket, so connections wait in its backlog while a worker restarts.
+reuse_port = workers > 1
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 graceful_timeout = 20
