@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import runpy
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ import psycopg
 import requests
 
 from bench.cpu import CpuMeter
-from bench.stack import Server, Stack, wait_until_healthy
+from bench.stack import GUNICORN_CONF, Server, Stack, wait_until_healthy
 from services.kit.config import REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "bench"
@@ -383,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
                          "after": [round(x, 2) for x in os.getloadavg()]},
         "settings": {
             "duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections,
-            "wrk_threads": 1, "gunicorn": "services/gunicorn_conf.py (gthread, 2 workers x 8 threads)",
+            "wrk_threads": 1, "gunicorn": "services/gunicorn_conf.py (gthread, {workers} workers x "
+                                          "{threads} threads)".format(**runpy.run_path(str(GUNICORN_CONF))),
             "database": "PostgreSQL on 127.0.0.1, one database for all services (as on RDS)",
             "shoppers": len(shoppers), "seed": "16 cakes in 4 categories (make run's seed)",
         },

@@ -2,6 +2,8 @@
 
 import os
 
+from services.kit.config import request_threads
+
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (containers listen on all interfaces)
 worker_class = "services.gunicorn_worker.ThreadWorker"  # gthread that stops promptly
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -10,7 +12,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # keep-alive connections and keeps them, while the other idles (README "Benchmarks"). With one
 # worker the master keeps the socket, so connections wait in its backlog while a worker restarts.
 reuse_port = workers > 1
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = request_threads()
 timeout = 30
 graceful_timeout = 20
 keepalive = 75  # longer than the ALB's 60 s idle timeout, so the ALB never reuses a closed socket

@@ -15,6 +15,16 @@ DEFAULT_DATA_DIR = REPO_ROOT / ".data"
 LOCAL_SECRET = "local-dev-secret-change-me"  # noqa: S105 (refused outside local, see below)
 
 
+def request_threads() -> int:
+    """Request threads per gunicorn worker (`GUNICORN_THREADS`, default 3).
+
+    Enough to keep the worker's core busy while some requests wait on the database or another
+    service; the rest wait in gunicorn's queue, first come first served. More threads only wait
+    for the GIL, which serves them in no order: same throughput, slower tail (README "Benchmarks").
+    """
+    return int(os.environ.get("GUNICORN_THREADS", "3"))
+
+
 class ServiceConfig(BaseSettings):
     """Settings every service shares. Subclass per service; tests pass overrides as kwargs."""
 
@@ -52,7 +62,7 @@ class ServiceConfig(BaseSettings):
     log_level: str = "INFO"
     # One connection per request thread, kept open (no overflow): a pool smaller than the threads
     # opened and closed a connection per request under load (README "Benchmarks").
-    db_pool_size: int = Field(default_factory=lambda: int(os.environ.get("GUNICORN_THREADS", "8")), ge=1)
+    db_pool_size: int = Field(default_factory=request_threads, ge=1)
     db_connect_timeout: int = Field(default=2, ge=1)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
 

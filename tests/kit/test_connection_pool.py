@@ -19,11 +19,11 @@ def test_pool_size_follows_the_request_threads(monkeypatch):
     spec = importlib.util.spec_from_file_location("gunicorn_conf", conf_file)
     gunicorn_conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gunicorn_conf)
-    assert ServiceConfig().db_pool_size == gunicorn_conf.threads == 8
+    assert ServiceConfig().db_pool_size == gunicorn_conf.threads == 3
     monkeypatch.setenv("GUNICORN_THREADS", "4")
     assert ServiceConfig().db_pool_size == 4
-    monkeypatch.setenv("DB_POOL_SIZE", "3")  # an explicit setting still wins
-    assert ServiceConfig().db_pool_size == 3
+    monkeypatch.setenv("DB_POOL_SIZE", "5")  # an explicit setting still wins
+    assert ServiceConfig().db_pool_size == 5
 
 
 def test_every_thread_busy_at_once_reuses_the_same_connections(postgres_url):
