@@ -75,7 +75,7 @@ def test_a_burst_of_keep_alive_connections_lands_on_both_workers(tmp_path):
         process.wait()
         port.close()
     assert set(served) == workers
-    # Even split ± chance: the kernel hashes each connection; fewer than 6 of 32 is a 1-in-50,000 event.
+    # The kernel hashes each connection to a socket: fewer than 6 of 32 on either is a 1-in-9,000 chance.
     assert min(served.values()) >= 6, served
 
 
@@ -93,7 +93,7 @@ def _wait_for_workers(process: subprocess.Popen, count: int) -> set[str]:
 
 
 def _listening(pid: int) -> bool:
-    """Whether the worker holds a listening TCP socket of its own (the app has been loaded)."""
+    """Whether the worker has its own listening socket yet (workers bind right after the fork)."""
     inodes = set()
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
