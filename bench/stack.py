@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from services import gateway
 from services.container_start import setup_script
 from services.kit.config import REPO_ROOT
 from services.manifest import SERVICES
@@ -164,6 +165,8 @@ class Stack:
             "SERVICE_NAME": name,
             "PYTHONUNBUFFERED": "1",
         })
+        if name == "gateway":
+            env["GUNICORN_THREADS"] = str(gateway.THREADS)
         if name in self.database_urls:
             env["DATABASE_URL"] = self.database_urls[name]
         env.update(self.extra_env)

@@ -20,6 +20,12 @@ HOP_BY_HOP = frozenset({
 })
 # The gateway's own server sets these; forwarding the upstream's would send them twice.
 SERVER_SET = frozenset({"server", "date"})
+# Request threads per gateway worker (its GUNICORN_THREADS), far above the services' default: a
+# proxy's threads wait on upstreams nearly all the time, and the storefront calls the APIs back
+# through the gateway. With fewer threads than such pages in flight, every thread held a page that
+# waited for a free thread, until the storefront's timeouts: 503s after 10 s for 3 pages at once
+# with 3 threads, or 12 with 8. The ALB it stands in for has no such limit.
+THREADS = 64
 
 
 def _request_headers(environ: Mapping) -> dict[str, str]:
@@ -53,7 +59,7 @@ class Gateway:
             raise ValueError(f"no upstream for {sorted(missing)}")
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         # urllib3 keeps no cookies: a jar here would replay one visitor's session to the next.
-        self.pool = urllib3.PoolManager(maxsize=64, retries=False,
+        self.pool = urllib3.PoolManager(maxsize=THREADS, retries=False,
                                         timeout=urllib3.Timeout(connect=2, read=timeout))
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+from . import gateway
 from .container_start import gunicorn_command, setup_script
 from .kit.config import DEFAULT_DATA_DIR, REPO_ROOT
 from .manifest import GATEWAY_PORT, SERVICES, by_name
@@ -144,7 +145,8 @@ def main() -> None:
     try:
         for spec in SERVICES:
             processes[spec.name] = start(spec.name, spec.port, env, log_dir)
-        processes["gateway"] = start("gateway", GATEWAY_PORT, env, log_dir)
+        processes["gateway"] = start("gateway", GATEWAY_PORT,
+                                     {**env, "GUNICORN_THREADS": str(gateway.THREADS)}, log_dir)
         wait_healthy(processes)
 
         step(4, total, f"Ready in {time.monotonic() - started:.1f}s")

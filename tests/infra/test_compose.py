@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from services.gateway import THREADS
 from services.manifest import GATEWAY_PORT, SERVICES
 from stacks.container_image import REPO_ROOT, has_database
 
@@ -36,6 +37,7 @@ def test_service_matches_the_manifest(compose, spec):
 def test_gateway_serves_the_route_table_on_the_published_port(compose):
     gateway = compose["services"]["gateway"]
     assert gateway["environment"]["PORT"] == str(GATEWAY_PORT)
+    assert gateway["environment"]["GUNICORN_THREADS"] == str(THREADS)  # tests/gateway/test_nested_calls.py
     assert gateway["command"][-1] == "services.gateway:create_app()"
     assert compose["services"]["db"]["ports"] == [f"{GATEWAY_PORT}:{GATEWAY_PORT}"]
     assert set(gateway["depends_on"]) == {spec.name for spec in SERVICES}
