@@ -32,6 +32,7 @@ import requests
 
 from bench.cpu import CpuMeter
 from bench.stack import GUNICORN_CONF, Server, Stack, wait_until_healthy
+from services import gateway
 from services.kit.config import REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "bench"
@@ -385,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections,
             "wrk_threads": 1, "gunicorn": "services/gunicorn_conf.py (gthread, {workers} workers x "
-                                          "{threads} threads)".format(**runpy.run_path(str(GUNICORN_CONF))),
+                                          "{threads} threads; the gateway {gateway_threads})".format(
+                                              **runpy.run_path(str(GUNICORN_CONF)),
+                                              gateway_threads=gateway.THREADS),
             "database": "PostgreSQL on 127.0.0.1, one database for all services (as on RDS)",
             "shoppers": len(shoppers), "seed": "16 cakes in 4 categories (make run's seed)",
         },
