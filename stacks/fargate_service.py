@@ -24,6 +24,10 @@ from .load_balancer import ShopLoadBalancer
 
 ALARM_PERIOD = Duration.minutes(1)
 FIVE_XX_RATE_PERCENT = 5
+# The slowest 1% of a service's answers, sustained. Healthy pages and orders take tens of
+# milliseconds, a login's bcrypt about a second on a quarter vCPU: past this, requests are
+# queueing (too few tasks, or too few threads for the waits; README "Benchmarks").
+SLOW_P99_SECONDS = 2
 HEALTH_CHECK_GRACE = Duration.seconds(120)  # setup (migrations) runs before gunicorn listens
 BLUE_GREEN_TERMINATION_WAIT = Duration.minutes(5)  # old tasks kept this long for an instant rollback
 BLUE_GREEN_TIMEOUT = Duration.minutes(45)
@@ -182,7 +186,9 @@ class ShopService(Construct):
                                                  threshold)
         self.memory_alarm = self._utilization_alarm("Memory", "memory",
                                                     self.service.metric_memory_utilization, threshold)
-        self.alarms = [self.unhealthy_alarm, self.five_xx_alarm, self.cpu_alarm, self.memory_alarm]
+        self.slow_alarm = self._slow_responses_alarm(load_balancer, target_groups)
+        self.alarms = [self.unhealthy_alarm, self.five_xx_alarm, self.slow_alarm, self.cpu_alarm,
+                       self.memory_alarm]
 
         self.deployment_group: codedeploy.EcsDeploymentGroup | None = None
         if self.blue_green:
@@ -277,6 +283,30 @@ class ShopService(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=2,
             datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _slow_responses_alarm(self, load_balancer, groups) -> cloudwatch.Alarm:
+        metrics = {
+            f"{self.spec.name}_p99_{i}": self._target_metric(
+                load_balancer, group, "TargetResponseTime", "p99"
+            )
+            for i, group in enumerate(groups)
+        }
+        return cloudwatch.Alarm(
+            self,
+            "SlowResponsesAlarm",
+            alarm_description=f"{self.spec.name}: p99 response time above {SLOW_P99_SECONDS} s",
+            metric=cloudwatch.MathExpression(
+                expression=f"MAX([{', '.join(f'FILL({key}, 0)' for key in metrics)}])",
+                using_metrics=metrics,
+                period=ALARM_PERIOD,
+                label=f"{self.spec.name} p99 s",
+            ),
+            threshold=SLOW_P99_SECONDS,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 

@@ -123,6 +123,12 @@ class ShopMonitoring(Construct):
             ),
         )
         self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="p99 response time per service (s)", width=24,
+                left=[s.slow_alarm.metric for s in services],
+            )
+        )
+        self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="Service alarms", width=24, alarms=[a for s in services for a in s.alarms]
             )

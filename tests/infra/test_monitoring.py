@@ -53,13 +53,14 @@ def _descriptions(services) -> list[str]:
     return [alarm["AlarmDescription"] for alarm in properties(services, "AWS::CloudWatch::Alarm")]
 
 
-def test_service_alarms_unhealthy_5xx_cpu_memory(services, config):
+def test_service_alarms_unhealthy_5xx_slow_cpu_memory(services, config):
     descriptions = _descriptions(services)
     for spec in SERVICES:
         mine = [text for text in descriptions if text.startswith(f"{spec.name}:")]
-        assert len(mine) == 4, mine
+        assert len(mine) == 5, mine
         assert any("unhealthy" in text for text in mine)
         assert any("5xx" in text for text in mine)
+        assert any(text.endswith("p99 response time above 2 s") for text in mine)
         assert any(text.endswith("CPU above 80%") for text in mine)
         assert any(text.endswith("memory above 80%") for text in mine)
     services.has_resource_properties(
@@ -86,6 +87,22 @@ def test_five_xx_alarm_is_a_rate_over_every_target_group_of_the_service(shop, se
         groups = {str(m["MetricStat"]["Metric"]["Dimensions"]) for m in alarm["Metrics"] if "MetricStat" in m}
         assert len(groups) == (2 if config.is_blue_green(name) else 1)
         assert alarm["Threshold"] == 5
+
+
+def test_slow_responses_alarm_takes_the_worst_p99_of_every_target_group(shop, services, config):
+    for name, service in shop[config.name].services.services.items():
+        alarm = services.find_resources("AWS::CloudWatch::Alarm")[logical_id(service.slow_alarm)][
+            "Properties"
+        ]
+        expression = only([m for m in alarm["Metrics"] if "Expression" in m])["Expression"]
+        assert expression.startswith("MAX([")
+        stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+        assert {stat["Metric"]["MetricName"] for stat in stats} == {"TargetResponseTime"}
+        assert {stat["Stat"] for stat in stats} == {"p99"}
+        assert len({str(stat["Metric"]["Dimensions"]) for stat in stats}) == (
+            2 if config.is_blue_green(name) else 1)
+        assert alarm["Threshold"] == 2
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (5, 3)
 
 
 def test_database_alarms(services, config):
