@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Insert, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -128,12 +129,22 @@ def remove_item(item_id: int, user: Principal) -> None:
     session.commit()
 
 
-def clear(customer_id: int) -> None:
-    """Empty a customer's cart (after checkout). Clearing an empty cart is fine."""
+def clear(customer_id: int, before: datetime | None = None) -> None:
+    """Empty a customer's cart (after checkout), or only the lines last changed at or before
+    `before`: a line added after the order survives a clear that arrives late. Clearing an empty
+    cart is fine."""
     session = db_session()
-    session.execute(_DELETE_CART, {"customer_id": customer_id})  # lines go by cascade
+    if before is None:
+        session.execute(_DELETE_CART, {"customer_id": customer_id})  # lines go by cascade
+    else:
+        session.execute(_DELETE_LINES_BEFORE, {"customer_id": customer_id,
+                                               "before": before.astimezone(UTC)})
     session.commit()
 
 
 # Core, built once: orders clears a cart after every order placed.
 _DELETE_CART = delete(Cart.__table__).where(Cart.__table__.c.customer_id == bindparam("customer_id"))
+_DELETE_LINES_BEFORE = delete(CartItem.__table__).where(
+    CartItem.__table__.c.cart_id == select(Cart.id).where(
+        Cart.customer_id == bindparam("customer_id")).scalar_subquery(),
+    CartItem.__table__.c.updated_at <= bindparam("before"))

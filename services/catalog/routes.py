@@ -19,6 +19,7 @@ from services.kit.routing import ID
 from . import admin, carts, products
 from .readcache import read_cache
 from .schemas import (
+    CartClearQuery,
     CartItemIn,
     CartItemOut,
     CartOut,
@@ -358,11 +359,11 @@ def remove_cart_item(id: int):
 
 @bp.delete(f"/api/cart/user/<{ID}:user_id>")
 @require_auth
-@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404)), security=BEARER_AUTH,
-               tags=["cart"])
-def clear_cart(user_id: int):
-    """Empty a customer's cart, e.g. after checkout (the customer, or an admin)."""
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 422)),
+               security=BEARER_AUTH, tags=["cart"])
+def clear_cart(user_id: int, query: CartClearQuery):
+    """Empty a customer's cart, or only its lines changed up to `before` (the customer, or an admin)."""
     ensure_self_or_admin(user_id)
-    carts.clear(user_id)
+    carts.clear(user_id, before=query.before)
     return "", 204
 

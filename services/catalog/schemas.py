@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from services.kit.api import CamelModel, Id
 from services.kit.db import as_utc
@@ -264,6 +264,12 @@ class CategoryOut(CamelModel):
 
 class CategoryList(CamelModel):
     items: list[CategoryOut]
+
+
+class CartClearQuery(CamelModel):
+    before: AwareDatetime | None = Field(
+        default=None, description="Only the lines last changed at or before this moment (ISO-8601 "
+                                  "with an offset): orders clears what an order took, not what came after")
 
 
 class CartItemOut(CamelModel):

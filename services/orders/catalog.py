@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -17,6 +19,9 @@ from .config import OrdersConfig
 log = logging.getLogger(__name__)
 
 PRICES_PATH = "/api/products/prices"
+# Seconds between tries to clear a cart the catalog could not clear at once: past a restart or a
+# deployment's switch-over, and well within the shopper's token lifetime.
+CLEAR_RETRY_DELAYS_S = (2.0, 8.0, 30.0)
 
 
 class _PriceLine(BaseModel):
@@ -76,19 +81,38 @@ class CatalogClient:
             raise _unavailable()
         return quotes
 
-    def clear_cart(self, user_id: int, token: str | None) -> bool:
-        """Best effort, after the order is committed: a failure is logged and never raised."""
+    def clear_cart(self, user_id: int, token: str | None, ordered_at: datetime) -> bool:
+        """After the order is committed, remove the cart's lines changed up to `ordered_at`.
+
+        Never raises. When the catalog cannot answer, the clear is tried again in the background
+        (CLEAR_RETRY_DELAYS_S): a catalog that was restarting does not leave the ordered cakes in
+        the cart, and lines the shopper adds meanwhile stay (the catalog keeps those newer than
+        `ordered_at`). A refusal (4xx) is not retried.
+        """
+        return self._clear(user_id, token, ordered_at.isoformat(), CLEAR_RETRY_DELAYS_S)
+
+    def _clear(self, user_id: int, token: str | None, before: str, retry_delays: tuple[float, ...]) -> bool:
+        fields = {"userId": user_id, "retriesLeft": len(retry_delays)}
         try:
-            response = self.http.delete(f"/api/cart/user/{user_id}", token=token)
+            response = self.http.delete(f"/api/cart/user/{user_id}", token=token,
+                                        params={"before": before})
         except ServiceUnavailable:
-            log.warning("could not clear the cart: catalog unavailable",
-                        extra={"fields": {"userId": user_id}})
-            return False
-        if not response.ok:
+            log.warning("could not clear the cart: catalog unavailable", extra={"fields": fields})
+        else:
+            if response.ok:
+                return True
             log.warning("could not clear the cart", extra={"fields": {
-                "userId": user_id, "upstreamStatus": response.status_code}})
-            return False
-        return True
+                **fields, "upstreamStatus": response.status_code}})
+            if response.status_code < 500:
+                return False
+        if retry_delays:
+            retry = threading.Timer(retry_delays[0], self._clear,
+                                    (user_id, token, before, retry_delays[1:]))
+            retry.daemon = True  # a stopping worker does not wait for it
+            retry.start()
+        else:
+            log.error("gave up clearing the cart after an order", extra={"fields": fields})
+        return False
 
 
 def _unavailable() -> ServiceUnavailable:

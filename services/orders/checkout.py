@@ -200,4 +200,4 @@ def _after_commit(order: Order) -> None:
         }, user_id=order.customer_id)
     except Exception:  # an event sink failing must not turn a placed order into a 500
         log.exception("could not emit Order Completed", extra={"fields": {"orderId": order.id}})
-    catalog().clear_cart(order.customer_id, bearer_token())
+    catalog().clear_cart(order.customer_id, bearer_token(), order.created_at)

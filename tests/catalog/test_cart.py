@@ -1,6 +1,8 @@
 """Carts: the caller's own, merged lines, quantities 1–99, current prices, safe under concurrency."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -171,6 +173,30 @@ def test_clear_own_cart_twice(client, auth, add):
         assert client.delete(f"/api/cart/user/{CUSTOMER}", headers=auth(CUSTOMER)).status_code == 204
     assert cart(client, auth)["items"] == []
     assert add(1, "12cm", 1).status_code == 201  # a fresh cart afterwards
+
+
+def test_clear_before_a_moment_keeps_the_lines_changed_after_it(client, auth, add):
+    add(1, "12cm", 2)
+    add(3, "12cm", 1)
+    time.sleep(0.01)
+    ordered_at = datetime.now(UTC)  # what orders sends: the lines it ordered were changed before
+    time.sleep(0.01)
+    add(3, "12cm", 1)  # changed after the order: a new choice, not what was ordered
+    add(4, "1 cái", 1)  # added after the order
+    in_vietnam = ordered_at.astimezone(timezone(timedelta(hours=7))).isoformat()
+    response = client.delete(f"/api/cart/user/{CUSTOMER}", query_string={"before": in_vietnam},
+                             headers=auth(CUSTOMER))
+    assert response.status_code == 204
+    assert [(i["productId"], i["quantity"]) for i in cart(client, auth)["items"]] == [(3, 2), (4, 1)]
+
+
+@pytest.mark.parametrize("before", ["2026-11-24T10:00:00", "yesterday", "99999-01-01T00:00:00Z", ""])
+def test_clear_before_needs_a_moment_with_an_offset(client, auth, add, before):
+    add(1, "12cm", 1)
+    response = client.delete(f"/api/cart/user/{CUSTOMER}", query_string={"before": before},
+                             headers=auth(CUSTOMER))
+    assert_error(response, 422, "validation_error")
+    assert len(cart(client, auth)["items"]) == 1  # nothing removed
 
 
 def test_cart_shows_current_prices_and_leaves_out_inactive_products(client, auth, admin, add):

@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from services.orders import catalog as catalog_client
 from tests.conftest import assert_error, read_events
 from tests.kit.test_auth import FORGERIES
 
@@ -295,13 +296,38 @@ def test_admin_order_clears_the_customers_cart_with_the_admins_token(client, aut
     assert _cart_items(catalog, tokens, shopper) == []
 
 
-def test_a_failing_cart_clear_never_fails_the_order(client, app, auth, catalog, caplog):
+def test_a_failing_cart_clear_never_fails_the_order(client, app, auth, catalog, caplog, monkeypatch):
+    monkeypatch.setattr(catalog_client, "CLEAR_RETRY_DELAYS_S", ())
     catalog.faults.fail_cart_clear = True
     response = client.post("/api/orders", json=order_body((1, "12cm", 1)), headers=auth(CUSTOMER))
     assert response.status_code == 201, response.get_json()
     assert ("DELETE", f"/api/cart/user/{CUSTOMER}") in catalog.faults.calls
     assert row_counts(app)["orders"] == 1
-    assert any("could not clear the cart" in r.getMessage() for r in caplog.records)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "could not clear the cart" in messages
+    assert "gave up clearing the cart after an order" in messages
+
+
+def test_a_cart_the_catalog_could_not_clear_is_cleared_once_it_is_back(client, auth, catalog, tokens,
+                                                                         monkeypatch):
+    monkeypatch.setattr(catalog_client, "CLEAR_RETRY_DELAYS_S", (0.5, 1.0, 2.0))
+    shopper = 4444
+    requests.post(f"{catalog.url}/api/cart", headers=tokens.headers(shopper), timeout=5,
+                  json={"productId": 1, "size": "12cm", "quantity": 2})
+    catalog.faults.fail_cart_clear = True
+    response = client.post("/api/orders", json=order_body((1, "12cm", 2)), headers=auth(shopper))
+    assert response.status_code == 201, response.get_json()
+    assert [i["productId"] for i in _cart_items(catalog, tokens, shopper)] == [1]  # not cleared yet
+    # The shopper goes on shopping while the catalog is still failing the clear.
+    requests.post(f"{catalog.url}/api/cart", headers=tokens.headers(shopper), timeout=5,
+                  json={"productId": 3, "size": "12cm", "quantity": 1})
+    catalog.faults.fail_cart_clear = False
+    deadline = time.monotonic() + 5
+    while [i["productId"] for i in _cart_items(catalog, tokens, shopper)] != [3]:
+        assert time.monotonic() < deadline, _cart_items(catalog, tokens, shopper)
+        time.sleep(0.05)
+    clears = [call for call in catalog.faults.calls if call == ("DELETE", f"/api/cart/user/{shopper}")]
+    assert 2 <= len(clears) <= 4  # the failed one, then background tries until one succeeds
 
 
 def _cart_items(catalog, tokens, user_id: int) -> list:
