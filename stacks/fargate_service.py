@@ -262,23 +262,27 @@ class ShopService(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def _unhealthy_hosts_alarm(self, load_balancer, groups) -> cloudwatch.Alarm:
+    def _worst_of_groups(self, load_balancer, groups, metric_name: str, statistic: str, key: str,
+                         label: str) -> cloudwatch.MathExpression:
+        """A target-group metric's worst value over the service's groups (blue and green)."""
         metrics = {
-            f"{self.spec.name}_unhealthy{i}": self._target_metric(
-                load_balancer, group, "UnHealthyHostCount", "Maximum"
-            )
+            f"{self.spec.name}_{key}{i}": self._target_metric(load_balancer, group, metric_name, statistic)
             for i, group in enumerate(groups)
         }
+        return cloudwatch.MathExpression(
+            expression=f"MAX([{', '.join(f'FILL({id_}, 0)' for id_ in metrics)}])",
+            using_metrics=metrics,
+            period=ALARM_PERIOD,
+            label=f"{self.spec.name} {label}",
+        )
+
+    def _unhealthy_hosts_alarm(self, load_balancer, groups) -> cloudwatch.Alarm:
         return cloudwatch.Alarm(
             self,
             "UnhealthyHostsAlarm",
             alarm_description=f"{self.spec.name}: unhealthy targets behind the ALB",
-            metric=cloudwatch.MathExpression(
-                expression=f"MAX([{', '.join(f'FILL({key}, 0)' for key in metrics)}])",
-                using_metrics=metrics,
-                period=ALARM_PERIOD,
-                label=f"{self.spec.name} unhealthy targets",
-            ),
+            metric=self._worst_of_groups(load_balancer, groups, "UnHealthyHostCount", "Maximum",
+                                         "unhealthy", "unhealthy targets"),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=2,
@@ -287,22 +291,12 @@ class ShopService(Construct):
         )
 
     def _slow_responses_alarm(self, load_balancer, groups) -> cloudwatch.Alarm:
-        metrics = {
-            f"{self.spec.name}_p99_{i}": self._target_metric(
-                load_balancer, group, "TargetResponseTime", "p99"
-            )
-            for i, group in enumerate(groups)
-        }
         return cloudwatch.Alarm(
             self,
             "SlowResponsesAlarm",
             alarm_description=f"{self.spec.name}: p99 response time above {SLOW_P99_SECONDS} s",
-            metric=cloudwatch.MathExpression(
-                expression=f"MAX([{', '.join(f'FILL({key}, 0)' for key in metrics)}])",
-                using_metrics=metrics,
-                period=ALARM_PERIOD,
-                label=f"{self.spec.name} p99 s",
-            ),
+            metric=self._worst_of_groups(load_balancer, groups, "TargetResponseTime", "p99",
+                                         "p99_", "p99 s"),
             threshold=SLOW_P99_SECONDS,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=5,
