@@ -2,7 +2,7 @@
 
 import os
 
-from services.kit.config import request_threads
+from services.kit.threads import request_threads
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (containers listen on all interfaces)
 worker_class = "services.gunicorn_worker.ThreadWorker"  # gthread that stops promptly

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -10,19 +9,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from .threads import request_threads
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".data"
 LOCAL_SECRET = "local-dev-secret-change-me"  # noqa: S105 (refused outside local, see below)
-
-
-def request_threads() -> int:
-    """Request threads per gunicorn worker (`GUNICORN_THREADS`, default 3).
-
-    Enough to keep the worker's core busy while some requests wait on the database or another
-    service; the rest wait in gunicorn's queue, first come first served. More threads only wait
-    for the GIL, which serves them in no order: same throughput, slower tail (README "Benchmarks").
-    """
-    return int(os.environ.get("GUNICORN_THREADS", "3"))
 
 
 class ServiceConfig(BaseSettings):
