@@ -15,8 +15,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from services.manifest import by_name
+
 from .base import SweetDreamStack, acknowledge
 from .config import DATABASE_NAME, EnvironmentConfig
+from .container_image import has_database
+from .database_roles import ServiceDatabaseRoles
 from .network_stack import ISOLATED
 
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -42,7 +46,8 @@ def analytics_bucket_name(config: EnvironmentConfig, account: str) -> str:
 
 
 class ShopDatabase(Construct):
-    """One RDS PostgreSQL instance for every service (each owns its own tables)."""
+    """One RDS PostgreSQL instance for every service; each logs in as its own role, which owns its
+    tables (stacks/database_roles.py)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, vpc: ec2.IVpc
@@ -103,7 +108,6 @@ class ShopDatabase(Construct):
         )
         for log_group in self.log_groups:
             self.instance.node.add_dependency(log_group)
-        self.secret = self.instance.secret
         acknowledge(self.instance, "SMG4", ROTATION_REASON)
         acknowledge(
             self.instance,
@@ -256,11 +260,23 @@ class DataStack(SweetDreamStack):
             description=f"SweetDream {config.name}: RDS PostgreSQL, buckets, signing key, secrets",
         )
         self.database = ShopDatabase(self, "Database", config=config, vpc=vpc)
+        self.service_roles = ServiceDatabaseRoles(
+            self,
+            "ServiceRoles",
+            config=config,
+            vpc=vpc,
+            instance=self.database.instance,
+            services=tuple(name for name in services if has_database(by_name(name))),
+        )
         self.buckets = ShopBuckets(self, "Buckets", config=config)
         self.secrets = ShopSecrets(self, "Secrets", config=config, services=services)
         # Clearly named handles for the services stack.
         self.db_instance = self.database.instance
-        self.db_secret = self.database.secret
+        self.db_secrets = self.service_roles.secrets  # one login per service with tables
+        # Services stacks deployed before the service roles import the master secret's ARN, and
+        # CloudFormation refuses to drop an export in use. Keep it until every environment's
+        # Services stack runs on its own logins; then delete this line.
+        self.export_value(self.database.instance.secret.secret_arn)
         self.db_security_group = self.database.security_group
         self.analytics_bucket = self.buckets.analytics
         self.access_log_bucket = self.buckets.access_logs

@@ -183,7 +183,7 @@ class ServicesStack(SweetDreamStack):
         secrets = {"SECRET_KEY": ecs.Secret.from_secrets_manager(self.data.secret_keys[spec.name])}
         if has_database(spec):
             for variable, field in DATABASE_SECRET_FIELDS.items():
-                secrets[variable] = ecs.Secret.from_secrets_manager(self.data.db_secret, field)
+                secrets[variable] = ecs.Secret.from_secrets_manager(self.data.db_secrets[spec.name], field)
         if spec.name == "users":
             secrets["ADMIN_PASSWORD"] = ecs.Secret.from_secrets_manager(self.data.admin_password)
         return secrets

@@ -172,12 +172,17 @@ def db_session() -> Session:
     return current_db().session
 
 
+def version_table(service: str) -> str:
+    """Alembic's version table of one service: they share a database, each with its own history."""
+    return f"alembic_version_{service}"
+
+
 def alembic_config(service_dir: Path, url: str) -> AlembicConfig:
     """Alembic for one service: its own scripts and its own version table."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(service_dir / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.set_main_option("version_table", f"alembic_version_{service_dir.name}")
+    cfg.set_main_option("version_table", version_table(service_dir.name))
     return cfg
 
 

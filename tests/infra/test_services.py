@@ -210,7 +210,8 @@ def test_secrets_reach_tasks_as_ecs_secrets_never_as_plain_environment(services,
                 ("DB_PASSWORD", "password"),
                 ("DB_USER", "username"),
             ):
-                assert "DatabaseInstanceSecret" in secrets[variable] and f":{field}::" in secrets[variable]
+                assert f"ServiceRoles{spec.name.capitalize()}Secret" in secrets[variable]
+                assert f":{field}::" in secrets[variable]
         if spec.name == "users":
             expected |= {"ADMIN_PASSWORD"}
             assert "AdminPassword" in secrets["ADMIN_PASSWORD"]

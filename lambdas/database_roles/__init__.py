@@ -1,0 +1,1 @@
+"""The database-roles custom resource (stacks/database_roles.py deploys it)."""

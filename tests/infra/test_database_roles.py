@@ -1,0 +1,108 @@
+"""Each service logs in to PostgreSQL as its own role; only the roles function holds the master's login."""
+
+from __future__ import annotations
+
+import json
+
+from stacks.config import DATABASE_NAME
+from stacks.database_roles import role_name, service_tables
+
+from .helpers import logical_id, only, resources
+
+DATABASE_SERVICES = ("users", "orders", "catalog")
+
+
+def _secret_reads(template) -> list[tuple[str, str]]:
+    """(policy's logical id, secret reference as JSON) for every GetSecretValue grant."""
+    reads = []
+    for lid, policy in resources(template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "secretsmanager:GetSecretValue" in actions:
+                targets = statement["Resource"] if isinstance(statement["Resource"], list) else [
+                    statement["Resource"]]
+                reads += [(lid, json.dumps(target)) for target in targets]
+    return reads
+
+
+def test_only_the_roles_function_reads_the_master_login(shop, templates, config):
+    roles = shop[config.name].data.service_roles
+    master = logical_id(shop[config.name].data.db_instance.secret)
+    readers = {
+        (part, lid)
+        for (env, part), template in templates.items()
+        if env == config.name
+        for lid, target in _secret_reads(template)
+        if master in target
+    }
+    assert readers == {("Data", logical_id(roles.function.role.node.find_child("DefaultPolicy")))}
+
+
+def test_each_task_gets_its_own_login_and_no_other(shop, services, config):
+    data = shop[config.name].data
+    secret_ids = {name: logical_id(secret) for name, secret in data.db_secrets.items()}
+    for spec_name, secret_id in secret_ids.items():
+        definition = only(
+            {
+                lid: r for lid, r in resources(services, "AWS::ECS::TaskDefinition").items()
+                if r["Properties"]["Family"] == f"sweetdream-{config.name}-{spec_name}"
+            }
+        )
+        container = only(definition["Properties"]["ContainerDefinitions"])
+        text = json.dumps(container["Secrets"])
+        assert secret_id in text
+        assert not any(other in text for name, other in secret_ids.items() if name != spec_name)
+        assert logical_id(data.db_instance.secret) not in text
+
+
+def test_one_login_per_service_with_tables_named_after_it(data, config):
+    secrets = {
+        secret["Properties"]["Name"]: secret["Properties"]
+        for secret in resources(data, "AWS::SecretsManager::Secret").values()
+    }
+    for service in DATABASE_SERVICES:
+        template = json.dumps(secrets[f"sweetdream/{config.name}/{service}/database"]["GenerateSecretString"])
+        assert f'\\"username\\":\\"{role_name(service)}\\"' in template
+        assert f'\\"dbname\\":\\"{DATABASE_NAME}\\"' in template
+    attachments = resources(data, "AWS::SecretsManager::SecretTargetAttachment")
+    assert len(attachments) == 1 + len(DATABASE_SERVICES)  # the master's and one per service
+
+
+def test_the_resource_carries_the_functions_settings_so_a_change_runs_it_again(shop, data):
+    function = only(
+        {lid: r for lid, r in resources(data, "AWS::Lambda::Function").items() if "ServiceRoles" in lid
+         and "Provider" not in lid}
+    )
+    settings = function["Properties"]["Environment"]["Variables"]
+    custom = only(resources(data, "Custom::SweetDreamServiceRoles"))["Properties"]
+
+    assert {key: value for key, value in custom.items() if key != "ServiceToken"} == settings
+    assert settings["DATABASE"] == DATABASE_NAME
+    listed = json.loads("".join(part for part in settings["SERVICES"]["Fn::Join"][1] if isinstance(part, str))
+                        .replace('"SecretArn":""', '"SecretArn":null'))
+    assert [(s["Name"], s["Tables"]) for s in listed] == [(n, service_tables(n)) for n in DATABASE_SERVICES]
+
+
+def test_the_function_sits_in_private_subnets_and_reaches_postgres_and_https_only(shop, data, config):
+    roles = shop[config.name].data.service_roles
+    group = logical_id(roles.security_group)
+    function = resources(data, "AWS::Lambda::Function")[logical_id(roles.function)]["Properties"]
+    assert function["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [group, "GroupId"]}]
+    assert "privateSubnet" in json.dumps(function["VpcConfig"]["SubnetIds"])
+
+    egress = resources(data, "AWS::EC2::SecurityGroup")[group]["Properties"]["SecurityGroupEgress"]
+    assert [(rule.get("CidrIp"), rule["FromPort"]) for rule in egress] == [("0.0.0.0/0", 443)]
+    database_group = logical_id(shop[config.name].data.db_security_group)
+    to_database = [
+        rule["Properties"] for rule in resources(data, "AWS::EC2::SecurityGroupEgress").values()
+        if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+    ]
+    assert [(r["DestinationSecurityGroupId"], r["FromPort"]) for r in to_database] == [
+        ({"Fn::GetAtt": [database_group, "GroupId"]},
+         {"Fn::GetAtt": [logical_id(shop[config.name].data.db_instance), "Endpoint.Port"]})
+    ]
+    assert any(
+        rule["Properties"].get("SourceSecurityGroupId") == {"Fn::GetAtt": [group, "GroupId"]}
+        and rule["Properties"]["GroupId"] == {"Fn::GetAtt": [database_group, "GroupId"]}
+        for rule in resources(data, "AWS::EC2::SecurityGroupIngress").values()
+    )
