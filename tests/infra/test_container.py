@@ -1,6 +1,7 @@
 """The one Dockerfile: lint-clean, pinned, non-root, healthy, and its start command really starts
 every manifest service (setup first, then gunicorn) against one shared PostgreSQL database, the
-way ECS runs them on RDS. There is no Docker engine here, so the command runs on this machine."""
+way ECS runs them on RDS: each service logs in as the role the database-roles function made for it.
+There is no Docker engine here, so the command runs on this machine."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
 
 from services.manifest import SERVICES
 from stacks.container_image import DOCKERFILE, REPO_ROOT, has_database
-from tests.conftest import temporary_postgres_database
+from stacks.database_roles import service_tables
+from tests.database_roles.rds_like import rds_like_database, roles_function
 
 START_TIMEOUT_S = 90
 # Two catalog tasks starting at once on a fresh database: migrations and seed must not collide.
@@ -127,7 +129,9 @@ def _database_settings(url: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def started(tmp_path_factory):
     """Every manifest service (and a second catalog) started with the image's command at once."""
-    with temporary_postgres_database("sdcontainer") as database_url:
+    with rds_like_database() as database:
+        with roles_function(database) as function:
+            function.run()
         processes = []
         for index, name in enumerate(RUNS):
             data_dir = tmp_path_factory.mktemp(f"{name}{index}")
@@ -148,7 +152,7 @@ def started(tmp_path_factory):
             )
             spec = next(spec for spec in SERVICES if spec.name == name)
             if has_database(spec):
-                env.update(_database_settings(database_url))
+                env.update(_database_settings(database.url(database.roles[name])))
             log = open(data_dir / "container.log", "w+b")  # noqa: SIM115 (closed below)
             process = subprocess.Popen(  # noqa: S603 (the Dockerfile CMD)
                 image_command(),
@@ -161,7 +165,7 @@ def started(tmp_path_factory):
             processes.append((name, int(env["PORT"]), process, log))
         try:
             healthy = _wait_healthy(processes)
-            yield {"database_url": database_url, "processes": processes, "healthy": healthy}
+            yield {"database": database, "processes": processes, "healthy": healthy}
         finally:
             for _, _, process, _ in processes:
                 if process.poll() is None:
@@ -211,7 +215,8 @@ def test_start_command_serves_health(started, index):
 
 def test_setup_ran_once_on_the_shared_database(started):
     assert len(started["healthy"]) == len(RUNS)
-    with psycopg.connect(started["database_url"]) as conn:
+    database = started["database"]
+    with psycopg.connect(database.url(database.master)) as conn:
         tables = {
             row[0]
             for row in conn.execute(
@@ -227,6 +232,10 @@ def test_setup_ran_once_on_the_shared_database(started):
         assert conn.execute("SELECT count(*) FROM products").fetchone() == (16,)
         assert conn.execute("SELECT count(*) FROM categories").fetchone() == (4,)
         assert conn.execute("SELECT count(*) FROM customers WHERE role = 'ADMIN'").fetchone() == (1,)
+        # each service's migrations ran as its own role, which therefore owns its tables
+        owners = dict(conn.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'"))
+        expected = {table: role for name, role in database.roles.items() for table in service_tables(name)}
+        assert owners == expected
 
 
 def test_sigterm_stops_gunicorn_gracefully(started):
