@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import ssl
 from typing import Any
 
 import boto3
@@ -32,10 +31,11 @@ from pg8000.native import identifier, literal
 log = logging.getLogger()
 log.setLevel(logging.INFO)
 
-CONNECT_TIMEOUT_S = 10
 # A migration holding a table's lock makes the hand-over wait this long, then fail the deploy
 # (CloudFormation rolls back) instead of hanging it.
 LOCK_TIMEOUT = "30s"
+# Per socket operation; longer than LOCK_TIMEOUT, so that wait ends in PostgreSQL's own clear error.
+SOCKET_TIMEOUT_S = 60
 
 
 def on_event(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
@@ -81,22 +81,17 @@ def _connect(master: dict[str, Any], database: str) -> pg8000.native.Connection:
         host=master["host"],
         port=int(master["port"]),
         database=database,
-        ssl_context=_tls_context(),
-        timeout=CONNECT_TIMEOUT_S,
+        ssl_context=_tls_required(),
+        timeout=SOCKET_TIMEOUT_S,
         application_name="sweetdream-database-roles",
     )
 
 
-def _tls_context() -> ssl.SSLContext | None:
-    """Encrypted as the services' connections are (libpq's sslmode=require, not verify-full: the
-    RDS certificate authority is not in the runtime's trust store). DATABASE_TLS=disable is for
-    a local PostgreSQL without TLS, in tests."""
-    if os.environ.get("DATABASE_TLS", "require") == "disable":
-        return None
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+def _tls_required() -> bool:
+    """pg8000's True: TLS or no connection. The certificate is not verified (the RDS certificate
+    authority is not in the runtime's trust store), as with the services' libpq defaults.
+    DATABASE_TLS=disable is for a local PostgreSQL without TLS, in tests."""
+    return os.environ.get("DATABASE_TLS", "require") != "disable"
 
 
 def _ensure_role(connection, *, role: str, password: str, master: str, database: str) -> None:

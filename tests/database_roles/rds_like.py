@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from unittest import mock
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from lambdas.database_roles import handler
@@ -26,11 +37,17 @@ from tests.conftest import TEST_DATABASE_URL
 
 SERVICES = ("users", "orders", "catalog")
 REGION = "us-east-1"
+SHARED_PORT = urlsplit(TEST_DATABASE_URL).port or 5432
 
 
-def as_postgres(sql: str, *params) -> list[tuple]:
+def _with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
+
+
+def as_postgres(sql: str, *params, port: int = SHARED_PORT) -> list[tuple]:
     """One statement as the test server's superuser."""
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+    with psycopg.connect(_with_port(TEST_DATABASE_URL, port), autocommit=True) as conn:
         cursor = conn.execute(sql, params or None)
         return cursor.fetchall() if cursor.description else []
 
@@ -40,27 +57,29 @@ class RdsLikeDatabase:
     name: str
     master: str
     roles: dict[str, str]  # service -> the role its secret names
+    port: int
 
     def url(self, user: str) -> str:
-        return f"postgresql://{user}@127.0.0.1:5432/{self.name}"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{self.name}"
 
     def password(self, service: str) -> str:
         return f"{service}-pw-1'x"  # a quote, to show it reaches PostgreSQL quoted
 
 
 @contextmanager
-def rds_like_database() -> Iterator[RdsLikeDatabase]:
+def rds_like_database(port: int = SHARED_PORT) -> Iterator[RdsLikeDatabase]:
+    """On the shared test server, or on the server at `port` (see tls_only_server)."""
     suffix = uuid.uuid4().hex[:10]
     database = RdsLikeDatabase(name=f"sdroles_{suffix}", master=f"sdmaster_{suffix}",
-                               roles={service: f"{service}_{suffix}" for service in SERVICES})
-    as_postgres(f'CREATE ROLE "{database.master}" LOGIN CREATEROLE')
+                               roles={service: f"{service}_{suffix}" for service in SERVICES}, port=port)
+    as_postgres(f'CREATE ROLE "{database.master}" LOGIN CREATEROLE', port=port)
     try:
-        as_postgres(f'CREATE DATABASE "{database.name}" OWNER "{database.master}"')
+        as_postgres(f'CREATE DATABASE "{database.name}" OWNER "{database.master}"', port=port)
         yield database
     finally:
-        as_postgres(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
+        as_postgres(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)', port=port)
         for role in (*database.roles.values(), database.master):
-            as_postgres(f'DROP ROLE IF EXISTS "{role}"')
+            as_postgres(f'DROP ROLE IF EXISTS "{role}"', port=port)
 
 
 class RolesFunction:
@@ -72,14 +91,14 @@ class RolesFunction:
                                                           "password": database.password(service)})
                      for service, role in database.roles.items()}
         master = self._put(f"{database.master}-login", {
-            "username": database.master, "password": "unused", "host": "127.0.0.1", "port": 5432,
+            "username": database.master, "password": "unused", "host": "127.0.0.1", "port": database.port,
             "dbname": database.name})
         self.environment = {
             "MASTER_SECRET_ARN": master,
             "DATABASE": database.name,
             "SERVICES": json.dumps([{"Name": s, "SecretArn": self.arns[s], "Tables": service_tables(s)}
                                     for s in SERVICES]),
-            "DATABASE_TLS": "disable",  # the test server has no TLS; RDS requires it
+            "DATABASE_TLS": "disable",  # the shared test server has no TLS (tls_only_server has)
         }
 
     def _put(self, name: str, value: dict) -> str:
@@ -97,3 +116,48 @@ class RolesFunction:
 def roles_function(database: RdsLikeDatabase) -> Iterator[RolesFunction]:
     with mock_aws(), mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": REGION}):
         yield RolesFunction(database)
+
+
+@contextmanager
+def tls_only_server() -> Iterator[int]:
+    """A PostgreSQL server of its own that refuses unencrypted connections, as RDS with
+    rds.force_ssl=1 does; yields its port. Runs as the postgres user when the tests run as root
+    (initdb refuses root), in a directory under /tmp that user can reach."""
+    as_postgres_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    directory = Path(tempfile.mkdtemp(prefix="sd-tls-postgres-"))
+    if as_postgres_user:
+        shutil.chown(directory, "postgres", "postgres")
+    data = directory / "data"
+    subprocess.run(  # noqa: S603 (fixed argv)
+        [*as_postgres_user, binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust"],
+        check=True, capture_output=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    (data / "server.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (data / "server.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (data / "server.key").chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(f"port = {port}\nlisten_addresses = '127.0.0.1'\nssl = on\n"
+                   f"unix_socket_directories = '{directory}'\n")
+    (data / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 trust\n"
+                                      "hostnossl all all 127.0.0.1/32 reject\n")
+    if as_postgres_user:
+        for path in data.iterdir():
+            shutil.chown(path, "postgres", "postgres")
+    pg_ctl = [*as_postgres_user, binaries / "pg_ctl", "-D", data, "-l", directory / "server.log"]
+    subprocess.run([*pg_ctl, "-w", "start"], check=True, capture_output=True)  # noqa: S603 (fixed argv)
+    try:
+        yield port
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)  # noqa: S603
+        shutil.rmtree(directory, ignore_errors=True)

@@ -22,7 +22,15 @@ from services.kit.db import upgrade
 from stacks.database_roles import service_tables
 from tests.conftest import SERVICES_DIR
 
-from .rds_like import SERVICES, RdsLikeDatabase, RolesFunction, as_postgres, rds_like_database, roles_function
+from .rds_like import (
+    SERVICES,
+    RdsLikeDatabase,
+    RolesFunction,
+    as_postgres,
+    rds_like_database,
+    roles_function,
+    tls_only_server,
+)
 
 
 @pytest.fixture
@@ -162,3 +170,23 @@ def test_a_busy_table_fails_the_run_quickly_and_changes_nothing(database, functi
     assert set(owners(database).values()) == {database.master}
     assert as_postgres("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
                         list(database.roles.values())) == [(0,)]
+
+
+def test_the_function_speaks_tls_to_a_server_that_requires_it():
+    with tls_only_server() as port, rds_like_database(port) as database, \
+            roles_function(database) as function:
+        function.environment.pop("DATABASE_TLS")  # as deployed: TLS required
+        function.run()
+        assert as_postgres("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
+                           list(database.roles.values()), port=port) == [(3,)]
+
+        function.environment["DATABASE_TLS"] = "disable"  # shows the server refuses plain connections
+        with pytest.raises(pg8000.native.DatabaseError, match="no encryption"):
+            function.run()
+
+
+def test_the_function_never_falls_back_to_an_unencrypted_connection(database, function):
+    function.environment.pop("DATABASE_TLS")  # the shared test server has no TLS
+
+    with pytest.raises(pg8000.native.InterfaceError, match="refuses SSL"):
+        function.run()
