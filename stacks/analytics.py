@@ -22,13 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from string import Template
 
-import jsii
 from aws_cdk import (
-    AssetHashType,
-    BundlingOptions,
     CfnOutput,
     Duration,
-    ILocalBundling,
     RemovalPolicy,
     Stack,
 )
@@ -51,6 +47,7 @@ from services.kit.events import ENVELOPE_FIELDS, EVENT_TYPE
 from .base import acknowledge, acknowledge_wildcard_resource
 from .config import EnvironmentConfig
 from .data_stack import ATHENA_RESULTS_PREFIX
+from .lambda_package import RUNTIME, local_package
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "analytics_export"
@@ -69,7 +66,6 @@ LAMBDA_MODULES = (
 )
 HANDLER = "analytics_export.handler.lambda_handler"
 
-RUNTIME = lambda_.Runtime.PYTHON_3_13
 # AWS-managed Powertools for AWS Lambda (Python) v3 layer, published per region, Python and CPU:
 # arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
@@ -125,15 +121,6 @@ def bundle_lambda_package(output_dir: Path) -> None:
     (output_dir / "services" / "__init__.py").write_text('"""Only the kit\'s event envelope."""\n')
     (kit / "__init__.py").write_text('"""Only the event envelope, shared with the services."""\n')
     shutil.copyfile(KIT_EVENTS, kit / "events.py")
-
-
-@jsii.implements(ILocalBundling)
-class _CopyLambdaPackage:
-    """Local bundling: plain file copies, so synth needs no Docker."""
-
-    def try_bundle(self, output_dir: str, *_args, **_kwargs) -> bool:
-        bundle_lambda_package(Path(output_dir))
-        return True
 
 
 def table_columns() -> list[glue.CfnTable.ColumnProperty]:
@@ -319,11 +306,7 @@ class AnalyticsExport(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_SOURCE),
-                asset_hash_type=AssetHashType.OUTPUT,
-                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyLambdaPackage()),
-            ),
+            code=local_package(LAMBDA_SOURCE, bundle_lambda_package),
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
                     self, "Powertools", powertools_layer_arn(config.region)

@@ -21,8 +21,7 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, CustomResource, Duration, ILocalBundling, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -36,12 +35,12 @@ from services.kit.db import version_table
 
 from .base import acknowledge, acknowledge_wildcard_resource
 from .config import DATABASE_NAME, EnvironmentConfig
+from .lambda_package import RUNTIME, local_package
 from .network_stack import PRIVATE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "database_roles"
 DRIVER_PACKAGES = ("pg8000", "scramp", "asn1crypto")
-RUNTIME = lambda_.Runtime.PYTHON_3_13
 ROTATION_REASON = (
     "ECS injects this login into each task when the task starts, and the role's password changes only "
     "when the database-roles function runs; a scheduled rotation would lock running tasks out. Rotate "
@@ -72,15 +71,6 @@ def bundle_lambda_package(output_dir: Path) -> None:
             target = output_dir / file
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(distribution.locate_file(file), target)
-
-
-@jsii.implements(ILocalBundling)
-class _CopyLambdaPackage:
-    """Local bundling: plain file copies, so synth needs no Docker."""
-
-    def try_bundle(self, output_dir: str, *_args, **_kwargs) -> bool:
-        bundle_lambda_package(Path(output_dir))
-        return True
 
 
 class ServiceDatabaseRoles(Construct):
@@ -152,11 +142,7 @@ class ServiceDatabaseRoles(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="database_roles.handler.on_event",
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_SOURCE),
-                asset_hash_type=AssetHashType.OUTPUT,
-                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=_CopyLambdaPackage()),
-            ),
+            code=local_package(LAMBDA_SOURCE, bundle_lambda_package),
             memory_size=256,
             timeout=Duration.minutes(2),
             reserved_concurrent_executions=1,  # a hand-run never races a deploy's run
@@ -173,8 +159,8 @@ class ServiceDatabaseRoles(Construct):
         acknowledge(
             self.function,
             "L1",
-            f"Pinned to {RUNTIME.name}, the same Python as the analytics export, so both are moved "
-            "to a newer runtime together.",
+            f"Pinned to {RUNTIME.name} with the analytics export (stacks/lambda_package.py), whose "
+            "Powertools layer decides when both move.",
         )
 
         provider = cr.Provider(

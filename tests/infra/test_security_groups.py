@@ -1,5 +1,6 @@
 """Ingress is exactly: the web to the ALB, the ALB to each service, Cloud Map callers to their
-callees, and the services that own tables (and the dev bastion, when on) to PostgreSQL."""
+callees, and the services that own tables, the database-roles function (and the dev bastion, when
+on) to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from stacks.services_stack import INTERNAL_CALLERS
 from .helpers import logical_id
 
 POSTGRES = "postgres"
+ROLES_FUNCTION = "database-roles"
 
 
 def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
@@ -24,6 +26,8 @@ def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
         names[logical_id(environment.bastion.host.connections.security_groups[0])] = "bastion"
         parts.append("Bastion")
     db_group = logical_id(environment.data.db_security_group)
+    names[db_group] = POSTGRES
+    names[logical_id(environment.data.service_roles.security_group)] = ROLES_FUNCTION
 
     def name_of(reference) -> str:
         if isinstance(reference, dict) and "Fn::GetAtt" in reference:
@@ -58,6 +62,7 @@ def test_ingress_is_exactly_alb_to_services_services_to_rds_and_cloud_map_calls(
         }  # redirect; CodeDeploy test listener
     expected |= {("alb", spec.name, spec.port) for spec in SERVICES}
     expected |= {(spec.name, POSTGRES, "db-port") for spec in SERVICES if has_database(spec)}
+    expected.add((ROLES_FUNCTION, POSTGRES, "db-port"))  # makes the services' roles at deploy time
     if config.bastion:
         expected.add(("bastion", POSTGRES, "db-port"))  # SSM port forwarding to PostgreSQL
     for callee, callers in INTERNAL_CALLERS.items():
