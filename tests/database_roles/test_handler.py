@@ -23,19 +23,32 @@ from stacks.database_roles import service_tables
 from tests.conftest import SERVICES_DIR
 
 from .rds_like import (
+    RECENT_BINARIES,
     SERVICES,
+    SHARED_PORT,
     RdsLikeDatabase,
     RolesFunction,
     as_postgres,
+    machine_binaries,
+    own_server,
     rds_like_database,
     roles_function,
-    tls_only_server,
 )
 
 
+@pytest.fixture(scope="module", params=["machine", "postgresql-18"])
+def server(request) -> Iterator[int]:
+    """The machine's PostgreSQL (15 here), and 18, which has RDS 17's rules for CREATEROLE."""
+    if request.param == "machine":
+        yield SHARED_PORT
+    else:
+        with own_server(RECENT_BINARIES) as port:
+            yield port
+
+
 @pytest.fixture
-def database() -> Iterator[RdsLikeDatabase]:
-    with rds_like_database() as made:
+def database(server) -> Iterator[RdsLikeDatabase]:
+    with rds_like_database(server) as made:
         yield made
 
 
@@ -121,9 +134,10 @@ def test_on_a_new_database_each_service_migrates_as_its_own_role(database, funct
             conn.execute(f'SELECT count(*) FROM "{table}"')
 
 
-def password_of(role: str, candidate: str) -> bool:
+def password_of(database: RdsLikeDatabase, role: str, candidate: str) -> bool:
     """Whether `candidate` is `role`'s password, by its SCRAM-SHA-256 verifier (RFC 5802)."""
-    ((verifier,),) = as_postgres("SELECT rolpassword FROM pg_authid WHERE rolname = %s", role)
+    ((verifier,),) = as_postgres("SELECT rolpassword FROM pg_authid WHERE rolname = %s", role,
+                                 port=database.port)
     method, iterations_salt, keys = verifier.split("$")
     iterations, salt = iterations_salt.split(":")
     salted = hashlib.pbkdf2_hmac("sha256", candidate.encode(), base64.b64decode(salt), int(iterations))
@@ -135,14 +149,14 @@ def password_of(role: str, candidate: str) -> bool:
 def test_each_role_logs_in_with_its_secret_and_a_changed_secret_is_applied_again(database, function):
     function.run()
     for service, role in database.roles.items():
-        assert password_of(role, database.password(service))
+        assert password_of(database, role, database.password(service))
     function.put_login("orders", {"username": database.roles["orders"], "password": "rotated"})
 
     function.run("Update")
     function.run("Update")
 
-    assert password_of(database.roles["orders"], "rotated")
-    assert password_of(database.roles["users"], database.password("users"))
+    assert password_of(database, database.roles["orders"], "rotated")
+    assert password_of(database, database.roles["users"], database.password("users"))
 
 
 def test_delete_leaves_roles_and_tables(database, function):
@@ -153,7 +167,7 @@ def test_delete_leaves_roles_and_tables(database, function):
 
     assert owners(database)["orders"] == database.roles["orders"]
     assert as_postgres("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-                        list(database.roles.values())) == [(3,)]
+                        list(database.roles.values()), port=database.port) == [(3,)]
 
 
 def test_a_busy_table_fails_the_run_quickly_and_changes_nothing(database, function, monkeypatch):
@@ -169,11 +183,11 @@ def test_a_busy_table_fails_the_run_quickly_and_changes_nothing(database, functi
 
     assert set(owners(database).values()) == {database.master}
     assert as_postgres("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-                        list(database.roles.values())) == [(0,)]
+                        list(database.roles.values()), port=database.port) == [(0,)]
 
 
 def test_the_function_speaks_tls_to_a_server_that_requires_it():
-    with tls_only_server() as port, rds_like_database(port) as database, \
+    with own_server(machine_binaries(), tls_only=True) as port, rds_like_database(port) as database, \
             roles_function(database) as function:
         function.environment.pop("DATABASE_TLS")  # as deployed: TLS required
         function.run()
