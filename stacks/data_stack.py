@@ -21,7 +21,7 @@ from .base import SweetDreamStack, acknowledge
 from .config import DATABASE_NAME, EnvironmentConfig
 from .container_image import has_database
 from .database_roles import ServiceDatabaseRoles
-from .network_stack import ISOLATED
+from .network_stack import ISOLATED, PRIVATE
 
 LOG_EXPORTS = ("postgresql", "upgrade")
 ANALYTICS_GLACIER_AFTER = Duration.days(90)
@@ -33,6 +33,7 @@ ACCESS_LOG_RETENTION = Duration.days(365)
 ALB_LOG_PREFIX = "alb"
 S3_ACCESS_LOG_PREFIX = "s3-access"
 
+MASTER_ROTATION = Duration.days(30)
 ROTATION_REASON = (
     "ECS injects this value into each task when the task starts; rotating it on a schedule would "
     "leave running tasks with a stale value. Rotate it deliberately: put a new value, then start new "
@@ -108,7 +109,7 @@ class ShopDatabase(Construct):
         )
         for log_group in self.log_groups:
             self.instance.node.add_dependency(log_group)
-        acknowledge(self.instance, "SMG4", ROTATION_REASON)
+        self._rotate_master_login(config, vpc)
         acknowledge(
             self.instance,
             "RDS11",
@@ -136,6 +137,37 @@ class ShopDatabase(Construct):
                 "`cdk destroy`; a final snapshot is still taken. prod has deletion protection.",
             )
 
+
+    def _rotate_master_login(self, config: EnvironmentConfig, vpc: ec2.IVpc) -> None:
+        """No task holds the master login (each service has its own), so it rotates on a schedule;
+        its readers, the roles function and operators, fetch it afresh each time. The rotation
+        function is AWS's (Serverless Application Repository); it reaches Secrets Manager through the
+        NAT and PostgreSQL, nothing else."""
+        self.rotation_security_group = security_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description=f"SweetDream {config.name} master-login rotation: PostgreSQL and HTTPS out",
+        )
+        security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager, through the NAT"
+        )
+        self.rotation = self.instance.add_rotation_single_user(
+            automatically_after=MASTER_ROTATION,
+            vpc_subnets=ec2.SubnetSelection(subnet_group_name=PRIVATE),
+            security_group=security_group,
+        )
+        # Lambda would make the function's log group on first write, keeping logs forever.
+        application = self.rotation.node.default_child
+        log_group = logs.LogGroup(
+            self,
+            "RotationLogs",
+            log_group_name=f"/aws/lambda/{application.parameters['functionName']}",
+            retention=config.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        application.node.add_dependency(log_group)
 
 class ShopBuckets(Construct):
     """The analytics export bucket and the access-log bucket (ALB logs, S3 server access logs)."""

@@ -1,6 +1,6 @@
 """Each service's own PostgreSQL role and secret, made at deploy time (lambdas/database_roles).
 
-    ServiceDatabaseRoles(scope, "ServiceRoles", config=config, vpc=vpc, database=shop_database,
+    ServiceDatabaseRoles(scope, "ServiceRoles", config=config, vpc=vpc, instance=instance,
                          services=("users", "orders", "catalog"))
 
 - per service: a secret `sweetdream/<env>/<service>/database` holding the login of the role

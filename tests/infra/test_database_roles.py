@@ -106,3 +106,23 @@ def test_the_function_sits_in_private_subnets_and_reaches_postgres_and_https_onl
         and rule["Properties"]["GroupId"] == {"Fn::GetAtt": [database_group, "GroupId"]}
         for rule in resources(data, "AWS::EC2::SecurityGroupIngress").values()
     )
+
+
+def test_the_master_login_rotates_every_30_days_and_the_services_logins_never(shop, data, config):
+    master = logical_id(shop[config.name].data.db_instance.secret)
+    schedule = only(resources(data, "AWS::SecretsManager::RotationSchedule"))["Properties"]
+    assert schedule["SecretId"] == {"Ref": master}
+    assert schedule["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+
+
+def test_the_rotation_function_reaches_postgres_and_https_only_and_its_logs_expire(shop, data, config):
+    database = shop[config.name].data.database
+    group = resources(data, "AWS::EC2::SecurityGroup")[logical_id(database.rotation_security_group)]
+    egress = group["Properties"]["SecurityGroupEgress"]
+    assert [(rule["CidrIp"], rule["FromPort"]) for rule in egress] == [("0.0.0.0/0", 443)]
+
+    application = only(resources(data, "AWS::Serverless::Application"))
+    function_name = application["Properties"]["Parameters"]["functionName"]
+    logs = [group["Properties"] for group in resources(data, "AWS::Logs::LogGroup").values()
+            if group["Properties"].get("LogGroupName") == f"/aws/lambda/{function_name}"]
+    assert only(logs)["RetentionInDays"] == config.log_retention_days

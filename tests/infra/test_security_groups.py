@@ -1,6 +1,6 @@
 """Ingress is exactly: the web to the ALB, the ALB to each service, Cloud Map callers to their
-callees, and the services that own tables, the database-roles function (and the dev bastion, when
-on) to PostgreSQL."""
+callees, and the services that own tables, the database-roles function, the master login's rotation
+(and the dev bastion, when on) to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .helpers import logical_id
 
 POSTGRES = "postgres"
 ROLES_FUNCTION = "database-roles"
+ROTATION = "master-login-rotation"
 
 
 def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
@@ -28,6 +29,7 @@ def _ingress_edges(shop, templates, config) -> set[tuple[str, str, int | str]]:
     db_group = logical_id(environment.data.db_security_group)
     names[db_group] = POSTGRES
     names[logical_id(environment.data.service_roles.security_group)] = ROLES_FUNCTION
+    names[logical_id(environment.data.database.rotation_security_group)] = ROTATION
 
     def name_of(reference) -> str:
         if isinstance(reference, dict) and "Fn::GetAtt" in reference:
@@ -63,6 +65,7 @@ def test_ingress_is_exactly_alb_to_services_services_to_rds_and_cloud_map_calls(
     expected |= {("alb", spec.name, spec.port) for spec in SERVICES}
     expected |= {(spec.name, POSTGRES, "db-port") for spec in SERVICES if has_database(spec)}
     expected.add((ROLES_FUNCTION, POSTGRES, "db-port"))  # makes the services' roles at deploy time
+    expected.add((ROTATION, POSTGRES, "db-port"))  # sets the master's new password
     if config.bastion:
         expected.add(("bastion", POSTGRES, "db-port"))  # SSM port forwarding to PostgreSQL
     for callee, callers in INTERNAL_CALLERS.items():
