@@ -73,10 +73,26 @@ def owners(database: RdsLikeDatabase) -> dict[str, str]:
     return dict(rows)
 
 
+def owned_by(database: RdsLikeDatabase, owner: str) -> list[str]:
+    """What `owner` owns in schema public: relations of every kind, types and functions."""
+    with psycopg.connect(database.url("postgres")) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relowner = to_regrole(%(owner)s) "
+            "UNION ALL SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "WHERE n.nspname = 'public' AND t.typowner = to_regrole(%(owner)s) "
+            "UNION ALL SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.proowner = to_regrole(%(owner)s)",
+            {"owner": owner},
+        ).fetchall()
+    return sorted(name for (name,) in rows)
+
+
 def test_tables_the_master_made_are_handed_to_their_services(database, function):
     for service in SERVICES:
         migrate(service, database.url(database.master))
     assert set(owners(database).values()) == {database.master}
+    assert "orders_pkey" in owned_by(database, database.master)
 
     function.run()
 
@@ -90,6 +106,8 @@ def test_tables_the_master_made_are_handed_to_their_services(database, function)
         table = sequence.removesuffix("_id_seq")
         service = next(s for s in SERVICES if table in service_tables(s))
         assert owner == database.roles[service], sequence
+    # Nor is anything else left to the master: indexes, row types and the like went with their tables.
+    assert owned_by(database, database.master) == []
 
 
 def test_every_table_the_migrations_make_belongs_to_one_service(database, function):
