@@ -305,10 +305,6 @@ class DataStack(SweetDreamStack):
         # Clearly named handles for the services stack.
         self.db_instance = self.database.instance
         self.db_secrets = self.service_roles.secrets  # one login per service with tables
-        # Services stacks deployed before the service roles import the master secret's ARN, and
-        # CloudFormation refuses to drop an export in use. Keep it until every environment's
-        # Services stack runs on its own logins; then delete this line.
-        self.export_value(self.database.instance.secret.secret_arn)
         self.db_security_group = self.database.security_group
         self.analytics_bucket = self.buckets.analytics
         self.access_log_bucket = self.buckets.access_logs

@@ -108,6 +108,11 @@ def test_tables_the_master_made_are_handed_to_their_services(database, function)
         assert owner == database.roles[service], sequence
     # Nor is anything else left to the master: indexes, row types and the like went with their tables.
     assert owned_by(database, database.master) == []
+    # Tasks still on the master login (mid-deploy) keep their access, through its membership.
+    with psycopg.connect(database.url(database.master)) as conn:
+        conn.execute("INSERT INTO categories (name, slug, description, search_name, created_at, updated_at) "
+                     "VALUES ('Bánh Mới', 'banh-moi', '', 'banh moi', now(), now())")
+        assert conn.execute("SELECT count(*) FROM categories").fetchone() == (1,)
 
 
 def test_every_table_the_migrations_make_belongs_to_one_service(database, function):
