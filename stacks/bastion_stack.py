@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from constructs import Construct
@@ -15,7 +16,7 @@ class BastionStack(SweetDreamStack):
 
         aws ssm start-session --target <BastionInstanceId> \\
             --document-name AWS-StartPortForwardingSessionToRemoteHost \\
-            --parameters host=<db endpoint>,portNumber=5432,localPortNumber=5432
+            --parameters host=<DatabaseEndpoint>,portNumber=5432,localPortNumber=15432
     """
 
     def __init__(
@@ -54,6 +55,9 @@ class BastionStack(SweetDreamStack):
             ],
         )
         self.host.connections.allow_to_default_port(database, "bastion to PostgreSQL (port forwarding)")
+        # CDK's own output of the id has a generated suffix; README "Reach the database" uses this one.
+        CfnOutput(self, "BastionInstanceId", value=self.host.instance_id,
+                  description="aws ssm start-session --target <this>")
         acknowledge(
             self.host,
             "EC28",

@@ -35,6 +35,12 @@ def add_environment(app: App, config: EnvironmentConfig) -> ShopEnvironment:
         value=data.analytics_bucket.bucket_name,
         description="Daily analytics export (user-actions/year=/month=/day=)",
     )
+    CfnOutput(
+        data,
+        "DatabaseEndpoint",
+        value=data.db_instance.db_instance_endpoint_address,
+        description="PostgreSQL host, reachable from inside the VPC (the dev bastion forwards to it)",
+    )
     services = ServicesStack(
         app, config=config, vpc=network.vpc, nat_public_ips=network.nat_public_ips, data=data
     )

@@ -64,3 +64,9 @@ def test_only_dev_may_have_one():
         dataclasses.replace(PROD, bastion=True)
     with pytest.raises(ValueError, match="has no bastion"):
         BastionStack(App(), config=DEV, vpc=None, database=None)
+
+
+def test_names_its_instance_for_session_manager(bastion):
+    stack, _, template = bastion
+    # README "Reach the database" starts the session with this output.
+    template.has_output("BastionInstanceId", {"Value": {"Ref": logical_id(stack.host.instance)}})

@@ -189,6 +189,10 @@ def test_outputs(templates, config):
     templates[config.name, "Data"].has_output(
         "AnalyticsBucketName", {"Value": {"Ref": Match.string_like_regexp("Analytics")}}
     )
+    (instance,) = templates[config.name, "Data"].find_resources("AWS::RDS::DBInstance")
+    templates[config.name, "Data"].has_output(
+        "DatabaseEndpoint", {"Value": {"Fn::GetAtt": [instance, "Endpoint.Address"]}}
+    )
     services = templates[config.name, "Services"]
     services.has_output("ShopUrl", {})
     services.has_output(
