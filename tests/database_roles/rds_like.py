@@ -39,6 +39,7 @@ from tests.conftest import TEST_DATABASE_URL
 SERVICES = ("users", "orders", "catalog")
 REGION = "us-east-1"
 SHARED_PORT = urlsplit(TEST_DATABASE_URL).port or 5432
+MASTER_PASSWORD = "master-pw"  # asked for only by own_server(like_rds=True)
 
 
 def _with_port(url: str, port: int) -> str:
@@ -73,7 +74,7 @@ def rds_like_database(port: int = SHARED_PORT) -> Iterator[RdsLikeDatabase]:
     suffix = uuid.uuid4().hex[:10]
     database = RdsLikeDatabase(name=f"sdroles_{suffix}", master=f"sdmaster_{suffix}",
                                roles={service: f"{service}_{suffix}" for service in SERVICES}, port=port)
-    as_postgres(f'CREATE ROLE "{database.master}" LOGIN CREATEROLE', port=port)
+    as_postgres(f"CREATE ROLE \"{database.master}\" LOGIN CREATEROLE PASSWORD '{MASTER_PASSWORD}'", port=port)
     try:
         as_postgres(f'CREATE DATABASE "{database.name}" OWNER "{database.master}"', port=port)
         yield database
@@ -92,14 +93,15 @@ class RolesFunction:
                                                           "password": database.password(service)})
                      for service, role in database.roles.items()}
         master = self._put(f"{database.master}-login", {
-            "username": database.master, "password": "unused", "host": "127.0.0.1", "port": database.port,
+            "username": database.master, "password": MASTER_PASSWORD, "host": "127.0.0.1",
+            "port": database.port,
             "dbname": database.name})
         self.environment = {
             "MASTER_SECRET_ARN": master,
             "DATABASE": database.name,
             "SERVICES": json.dumps([{"Name": s, "SecretArn": self.arns[s], "Tables": service_tables(s)}
                                     for s in SERVICES]),
-            "DATABASE_TLS": "disable",  # test servers have none, but own_server(tls_only=True)
+            "DATABASE_TLS": "disable",  # test servers have none, but own_server(like_rds=True)
         }
 
     def _put(self, name: str, value: dict) -> str:
@@ -132,9 +134,10 @@ def machine_binaries() -> Path:
 
 
 @contextmanager
-def own_server(binaries: Path, *, tls_only: bool = False) -> Iterator[int]:
-    """A PostgreSQL server of its own, with trust authentication; yields its port. With `tls_only`
-    it refuses unencrypted connections, as RDS with rds.force_ssl=1 does. Runs as the postgres user
+def own_server(binaries: Path, *, like_rds: bool = False) -> Iterator[int]:
+    """A PostgreSQL server of its own, with trust authentication; yields its port. `like_rds` makes it
+    refuse unencrypted connections, as RDS with rds.force_ssl=1 does, and ask every role but the
+    superuser postgres for its password (SCRAM-SHA-256), as RDS asks every role. Runs as the postgres user
     when the tests run as root (initdb refuses root), in a directory under /tmp that user can reach."""
     as_postgres_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     directory = Path(tempfile.mkdtemp(prefix="sd-postgres-"))
@@ -149,10 +152,12 @@ def own_server(binaries: Path, *, tls_only: bool = False) -> Iterator[int]:
         port = probe.getsockname()[1]
     settings = f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{directory}'\n"
     access = "host all all 127.0.0.1/32 trust\n"
-    if tls_only:
+    if like_rds:
         _write_certificate(data)
         settings += "ssl = on\n"
-        access = "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n"
+        access = ("hostssl all postgres 127.0.0.1/32 trust\n"
+                  "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                  "hostnossl all all 127.0.0.1/32 reject\n")
     with (data / "postgresql.conf").open("a") as conf:
         conf.write(settings)
     (data / "pg_hba.conf").write_text(access)

@@ -209,13 +209,19 @@ def test_a_busy_table_fails_the_run_quickly_and_changes_nothing(database, functi
                         list(database.roles.values()), port=database.port) == [(0,)]
 
 
-def test_the_function_speaks_tls_to_a_server_that_requires_it():
-    with own_server(machine_binaries(), tls_only=True) as port, rds_like_database(port) as database, \
+def test_on_a_server_like_rds_it_logs_in_over_tls_and_the_services_log_in_with_their_secrets():
+    with own_server(machine_binaries(), like_rds=True) as port, rds_like_database(port) as database, \
             roles_function(database) as function:
         function.environment.pop("DATABASE_TLS")  # as deployed: TLS required
-        function.run()
-        assert as_postgres("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-                           list(database.roles.values()), port=port) == [(3,)]
+        function.run()  # the master's SCRAM login, over TLS
+
+        for service, role in database.roles.items():
+            login = {"host": "127.0.0.1", "port": port, "dbname": database.name, "user": role,
+                     "sslmode": "require"}
+            with psycopg.connect(**login, password=database.password(service)) as conn:
+                assert conn.execute("SELECT current_user").fetchone() == (role,)
+            with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+                psycopg.connect(**login, password="wrong")
 
         function.environment["DATABASE_TLS"] = "disable"  # shows the server refuses plain connections
         with pytest.raises(pg8000.native.DatabaseError, match="no encryption"):
