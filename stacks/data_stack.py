@@ -137,7 +137,6 @@ class ShopDatabase(Construct):
                 "`cdk destroy`; a final snapshot is still taken. prod has deletion protection.",
             )
 
-
     def _rotate_master_login(self, config: EnvironmentConfig, vpc: ec2.IVpc) -> None:
         """No task holds the master login (each service has its own), so it rotates on a schedule;
         its readers, the roles function and operators, fetch it afresh each time. The rotation
@@ -168,6 +167,7 @@ class ShopDatabase(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         application.node.add_dependency(log_group)
+
 
 class ShopBuckets(Construct):
     """The analytics export bucket and the access-log bucket (ALB logs, S3 server access logs)."""

@@ -5,9 +5,9 @@
 
 - per service: a secret `sweetdream/<env>/<service>/database` holding the login of the role
   `<service>_service`, a generated password and the instance's address; its task reads this one;
-- a Lambda in the private subnets, the only reader of the master secret, which a custom resource runs
-  on every deploy that changes the services, their secrets or their tables. Operators can run it
-  again by hand (README, "Rotating secrets").
+- a Lambda in the private subnets, the master secret's only reader besides its rotation, which a
+  custom resource runs on every deploy that changes the services, their secrets or their tables.
+  Operators can run it again by hand (README, "Rotating secrets").
 
 The package is the handler plus pg8000 and its pure-Python dependencies, copied from this
 environment; the runtime's boto3 brings python-dateutil, pg8000's other dependency.

@@ -1,9 +1,9 @@
 """One PostgreSQL role per service, made at deploy time (a CloudFormation custom resource).
 
 The services used to log in as the RDS master user, so any one of them could read or drop every
-other's tables. This function, the only holder of the master secret besides RDS itself, gives each
-service a role of its own and makes it the owner of that service's tables. No other role is granted
-anything on them, so a service can reach only its own.
+other's tables. This function, the master secret's only reader besides RDS and its rotation, gives
+each service a role of its own and makes it the owner of that service's tables. No other role is
+granted anything on them, so a service can reach only its own.
 
 On Create and Update, in one transaction, for each service the function's settings name:
 - the role named by the service's secret, logging in with that secret's password;
