@@ -25,7 +25,6 @@ from string import Template
 from aws_cdk import (
     CfnOutput,
     Duration,
-    RemovalPolicy,
     Stack,
 )
 from aws_cdk import aws_athena as athena
@@ -47,7 +46,7 @@ from services.kit.events import ENVELOPE_FIELDS, EVENT_TYPE
 from .base import acknowledge, acknowledge_wildcard_resource
 from .config import EnvironmentConfig
 from .data_stack import ATHENA_RESULTS_PREFIX
-from .lambda_package import RUNTIME, local_package
+from .functions import RUNTIME, function_log_group, grant_own_logs, local_package
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "analytics_export"
@@ -283,13 +282,7 @@ class AnalyticsExport(Construct):
         self.table_name = TABLE_NAME
         self.workgroup_name = f"sweetdream-{config.name}-analytics"
 
-        log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            log_group_name=f"/aws/lambda/{self.function_name}",
-            retention=config.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        log_group = function_log_group(self, "FunctionLogs", function_name=self.function_name, config=config)
         role = iam.Role(
             self,
             "Role",
@@ -411,16 +404,7 @@ class AnalyticsExport(Construct):
         log_groups: Sequence[logs.ILogGroup],
         own_log_group: logs.ILogGroup,
     ) -> None:
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[own_log_group.log_group_arn],
-            )
-        )
-        acknowledge_wildcard_resource(
-            role, own_log_group.log_group_arn, "Its own log group's streams, which Lambda names at run time."
-        )
+        grant_own_logs(role, own_log_group)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadServiceEventLogs",

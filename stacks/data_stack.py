@@ -21,6 +21,7 @@ from .base import SweetDreamStack, acknowledge
 from .config import DATABASE_NAME, EnvironmentConfig
 from .container_image import has_database
 from .database_roles import ServiceDatabaseRoles
+from .functions import function_log_group
 from .network_stack import ISOLATED, PRIVATE
 
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -157,16 +158,10 @@ class ShopDatabase(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_group_name=PRIVATE),
             security_group=security_group,
         )
-        # Lambda would make the function's log group on first write, keeping logs forever.
         application = self.rotation.node.default_child
-        log_group = logs.LogGroup(
-            self,
-            "RotationLogs",
-            log_group_name=f"/aws/lambda/{application.parameters['functionName']}",
-            retention=config.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        application.node.add_dependency(log_group)
+        application.node.add_dependency(function_log_group(
+            self, "RotationLogs", function_name=application.parameters["functionName"], config=config
+        ))
 
 
 class ShopBuckets(Construct):

@@ -35,7 +35,7 @@ from services.kit.db import version_table
 
 from .base import acknowledge, acknowledge_wildcard_resource
 from .config import DATABASE_NAME, EnvironmentConfig
-from .lambda_package import RUNTIME, local_package
+from .functions import RUNTIME, function_log_group, grant_own_logs, local_package
 from .network_stack import PRIVATE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,13 +104,7 @@ class ServiceDatabaseRoles(Construct):
             self.secrets[service] = secret.attach(instance)
 
         self.function_name = f"sweetdream-{config.name}-database-roles"
-        log_group = logs.LogGroup(
-            self,
-            "FunctionLogs",
-            log_group_name=f"/aws/lambda/{self.function_name}",
-            retention=config.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        log_group = function_log_group(self, "FunctionLogs", function_name=self.function_name, config=config)
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -159,7 +153,7 @@ class ServiceDatabaseRoles(Construct):
         acknowledge(
             self.function,
             "L1",
-            f"Pinned to {RUNTIME.name} with the analytics export (stacks/lambda_package.py), whose "
+            f"Pinned to {RUNTIME.name} with the analytics export (stacks/functions.py), whose "
             "Powertools layer decides when both move.",
         )
 
@@ -195,16 +189,7 @@ class ServiceDatabaseRoles(Construct):
             "A function in a VPC needs to create and delete its network interfaces; EC2 scopes those "
             "actions to no resource, and this AWS-maintained policy tracks exactly what Lambda needs.",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
-        )
-        acknowledge_wildcard_resource(
-            role, log_group.log_group_arn, "Its own log group's streams, which Lambda names at run time."
-        )
+        grant_own_logs(role, log_group)
         return role
 
     @staticmethod
