@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_cdk import Acknowledgment, Environment, Stack, Tags, Validations
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import IConstruct
@@ -40,6 +41,18 @@ class SweetDreamStack(Stack):
     @property
     def availability_zones(self) -> list[str]:
         return list(self.config.availability_zones)
+
+
+def https_out_security_group(
+    scope: IConstruct, construct_id: str, *, vpc: ec2.IVpc, description: str, https_to: str
+) -> ec2.SecurityGroup:
+    """A security group that lets out only HTTPS, to `https_to` through the NAT; ways to PostgreSQL
+    or to other services are added where they are granted."""
+    group = ec2.SecurityGroup(
+        scope, construct_id, vpc=vpc, allow_all_outbound=False, description=description
+    )
+    group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), https_to)
+    return group
 
 
 def enforce_log_retention(scope: IConstruct, days: int) -> None:

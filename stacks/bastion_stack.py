@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from .base import SweetDreamStack, acknowledge, acknowledge_id
+from .base import SweetDreamStack, acknowledge, acknowledge_id, https_out_security_group
 from .config import EnvironmentConfig
 
 
@@ -28,14 +28,13 @@ class BastionStack(SweetDreamStack):
             scope, "Bastion", config=config, description=f"SweetDream {config.name}: SSM-only bastion host"
         )
         # Out: only HTTPS, for the SSM agent's channel; the way to PostgreSQL is added below.
-        security_group = ec2.SecurityGroup(
+        security_group = https_out_security_group(
             self,
             "SecurityGroup",
             vpc=vpc,
-            allow_all_outbound=False,
             description=f"SweetDream {config.name} bastion: no ingress; egress to SSM and PostgreSQL",
+            https_to="SSM Session Manager",
         )
-        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "SSM Session Manager")
         self.host = ec2.BastionHostLinux(
             self,
             "Host",

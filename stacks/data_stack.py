@@ -17,7 +17,7 @@ from constructs import Construct
 
 from services.manifest import by_name
 
-from .base import SweetDreamStack, acknowledge
+from .base import SweetDreamStack, acknowledge, https_out_security_group
 from .config import DATABASE_NAME, EnvironmentConfig
 from .container_image import has_database
 from .database_roles import ServiceDatabaseRoles
@@ -143,20 +143,17 @@ class ShopDatabase(Construct):
         its readers, the roles function and operators, fetch it afresh each time. The rotation
         function is AWS's (Serverless Application Repository); it reaches Secrets Manager through the
         NAT and PostgreSQL, nothing else."""
-        self.rotation_security_group = security_group = ec2.SecurityGroup(
+        self.rotation_security_group = https_out_security_group(
             self,
             "RotationSecurityGroup",
             vpc=vpc,
-            allow_all_outbound=False,
             description=f"SweetDream {config.name} master-login rotation: PostgreSQL and HTTPS out",
-        )
-        security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager, through the NAT"
+            https_to="Secrets Manager, through the NAT",
         )
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=MASTER_ROTATION,
             vpc_subnets=ec2.SubnetSelection(subnet_group_name=PRIVATE),
-            security_group=security_group,
+            security_group=self.rotation_security_group,
         )
         application = self.rotation.node.default_child
         application.node.add_dependency(function_log_group(

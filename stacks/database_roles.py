@@ -33,7 +33,7 @@ from constructs import Construct
 
 from services.kit.db import version_table
 
-from .base import acknowledge, acknowledge_wildcard_resource
+from .base import acknowledge, acknowledge_wildcard_resource, https_out_security_group
 from .config import DATABASE_NAME, EnvironmentConfig
 from .functions import RUNTIME, function_log_group, grant_own_logs, local_package
 from .network_stack import PRIVATE
@@ -105,15 +105,12 @@ class ServiceDatabaseRoles(Construct):
 
         self.function_name = f"sweetdream-{config.name}-database-roles"
         log_group = function_log_group(self, "FunctionLogs", function_name=self.function_name, config=config)
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = https_out_security_group(
             self,
             "SecurityGroup",
             vpc=vpc,
-            allow_all_outbound=False,
             description=f"SweetDream {config.name} database-roles function: PostgreSQL and HTTPS out",
-        )
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager, through the NAT"
+            https_to="Secrets Manager, through the NAT",
         )
         instance.connections.allow_default_port_from(self.security_group, "database-roles function")
         settings = {

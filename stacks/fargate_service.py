@@ -17,7 +17,7 @@ from constructs import Construct
 
 from services.manifest import ServiceSpec
 
-from .base import acknowledge, acknowledge_function_versions, acknowledge_id
+from .base import acknowledge, acknowledge_function_versions, acknowledge_id, https_out_security_group
 from .config import EnvironmentConfig
 from .container_image import dockerfile_healthcheck
 from .load_balancer import ShopLoadBalancer
@@ -118,17 +118,14 @@ class ShopService(Construct):
             "logs and secrets are scoped to their resources.",
         )
 
-        self.security_group = ec2.SecurityGroup(
+        # Out: AWS APIs, ECR and the shop's own URL (through the NAT); PostgreSQL and the Cloud Map
+        # callees get their own rules where they are granted.
+        self.security_group = https_out_security_group(
             self,
             "SecurityGroup",
             vpc=vpc,
-            allow_all_outbound=False,
             description=f"SweetDream {config.name} {spec.name} tasks",
-        )
-        # Out: AWS APIs, ECR and the shop's own URL (through the NAT); PostgreSQL and the Cloud Map
-        # callees get their own rules where they are granted.
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: AWS APIs, ECR, the shop"
+            https_to="HTTPS: AWS APIs, ECR, the shop",
         )
         if not config.https:
             self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP: the shop's ALB")
