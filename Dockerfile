@@ -11,12 +11,15 @@ WORKDIR /app
 
 # The CDK and Lambda-only packages in requirements.txt are not needed to serve requests.
 COPY requirements.txt ./
-RUN grep -vE '^(aws-cdk-lib|constructs|cdk-nag|cdklabs-ecs-codedeploy|aws-lambda-powertools)==' \
+RUN grep -vE '^(aws-cdk-lib|constructs|cdk-nag|cdklabs-ecs-codedeploy|aws-lambda-powertools|pg8000|scramp|asn1crypto)==' \
         requirements.txt > requirements-services.txt \
     && pip install --no-cache-dir -r requirements-services.txt \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin sweetdream \
     && mkdir /app/.data \
     && chown sweetdream /app/.data
+
+# AWS's RDS certificate authorities: the services verify the database's certificate (verify-full).
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
 
 COPY services/ services/
 

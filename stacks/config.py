@@ -20,6 +20,10 @@ APP_NAME = "SweetDream"
 # Private DNS namespace for service-to-service calls (orders -> catalog, JWKS from users).
 SERVICE_NAMESPACE = "sweetdream.internal"
 DATABASE_NAME = "sweetdream"
+# AWS's RDS certificate authorities, against which every connection verifies the database's
+# certificate: the image holds a copy (Dockerfile), the database-roles function fetches it.
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_PATH = "/etc/ssl/certs/rds-global-bundle.pem"
 ACCOUNT_CONTEXT_KEY = "sweetdream:account"
 
 # CloudWatch Logs accepts only these retention periods; the ones an environment may pick.

@@ -34,7 +34,7 @@ from constructs import Construct
 from services.kit.db import version_table
 
 from .base import acknowledge, acknowledge_wildcard_resource, https_out_security_group
-from .config import DATABASE_NAME, EnvironmentConfig
+from .config import DATABASE_NAME, RDS_CA_BUNDLE_URL, EnvironmentConfig
 from .functions import RUNTIME, function_log_group, grant_own_logs, local_package
 from .network_stack import PRIVATE
 
@@ -116,6 +116,7 @@ class ServiceDatabaseRoles(Construct):
         settings = {
             "MASTER_SECRET_ARN": master_secret.secret_arn,
             "DATABASE": DATABASE_NAME,
+            "DATABASE_CA_URL": RDS_CA_BUNDLE_URL,
             "SERVICES": json.dumps(
                 [
                     {"Name": s, "SecretArn": self.secrets[s].secret_arn, "Tables": service_tables(s)}

@@ -24,7 +24,7 @@ from services.manifest import SERVICES, ServiceSpec, by_name
 
 from .analytics import AnalyticsExport
 from .base import SweetDreamStack, acknowledge_wildcard_resource
-from .config import SERVICE_NAMESPACE, EnvironmentConfig
+from .config import RDS_CA_BUNDLE_PATH, SERVICE_NAMESPACE, EnvironmentConfig
 from .container_image import has_database, service_image
 from .data_stack import ANALYTICS_PREFIX, DataStack, analytics_bucket_name
 from .fargate_service import ShopService
@@ -157,6 +157,9 @@ class ServicesStack(SweetDreamStack):
             # Cloud Map, otherwise through the ALB, which routes /.well-known/* to users.
             base = self._internal_url("users") if self._in_cloud_map("users") else self.shop_url
             env["JWKS_URL"] = f"{base}/.well-known/jwks.json"
+        if has_database(spec):
+            env["DB_SSLMODE"] = "verify-full"
+            env["DB_SSLROOTCERT"] = RDS_CA_BUNDLE_PATH
         if spec.name == "users":
             env["KMS_KEY_ID"] = self.data.token_signing_key.key_arn
             env["AWS_REGION"] = config.region

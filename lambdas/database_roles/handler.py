@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
+import urllib.request
 from typing import Any
 
 import boto3
@@ -36,6 +38,7 @@ log.setLevel(logging.INFO)
 LOCK_TIMEOUT = "30s"
 # Per socket operation; longer than LOCK_TIMEOUT, so that wait ends in PostgreSQL's own clear error.
 SOCKET_TIMEOUT_S = 60
+CA_FETCH_TIMEOUT_S = 10
 
 
 def on_event(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
@@ -81,17 +84,21 @@ def _connect(master: dict[str, Any], database: str) -> pg8000.native.Connection:
         host=master["host"],
         port=int(master["port"]),
         database=database,
-        ssl_context=_tls_required(),
+        ssl_context=_tls_context(),
         timeout=SOCKET_TIMEOUT_S,
         application_name="sweetdream-database-roles",
     )
 
 
-def _tls_required() -> bool:
-    """pg8000's True: TLS or no connection. The certificate is not verified (the RDS certificate
-    authority is not in the runtime's trust store), as with the services' libpq defaults.
-    DATABASE_TLS=disable is for a local PostgreSQL without TLS, in tests."""
-    return os.environ.get("DATABASE_TLS", "require") != "disable"
+def _tls_context() -> ssl.SSLContext | bool:
+    """TLS or no connection, to a server whose certificate (host name included) an authority from
+    DATABASE_CA_URL signed: AWS's RDS bundle, fetched over HTTPS and checked against the runtime's own
+    trust store. DATABASE_TLS=disable is for a local PostgreSQL without TLS, in tests."""
+    if os.environ.get("DATABASE_TLS") == "disable":
+        return False
+    # The stack sets an https URL; tests name a file.
+    with urllib.request.urlopen(os.environ["DATABASE_CA_URL"], timeout=CA_FETCH_TIMEOUT_S) as response:  # noqa: S310
+        return ssl.create_default_context(cadata=response.read().decode())
 
 
 def _ensure_role(connection, *, role: str, password: str, master: str, database: str) -> None:

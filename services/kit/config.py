@@ -34,6 +34,10 @@ class ServiceConfig(BaseSettings):
     db_name: str = ""
     db_user: str = ""
     db_password: str = ""
+    # On AWS: verify-full against AWS's RDS authorities, which the image holds (Dockerfile), so a
+    # server in the middle cannot pose as the database. Empty leaves libpq's default (prefer).
+    db_sslmode: Literal["", "disable", "prefer", "require", "verify-ca", "verify-full"] = ""
+    db_sslrootcert: str = ""
     secret_key: str = LOCAL_SECRET
     max_content_length: int = 1024 * 1024
 
@@ -71,9 +75,12 @@ class ServiceConfig(BaseSettings):
             return self.database_url
         if self.db_host:
             # URL.create escapes the generated password, which may contain URL metacharacters.
+            tls = {"sslmode": self.db_sslmode, "sslrootcert": self.db_sslrootcert}
             return URL.create("postgresql+psycopg", username=self.db_user or None,
                               password=self.db_password or None, host=self.db_host, port=self.db_port,
-                              database=self.db_name or None).render_as_string(hide_password=False)
+                              database=self.db_name or None,
+                              query={name: value for name, value in tls.items() if value},
+                              ).render_as_string(hide_password=False)
         return f"sqlite:///{self.data_dir / (self.service_name + '.db')}"
 
     @model_validator(mode="after")

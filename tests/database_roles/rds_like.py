@@ -9,6 +9,7 @@ in moto's Secrets Manager and runs the real handler with them.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import json
 import os
 import shutil
@@ -133,12 +134,19 @@ def machine_binaries() -> Path:
     return sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
 
 
+@dataclass(frozen=True)
+class OwnServer:
+    port: int
+    ca_file: Path | None  # the authority that signed its certificate, when it has one
+
+
 @contextmanager
-def own_server(binaries: Path, *, like_rds: bool = False) -> Iterator[int]:
-    """A PostgreSQL server of its own, with trust authentication; yields its port. `like_rds` makes it
-    refuse unencrypted connections, as RDS with rds.force_ssl=1 does, and ask every role but the
-    superuser postgres for its password (SCRAM-SHA-256), as RDS asks every role. Runs as the postgres user
-    when the tests run as root (initdb refuses root), in a directory under /tmp that user can reach."""
+def own_server(binaries: Path, *, like_rds: bool = False) -> Iterator[OwnServer]:
+    """A PostgreSQL server of its own, with trust authentication. `like_rds` makes it refuse
+    unencrypted connections, as RDS with rds.force_ssl=1 does, with a certificate for 127.0.0.1 from
+    an authority of its own, and ask every role but the superuser postgres for its password
+    (SCRAM-SHA-256), as RDS asks every role. Runs as the postgres user when the tests run as root
+    (initdb refuses root), in a directory under /tmp that user can reach."""
     as_postgres_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     directory = Path(tempfile.mkdtemp(prefix="sd-postgres-"))
     if as_postgres_user:
@@ -152,8 +160,10 @@ def own_server(binaries: Path, *, like_rds: bool = False) -> Iterator[int]:
         port = probe.getsockname()[1]
     settings = f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{directory}'\n"
     access = "host all all 127.0.0.1/32 trust\n"
+    ca_file = None
     if like_rds:
-        _write_certificate(data)
+        ca_file = directory / "ca.pem"
+        write_certificates(ca_file, data / "server.crt", data / "server.key")
         settings += "ssl = on\n"
         access = ("hostssl all postgres 127.0.0.1/32 trust\n"
                   "hostssl all all 127.0.0.1/32 scram-sha-256\n"
@@ -167,22 +177,43 @@ def own_server(binaries: Path, *, like_rds: bool = False) -> Iterator[int]:
     pg_ctl = [*as_postgres_user, binaries / "pg_ctl", "-D", data, "-l", directory / "server.log"]
     subprocess.run([*pg_ctl, "-w", "start"], check=True, capture_output=True)  # noqa: S603 (fixed argv)
     try:
-        yield port
+        yield OwnServer(port=port, ca_file=ca_file)
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)  # noqa: S603
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _write_certificate(data: Path) -> None:
-    """A self-signed server certificate, as PostgreSQL looks for it in its data directory."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+def write_certificates(ca_file: Path, certificate_file: Path, key_file: Path) -> None:
+    """An authority (its certificate to `ca_file`) and a server certificate for 127.0.0.1 it signed."""
     now = datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+
+    def certificate(subject: str, key, issuer: x509.Name, signing_key, *, authority: bool):
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
                    .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-                   .sign(key, hashes.SHA256()))
-    (data / "server.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (data / "server.key").write_bytes(key.private_bytes(
+                   .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                       signing_key.public_key()), critical=False))
+        if authority:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                key_encipherment=False, data_encipherment=False, key_agreement=False,
+                encipher_only=False, decipher_only=False), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SweetDream test authority")])
+    ca = certificate("SweetDream test authority", ca_key, ca_name, ca_key, authority=True)
+    server = certificate("127.0.0.1", server_key, ca_name, ca_key, authority=False)
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    certificate_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(server_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    (data / "server.key").chmod(0o600)
+    key_file.chmod(0o600)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pg8000.native
 import psycopg
@@ -33,6 +35,7 @@ from .rds_like import (
     own_server,
     rds_like_database,
     roles_function,
+    write_certificates,
 )
 
 
@@ -42,8 +45,8 @@ def server(request) -> Iterator[int]:
     if request.param == "machine":
         yield SHARED_PORT
     else:
-        with own_server(RECENT_BINARIES) as port:
-            yield port
+        with own_server(RECENT_BINARIES) as own:
+            yield own.port
 
 
 @pytest.fixture
@@ -209,27 +212,39 @@ def test_a_busy_table_fails_the_run_quickly_and_changes_nothing(database, functi
                         list(database.roles.values()), port=database.port) == [(0,)]
 
 
-def test_on_a_server_like_rds_it_logs_in_over_tls_and_the_services_log_in_with_their_secrets():
-    with own_server(machine_binaries(), like_rds=True) as port, rds_like_database(port) as database, \
-            roles_function(database) as function:
-        function.environment.pop("DATABASE_TLS")  # as deployed: TLS required
+def another_authority(directory: Path) -> str:
+    """The URL of an authority that signed nothing the server shows."""
+    write_certificates(directory / "ca.pem", directory / "server.crt", directory / "server.key")
+    return (directory / "ca.pem").as_uri()
+
+
+def test_on_a_server_like_rds_it_logs_in_over_verified_tls_and_the_services_with_their_secrets(tmp_path):
+    with own_server(machine_binaries(), like_rds=True) as server, \
+            rds_like_database(server.port) as database, roles_function(database) as function:
+        function.environment.pop("DATABASE_TLS")  # as deployed: TLS with the certificate verified
+        function.environment["DATABASE_CA_URL"] = server.ca_file.as_uri()
         function.run()  # the master's SCRAM login, over TLS
 
         for service, role in database.roles.items():
-            login = {"host": "127.0.0.1", "port": port, "dbname": database.name, "user": role,
-                     "sslmode": "require"}
+            login = {"host": "127.0.0.1", "port": server.port, "dbname": database.name, "user": role,
+                     "sslmode": "verify-full", "sslrootcert": str(server.ca_file)}
             with psycopg.connect(**login, password=database.password(service)) as conn:
                 assert conn.execute("SELECT current_user").fetchone() == (role,)
             with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
                 psycopg.connect(**login, password="wrong")
+
+        function.environment["DATABASE_CA_URL"] = another_authority(tmp_path)  # a server in the middle
+        with pytest.raises(ssl.SSLCertVerificationError):
+            function.run()
 
         function.environment["DATABASE_TLS"] = "disable"  # shows the server refuses plain connections
         with pytest.raises(pg8000.native.DatabaseError, match="no encryption"):
             function.run()
 
 
-def test_the_function_never_falls_back_to_an_unencrypted_connection(database, function):
-    function.environment.pop("DATABASE_TLS")  # the shared test server has no TLS
+def test_the_function_never_falls_back_to_an_unencrypted_connection(database, function, tmp_path):
+    function.environment.pop("DATABASE_TLS")  # the test servers have no TLS
+    function.environment["DATABASE_CA_URL"] = another_authority(tmp_path)
 
     with pytest.raises(pg8000.native.InterfaceError, match="refuses SSL"):
         function.run()

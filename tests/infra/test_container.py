@@ -23,6 +23,7 @@ import requests
 from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
 
 from services.manifest import SERVICES
+from stacks.config import RDS_CA_BUNDLE_PATH, RDS_CA_BUNDLE_URL
 from stacks.container_image import DOCKERFILE, REPO_ROOT, has_database
 from stacks.database_roles import service_tables
 from tests.database_roles.rds_like import rds_like_database, roles_function
@@ -30,7 +31,8 @@ from tests.database_roles.rds_like import rds_like_database, roles_function
 START_TIMEOUT_S = 90
 # Two catalog tasks starting at once on a fresh database: migrations and seed must not collide.
 RUNS = [spec.name for spec in SERVICES] + ["catalog"]
-IMAGE_EXCLUDED = ("aws-cdk-lib", "constructs", "cdk-nag", "cdklabs-ecs-codedeploy", "aws-lambda-powertools")
+IMAGE_EXCLUDED = ("aws-cdk-lib", "constructs", "cdk-nag", "cdklabs-ecs-codedeploy", "aws-lambda-powertools",
+                  "pg8000", "scramp", "asn1crypto")
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -85,6 +87,11 @@ def test_start_command_is_setup_then_gunicorn_with_gthread_workers():
     assert issubclass(ThreadWorker, GthreadWorker)
 
 
+def test_the_image_holds_the_rds_authorities_the_services_verify_against():
+    (add,) = _instruction("ADD")
+    assert add.split() == ["--chmod=644", RDS_CA_BUNDLE_URL, RDS_CA_BUNDLE_PATH]  # readable by USER
+
+
 def test_dockerignore_admits_only_what_the_services_need():
     patterns = [
         line
@@ -99,7 +106,8 @@ def test_packages_left_out_of_the_image_are_not_used_by_the_services():
     # The Dockerfile drops the CDK and Lambda-only requirements; the services must not import them.
     assert all(package in DOCKERFILE.read_text() for package in IMAGE_EXCLUDED)
     modules = re.compile(
-        r"^\s*(from|import)\s+(aws_cdk|constructs|cdk_nag|cdk\.ecs_codedeploy|aws_lambda_powertools)\b",
+        r"^\s*(from|import)\s+(aws_cdk|constructs|cdk_nag|cdk\.ecs_codedeploy|aws_lambda_powertools|pg8000|scramp"
+        r"|asn1crypto)\b",
         re.MULTILINE,
     )
     offenders = [

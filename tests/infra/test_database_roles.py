@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stacks.config import DATABASE_NAME
+from stacks.config import DATABASE_NAME, RDS_CA_BUNDLE_PATH, RDS_CA_BUNDLE_URL
 from stacks.database_roles import role_name, service_tables
 
 from .helpers import logical_id, only, resources
@@ -126,3 +126,17 @@ def test_the_rotation_function_reaches_postgres_and_https_only_and_its_logs_expi
     logs = [group["Properties"] for group in resources(data, "AWS::Logs::LogGroup").values()
             if group["Properties"].get("LogGroupName") == f"/aws/lambda/{function_name}"]
     assert only(logs)["RetentionInDays"] == config.log_retention_days
+
+
+def test_every_login_verifies_the_databases_certificate(shop, data, services, config):
+    roles_function = shop[config.name].data.service_roles.function
+    function = resources(data, "AWS::Lambda::Function")[logical_id(roles_function)]
+    assert function["Properties"]["Environment"]["Variables"]["DATABASE_CA_URL"] == RDS_CA_BUNDLE_URL
+    for definition in resources(services, "AWS::ECS::TaskDefinition").values():
+        (container,) = definition["Properties"]["ContainerDefinitions"]
+        environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+        if container["Name"] in DATABASE_SERVICES:
+            assert (environment["DB_SSLMODE"], environment["DB_SSLROOTCERT"]) == (
+                "verify-full", RDS_CA_BUNDLE_PATH)
+        else:
+            assert "DB_SSLMODE" not in environment

@@ -46,3 +46,13 @@ def test_deployed_service_needs_a_database_url_or_parts():
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         ServiceConfig(environment="prod", secret_key="x" * 40)
     assert ServiceConfig(environment="prod", secret_key="x" * 40, db_host="rds").is_deployed
+
+
+def test_tls_settings_reach_the_url_and_an_unknown_mode_is_refused():
+    config = ServiceConfig(db_host="rds.example", db_sslmode="verify-full",
+                           db_sslrootcert="/etc/ssl/certs/rds-global-bundle.pem")
+    assert make_url(config.sqlalchemy_url).query == {
+        "sslmode": "verify-full", "sslrootcert": "/etc/ssl/certs/rds-global-bundle.pem"}
+    assert make_url(ServiceConfig(db_host="rds.example").sqlalchemy_url).query == {}
+    with pytest.raises(ValidationError):
+        ServiceConfig(db_host="rds.example", db_sslmode="verify-everything")
