@@ -95,8 +95,7 @@ class RolesFunction:
                      for service, role in database.roles.items()}
         master = self._put(f"{database.master}-login", {
             "username": database.master, "password": MASTER_PASSWORD, "host": "127.0.0.1",
-            "port": database.port,
-            "dbname": database.name})
+            "port": database.port, "dbname": database.name})
         self.environment = {
             "MASTER_SECRET_ARN": master,
             "DATABASE": database.name,
