@@ -137,7 +137,6 @@ class ServiceDatabaseRoles(Construct):
             code=local_package(LAMBDA_SOURCE, bundle_lambda_package),
             memory_size=256,
             timeout=Duration.minutes(2),
-            reserved_concurrent_executions=1,  # a hand-run never races a deploy's run
             role=role,
             log_group=log_group,
             vpc=vpc,

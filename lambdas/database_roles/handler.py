@@ -39,6 +39,7 @@ LOCK_TIMEOUT = "30s"
 # Per socket operation; longer than LOCK_TIMEOUT, so that wait ends in PostgreSQL's own clear error.
 SOCKET_TIMEOUT_S = 60
 CA_FETCH_TIMEOUT_S = 10
+RUN_LOCK = "sweetdream-database-roles"
 
 
 def on_event(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
@@ -61,6 +62,8 @@ def apply(*, master_secret_arn: str, database: str, services: list[dict[str, Any
     try:
         connection.run(f"SET lock_timeout = {literal(LOCK_TIMEOUT)}")
         connection.run("START TRANSACTION")
+        # One run at a time (a deploy's and a hand-run): the second waits, then finds the work done.
+        connection.run("SELECT pg_advisory_xact_lock(hashtext(:name))", name=RUN_LOCK)
         for service in services:
             login = _secret(secrets, service["SecretArn"])
             _ensure_role(connection, role=login["username"], password=login["password"],

@@ -11,7 +11,9 @@ import base64
 import hashlib
 import hmac
 import ssl
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pg8000.native
@@ -183,6 +185,21 @@ def test_each_role_logs_in_with_its_secret_and_a_changed_secret_is_applied_again
 
     assert password_of(database, database.roles["orders"], "rotated")
     assert password_of(database, database.roles["users"], database.password("users"))
+
+
+def test_runs_at_the_same_time_take_turns_and_both_succeed(database, function):
+    with psycopg.connect(database.url(database.master), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtext(%s))", (handler.RUN_LOCK,))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [pool.submit(function.run, "Update") for _ in range(2)]
+            time.sleep(0.5)  # both are now waiting for the lock the holder keeps
+            assert not any(run.done() for run in runs)
+            holder.execute("SELECT pg_advisory_unlock(hashtext(%s))", (handler.RUN_LOCK,))
+            assert [run.result(timeout=30)["PhysicalResourceId"] for run in runs] == [
+                "sweetdream-service-roles"] * 2
+
+    assert as_postgres("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
+                       list(database.roles.values()), port=database.port) == [(3,)]
 
 
 def test_delete_leaves_roles_and_tables(database, function):
