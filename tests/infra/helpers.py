@@ -25,3 +25,26 @@ def only(items: dict | list):
     values = list(items.values()) if isinstance(items, dict) else list(items)
     assert len(values) == 1, values
     return values[0]
+
+
+def statements(template: Template) -> list[tuple[str, dict]]:
+    """(logical id of the policy or role, statement) for every IAM policy statement of the template."""
+    found = []
+    for lid, policy in template.find_resources("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found.append((lid, statement))
+    for lid, role in template.find_resources("AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                found.append((lid, statement))
+    return found
+
+
+def actions(statement: dict) -> list[str]:
+    found = statement.get("Action", [])
+    return [found] if isinstance(found, str) else found
+
+
+def resources_of(statement: dict) -> list:
+    found = statement.get("Resource", [])
+    return found if isinstance(found, list) else [found]

@@ -7,22 +7,15 @@ import json
 from stacks.config import DATABASE_NAME, RDS_CA_BUNDLE_PATH, RDS_CA_BUNDLE_URL
 from stacks.database_roles import role_name, service_tables
 
-from .helpers import logical_id, only, resources
+from .helpers import actions, logical_id, only, resources, resources_of, statements
 
 DATABASE_SERVICES = ("users", "orders", "catalog")
 
 
 def _secret_reads(template) -> list[tuple[str, str]]:
     """(policy's logical id, secret reference as JSON) for every GetSecretValue grant."""
-    reads = []
-    for lid, policy in resources(template, "AWS::IAM::Policy").items():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if "secretsmanager:GetSecretValue" in actions:
-                targets = statement["Resource"] if isinstance(statement["Resource"], list) else [
-                    statement["Resource"]]
-                reads += [(lid, json.dumps(target)) for target in targets]
-    return reads
+    return [(lid, json.dumps(target)) for lid, statement in statements(template)
+            if "secretsmanager:GetSecretValue" in actions(statement) for target in resources_of(statement)]
 
 
 def test_only_the_roles_function_reads_the_master_login(shop, templates, config):

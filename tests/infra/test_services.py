@@ -13,7 +13,7 @@ from services.manifest import SERVICES, by_name
 from stacks.config import SERVICE_NAMESPACE
 from stacks.container_image import has_database
 
-from .helpers import logical_id, only, properties
+from .helpers import actions, logical_id, only, properties, statements
 
 SECRET_LOOKING = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|DATABASE_URL|DB_USER", re.I)
 
@@ -223,36 +223,19 @@ def test_only_services_with_tables_get_database_settings():
     assert {spec.name for spec in SERVICES if has_database(spec)} == {"users", "orders", "catalog"}
 
 
-def _statements(template) -> list[tuple[str, dict]]:
-    found = []
-    for lid, policy in template.find_resources("AWS::IAM::Policy").items():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            found.append((lid, statement))
-    for lid, role in template.find_resources("AWS::IAM::Role").items():
-        for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                found.append((lid, statement))
-    return found
-
-
-def _actions(statement: dict) -> list[str]:
-    actions = statement.get("Action", [])
-    return [actions] if isinstance(actions, str) else actions
-
-
 def test_kms_sign_only_on_the_users_task_role(shop, templates, config):
     users_role = logical_id(shop[config.name].services.services["users"].task_definition.task_role)
     signers = []
     for part in ("Network", "Data", "Services"):
-        for lid, statement in _statements(templates[config.name, part]):
-            if any(action in ("kms:Sign", "kms:*", "*") for action in _actions(statement)):
+        for lid, statement in statements(templates[config.name, part]):
+            if any(action in ("kms:Sign", "kms:*", "*") for action in actions(statement)):
                 policy = templates[config.name, part].find_resources("AWS::IAM::Policy").get(lid)
                 roles = policy["Properties"]["Roles"] if policy else [{"Ref": lid}]
                 signers.append((part, roles, statement))
     assert len(signers) == 1, signers
     part, roles, statement = signers[0]
     assert (part, roles) == ("Services", [{"Ref": users_role}])
-    assert sorted(_actions(statement)) == ["kms:GetPublicKey", "kms:Sign"]
+    assert sorted(actions(statement)) == ["kms:GetPublicKey", "kms:Sign"]
     assert "TokenSigningKey" in json.dumps(statement["Resource"])
 
 
