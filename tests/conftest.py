@@ -41,12 +41,12 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def temporary_postgres_database(prefix: str = "sdtest") -> Iterator[str]:
-    """A uniquely named database on the shared server, dropped afterwards."""
+def temporary_postgres_database(prefix: str = "sdtest", *, admin: str = TEST_DATABASE_URL,
+                                owner: str | None = None) -> Iterator[str]:
+    """A uniquely named database on the shared server (or the one `admin` names), dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = TEST_DATABASE_URL
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' OWNER "{owner}"' if owner else ""))
     try:
         yield _with_database(admin, name)
     finally:

@@ -35,7 +35,7 @@ from moto import mock_aws
 
 from lambdas.database_roles import handler
 from stacks.database_roles import service_tables
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, temporary_postgres_database
 
 SERVICES = ("users", "orders", "catalog")
 REGION = "us-east-1"
@@ -73,15 +73,15 @@ class RdsLikeDatabase:
 def rds_like_database(port: int = SHARED_PORT) -> Iterator[RdsLikeDatabase]:
     """On the shared test server, or on the server at `port` (see own_server)."""
     suffix = uuid.uuid4().hex[:10]
-    database = RdsLikeDatabase(name=f"sdroles_{suffix}", master=f"sdmaster_{suffix}",
-                               roles={service: f"{service}_{suffix}" for service in SERVICES}, port=port)
-    as_postgres(f"CREATE ROLE \"{database.master}\" LOGIN CREATEROLE PASSWORD '{MASTER_PASSWORD}'", port=port)
+    master, roles = f"sdmaster_{suffix}", {service: f"{service}_{suffix}" for service in SERVICES}
+    as_postgres(f"CREATE ROLE \"{master}\" LOGIN CREATEROLE PASSWORD '{MASTER_PASSWORD}'", port=port)
     try:
-        as_postgres(f'CREATE DATABASE "{database.name}" OWNER "{database.master}"', port=port)
-        yield database
+        with temporary_postgres_database("sdroles", admin=_with_port(TEST_DATABASE_URL, port),
+                                         owner=master) as url:
+            yield RdsLikeDatabase(name=urlsplit(url).path.lstrip("/"), master=master, roles=roles,
+                                  port=port)
     finally:
-        as_postgres(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)', port=port)
-        for role in (*database.roles.values(), database.master):
+        for role in (*roles.values(), master):
             as_postgres(f'DROP ROLE IF EXISTS "{role}"', port=port)
 
 
@@ -110,6 +110,11 @@ class RolesFunction:
     def run(self, request_type: str = "Create") -> dict:
         with mock.patch.dict(os.environ, self.environment):
             return handler.on_event({"RequestType": request_type, "ResourceProperties": {}})
+
+    def require_tls(self, ca_url: str) -> None:
+        """As deployed: TLS only, the server's certificate checked against the authorities at `ca_url`."""
+        self.environment.pop("DATABASE_TLS", None)
+        self.environment["DATABASE_CA_URL"] = ca_url
 
     def put_login(self, service: str, login: dict) -> None:
         self.secrets.put_secret_value(SecretId=self.arns[service], SecretString=json.dumps(login))

@@ -238,8 +238,7 @@ def another_authority(directory: Path) -> str:
 def test_on_a_server_like_rds_it_logs_in_over_verified_tls_and_the_services_with_their_secrets(tmp_path):
     with own_server(machine_binaries(), like_rds=True) as server, \
             rds_like_database(server.port) as database, roles_function(database) as function:
-        function.environment.pop("DATABASE_TLS")  # as deployed: TLS with the certificate verified
-        function.environment["DATABASE_CA_URL"] = server.ca_file.as_uri()
+        function.require_tls(server.ca_file.as_uri())
         function.run()  # the master's SCRAM login, over TLS
 
         for service, role in database.roles.items():
@@ -250,7 +249,7 @@ def test_on_a_server_like_rds_it_logs_in_over_verified_tls_and_the_services_with
             with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
                 psycopg.connect(**login, password="wrong")
 
-        function.environment["DATABASE_CA_URL"] = another_authority(tmp_path)  # a server in the middle
+        function.require_tls(another_authority(tmp_path))  # a server in the middle
         with pytest.raises(ssl.SSLCertVerificationError):
             function.run()
 
@@ -260,8 +259,7 @@ def test_on_a_server_like_rds_it_logs_in_over_verified_tls_and_the_services_with
 
 
 def test_the_function_never_falls_back_to_an_unencrypted_connection(database, function, tmp_path):
-    function.environment.pop("DATABASE_TLS")  # the test servers have no TLS
-    function.environment["DATABASE_CA_URL"] = another_authority(tmp_path)
+    function.require_tls(another_authority(tmp_path))  # the test servers have no TLS
 
     with pytest.raises(pg8000.native.InterfaceError, match="refuses SSL"):
         function.run()

@@ -27,8 +27,7 @@ from tests.database_roles.rds_like import (
 def server_like_rds() -> Iterator[tuple[RdsLikeDatabase, Path]]:
     with own_server(machine_binaries(), like_rds=True) as server, \
             rds_like_database(server.port) as database, roles_function(database) as function:
-        function.environment.pop("DATABASE_TLS")
-        function.environment["DATABASE_CA_URL"] = server.ca_file.as_uri()
+        function.require_tls(server.ca_file.as_uri())
         function.run()
         yield database, server.ca_file
 
