@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -52,6 +54,15 @@ def temporary_postgres_database(prefix: str = "sdtest", *, admin: str = TEST_DAT
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_isolated(script: str, *, cwd: Path, without_site: bool = False) -> subprocess.CompletedProcess:
+    """`script` in a fresh interpreter that sees no PYTHONPATH nor current directory (-I) and, with
+    `without_site`, no site-packages either (-S): what a Lambda package must import from."""
+    flags = ["-I", "-S"] if without_site else ["-I"]
+    return subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
+        [sys.executable, *flags, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=120,
+        check=False)
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from stacks.analytics import KIT_EVENTS, LAMBDA_MODULES, LAMBDA_SOURCE, bundle_lambda_package
+from tests.conftest import run_isolated
 
 # Run with -I (isolated): no PYTHONPATH, no current directory, only the bundle and site-packages,
 # which stand in for the Lambda runtime (boto3) and the Powertools layer.
@@ -48,14 +47,7 @@ def test_the_handler_imports_from_the_bundle_alone(tmp_path):
     bundle_lambda_package(tmp_path)
     repo = str(Path(__file__).resolve().parents[2])
 
-    completed = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
-        [sys.executable, "-I", "-c", IMPORT_CHECK.format(bundle=str(tmp_path), repo=repo)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_isolated(IMPORT_CHECK.format(bundle=str(tmp_path), repo=repo), cwd=tmp_path)
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"  # nothing was imported from the repository itself

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 from pathlib import Path
 
 from stacks.database_roles import DRIVER_PACKAGES, bundle_lambda_package
+from tests.conftest import run_isolated
 
 # What the Lambda Python runtime has besides the standard library: boto3 and what it needs.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
@@ -47,14 +46,8 @@ def test_the_handler_imports_from_the_package_and_the_runtime_alone(tmp_path):
     bundle_lambda_package(bundle)
     runtime = _runtime_stand_in(tmp_path / "runtime")
 
-    completed = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
-        [sys.executable, "-I", "-S", "-c", IMPORT_CHECK.format(bundle=str(bundle), runtime=str(runtime))],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_isolated(IMPORT_CHECK.format(bundle=str(bundle), runtime=str(runtime)), cwd=tmp_path,
+                             without_site=True)
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().startswith(str(bundle))
