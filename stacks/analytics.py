@@ -61,6 +61,7 @@ LAMBDA_MODULES = (
     "sources.py",
     "dedupe.py",
     "sinks.py",
+    "lease.py",
     "manifest.py",
 )
 HANDLER = "analytics_export.handler.lambda_handler"
@@ -307,8 +308,6 @@ class AnalyticsExport(Construct):
             ],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            # One export at a time: a manual re-run never races the scheduled one on a manifest.
-            reserved_concurrent_executions=1,
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,

@@ -8,6 +8,7 @@ the local `make analytics` command and the benchmark share:
     dedupe    parse, validate and deduplicate one hour of lines into sorted rows
     sinks     S3 or a local directory, in the user-actions/year=/month=/day= layout
     manifest  the per-day manifest with counts, checksums and the run history
+    lease     one run of a day at a time, through a conditional write in S3
     export    ties them together for one day
     payloads  which day an invocation asks for
 """

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -23,7 +24,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from .export import DayExport, export_day, utcnow
-from .payloads import InvalidRequest, resolve
+from .lease import DayBusy, DayLease
+from .payloads import SCHEDULED, InvalidRequest, resolve
 from .sinks import EXPORT_PREFIX, S3Sink
 from .sources import CloudWatchLogsSource
 
@@ -35,6 +37,10 @@ LOGS_CLIENT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=30
 )
 S3_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# How long a run waits for another run of the same day to finish (lease.py). A scheduled run that
+# still finds the day busy fails, and Lambda tries it again 1 and then 2 minutes later: together
+# longer than any run can hold a day (the 15-minute timeout plus a minute).
+LEASE_WAIT = timedelta(minutes=5)
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
@@ -80,9 +86,27 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     logger.append_keys(export_date=request.day.isoformat(), trigger=request.trigger)
     source = CloudWatchLogsSource(boto3.client("logs", config=LOGS_CLIENT_CONFIG), settings.log_group_names)
-    sink = S3Sink(boto3.client("s3", config=S3_CLIENT_CONFIG), settings.bucket, prefix=settings.prefix)
-    result = _export(request, source, sink, context.aws_request_id)
-    response = result.response()
+    s3 = boto3.client("s3", config=S3_CLIENT_CONFIG)
+    sink = S3Sink(s3, settings.bucket, prefix=settings.prefix)
+    lease = DayLease(
+        s3,
+        settings.bucket,
+        request.day,
+        run_id=context.aws_request_id,
+        trigger=request.trigger,
+        deadline=utcnow() + timedelta(milliseconds=context.get_remaining_time_in_millis()),
+        prefix=settings.prefix,
+    )
+    try:
+        with lease.held(LEASE_WAIT):
+            response = _export(request, source, sink, context.aws_request_id).response()
+    except DayBusy as busy:
+        metrics.add_metric(name="BusyDays", unit=MetricUnit.Count, value=1)
+        if request.trigger == SCHEDULED:
+            raise  # tried again by Lambda (above); a hand re-run is answered instead
+        logger.warning("day busy", extra={"reason": str(busy)})
+        details = busy.holder.as_dict() if busy.holder else None
+        return {"error": {"code": "export_in_progress", "message": str(busy), "details": details}}
 
     metrics.add_metric(name="EventsExported", unit=MetricUnit.Count, value=response["events"])
     metrics.add_metric(name="SkippedLines", unit=MetricUnit.Count, value=response["skippedLines"])

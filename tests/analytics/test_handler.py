@@ -12,6 +12,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from lambdas.analytics_export import handler
+from lambdas.analytics_export.lease import LEASE_NAME, DayBusy, DayLease
+from lambdas.analytics_export.sinks import day_prefix
 from lambdas.analytics_export.windows import local_date, local_midnight
 from tests.analytics.conftest import (
     BUCKET,
@@ -111,6 +113,55 @@ def test_date_payload_re_exports_a_past_day(lambda_env, logs, s3, lambda_context
     assert (first["trigger"], first["complete"], first["events"]) == ("date", True, 1)
     assert (second["partsWritten"], second["partsUnchanged"]) == (0, 24)
     assert len(s3_manifest(s3, EXPORT_DAY)["runs"]) == 2
+
+
+def hold(s3, day) -> DayLease:
+    """Another invocation, in the middle of exporting `day`."""
+    lease = DayLease(s3, BUCKET, day, run_id="hand-run", trigger="date",
+                     deadline=datetime.now(UTC) + timedelta(minutes=15))
+    lease.acquire(timedelta(0))
+    return lease
+
+
+def test_a_run_waits_while_another_exports_the_same_day(lambda_env, logs, s3, lambda_context, monkeypatch):
+    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, 9))])
+    other = hold(s3, EXPORT_DAY)
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: (waits.append(seconds), other.release()))
+
+    response = handler.lambda_handler({"date": EXPORT_DAY.isoformat()}, lambda_context)
+
+    assert response["events"] == 1 and waits == [10.0]
+    assert [run["runId"] for run in s3_manifest(s3, EXPORT_DAY)["runs"]] == [lambda_context.aws_request_id]
+    lease = json.loads(s3_objects(s3)[day_prefix(EXPORT_DAY) + LEASE_NAME])
+    assert (lease["runId"], lease["released"]) == (lambda_context.aws_request_id, True)
+
+
+def test_a_hand_run_of_a_busy_day_is_answered_and_writes_nothing(
+    lambda_env, logs, s3, lambda_context, monkeypatch
+):
+    monkeypatch.setattr(handler, "LEASE_WAIT", timedelta(0))
+    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, 9))])
+    hold(s3, EXPORT_DAY)
+
+    response = handler.lambda_handler({"date": EXPORT_DAY.isoformat()}, lambda_context)
+
+    assert response["error"]["code"] == "export_in_progress"
+    assert "run hand-run (date, since " in response["error"]["message"]
+    assert response["error"]["details"]["runId"] == "hand-run"
+    assert list(s3_objects(s3)) == [day_prefix(EXPORT_DAY) + LEASE_NAME]
+
+
+def test_a_scheduled_run_of_a_busy_day_fails_so_that_lambda_tries_it_again(
+    lambda_env, logs, s3, lambda_context, monkeypatch
+):
+    monkeypatch.setattr(handler, "LEASE_WAIT", timedelta(0))
+    hold(s3, EXPORT_DAY)
+
+    with pytest.raises(DayBusy):
+        handler.lambda_handler(scheduled_event(at(EXPORT_DAY + timedelta(days=1), 0)), lambda_context)
+
+    assert list(s3_objects(s3)) == [day_prefix(EXPORT_DAY) + LEASE_NAME]
 
 
 def test_test_mode_exports_today_so_far(lambda_env, logs, s3, lambda_context):
