@@ -187,8 +187,13 @@ def own_server(binaries: Path, *, like_rds: bool = False) -> Iterator[OwnServer]
         shutil.rmtree(directory, ignore_errors=True)
 
 
+# A name the server's certificate holds besides 127.0.0.1, as an RDS certificate holds the endpoint's.
+SERVER_NAME = "database.sweetdream.test"
+
+
 def write_certificates(ca_file: Path, certificate_file: Path, key_file: Path) -> None:
-    """An authority (its certificate to `ca_file`) and a server certificate for 127.0.0.1 it signed."""
+    """An authority (its certificate to `ca_file`) and a server certificate it signed, for 127.0.0.1
+    and SERVER_NAME."""
     now = datetime.now(UTC)
 
     def certificate(subject: str, key, issuer: x509.Name, signing_key, *, authority: bool):
@@ -207,8 +212,8 @@ def write_certificates(ca_file: Path, certificate_file: Path, key_file: Path) ->
                 key_encipherment=False, data_encipherment=False, key_agreement=False,
                 encipher_only=False, decipher_only=False), critical=True)
         else:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            builder = builder.add_extension(x509.SubjectAlternativeName([
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName(SERVER_NAME)]),
                 critical=False)
         return builder.sign(signing_key, hashes.SHA256())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -14,6 +15,7 @@ from services.kit.config import ServiceConfig
 from services.kit.db import make_engine, upgrade
 from tests.conftest import SERVICES_DIR
 from tests.database_roles.rds_like import (
+    SERVER_NAME,
     RdsLikeDatabase,
     machine_binaries,
     own_server,
@@ -66,3 +68,20 @@ def test_a_server_with_another_authoritys_certificate_is_refused(server_like_rds
         engine.dispose()
     with pytest.raises(OperationalError, match="certificate verify failed"):
         upgrade(SERVICES_DIR / "orders", orders_config(database, tmp_path / "ca.pem"))
+
+
+def test_through_a_port_forward_psql_verifies_the_endpoints_name(server_like_rds):
+    """README, "Reach the database (dev)": libpq connects to `hostaddr` (the forwarded port) and
+    checks the certificate against `host` (the endpoint), so verify-full works through the bastion."""
+    database, ca_file = server_like_rds
+
+    def psql(host: str) -> psycopg.Connection:
+        return psycopg.connect(
+            host=host, hostaddr="127.0.0.1", port=database.port, dbname=database.name,
+            user=database.roles["orders"], password=database.password("orders"),
+            sslmode="verify-full", sslrootcert=str(ca_file), connect_timeout=5)
+
+    with psql(SERVER_NAME) as conn:
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+    with pytest.raises(psycopg.OperationalError, match="does not match host name"):
+        psql("another.sweetdream.test")
