@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Insert, bindparam, delete, select
+from sqlalchemy import Insert, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -82,7 +82,7 @@ def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) 
         raise Conflict("The cart changed while adding; please try again")
     item_id, total = row
     item = CartItem(id=item_id, cart_id=cart_id, product_id=product_id, size_id=size.id,
-                    quantity=total, product=product, size=size)
+                    quantity=total, updated_at=now, product=product, size=size)
     # A merge always ends above the quantity added, since a line holds at least one.
     return Added(item=item, created=total == quantity)
 
@@ -142,9 +142,41 @@ def clear(customer_id: int, before: datetime | None = None) -> None:
     session.commit()
 
 
+def remove_ordered(customer_id: int, ordered_at: datetime, lines: list[tuple[int, str, int]]) -> None:
+    """Take what an order bought out of the cart: each (product, size, quantity) ordered comes off its
+    line, and a line left with nothing goes. Lines the order did not buy stay, and so do lines changed
+    after `ordered_at` (the shopper's new choice). The lines it changes are marked as changed after
+    `ordered_at` whatever this host's clock says, so a retry of the same call finds nothing to take."""
+    session = db_session()
+    changed_at = max(utcnow(), ordered_at + timedelta(microseconds=1))
+    # Parameter names differ from the columns': an UPDATE keeps those for its SET clause.
+    params = [{"customer": customer_id, "product": product_id, "size": size, "ordered": quantity,
+               "ordered_at": ordered_at.astimezone(UTC), "changed_at": changed_at}
+              for product_id, size, quantity in lines]
+    session.execute(_REMOVE_ORDERED_LINE, params)
+    session.execute(_TAKE_ORDERED_QUANTITY, params)
+    session.commit()
+
+
 # Core, built once: orders clears a cart after every order placed.
 _DELETE_CART = delete(Cart.__table__).where(Cart.__table__.c.customer_id == bindparam("customer_id"))
 _DELETE_LINES_BEFORE = delete(CartItem.__table__).where(
     CartItem.__table__.c.cart_id == select(Cart.id).where(
         Cart.customer_id == bindparam("customer_id")).scalar_subquery(),
     CartItem.__table__.c.updated_at <= bindparam("before"))
+
+_items = CartItem.__table__.c
+_ORDERED_LINE = (
+    _items.cart_id == select(Cart.id).where(Cart.customer_id == bindparam("customer")).scalar_subquery(),
+    _items.product_id == bindparam("product"),
+    _items.size_id == select(ProductSize.id).where(
+        ProductSize.product_id == bindparam("product"), ProductSize.label == bindparam("size"),
+    ).scalar_subquery(),
+    _items.updated_at <= bindparam("ordered_at"),
+)
+# The line goes when the order took all of it; otherwise the order's quantity comes off it.
+_REMOVE_ORDERED_LINE = delete(CartItem.__table__).where(
+    *_ORDERED_LINE, _items.quantity <= bindparam("ordered"))
+_TAKE_ORDERED_QUANTITY = update(CartItem.__table__).where(
+    *_ORDERED_LINE, _items.quantity > bindparam("ordered")).values(
+    quantity=_items.quantity - bindparam("ordered"), updated_at=bindparam("changed_at"))

@@ -22,6 +22,7 @@ from .schemas import (
     CartClearQuery,
     CartItemIn,
     CartItemOut,
+    CartOrdered,
     CartOut,
     CartQuantityIn,
     CategoriesQuery,
@@ -354,6 +355,19 @@ def update_cart_item(id: int, json: CartQuantityIn):
 def remove_cart_item(id: int):
     """Remove a line (the cart's owner)."""
     carts.remove_item(id, current_user())
+    return "", 204
+
+
+@bp.post(f"/api/cart/user/<{ID}:user_id>/ordered")
+@require_auth
+@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 422, *BODY_ERRORS)),
+               security=BEARER_AUTH, tags=["cart"])
+def cart_ordered(user_id: int, json: CartOrdered):
+    """Take what an order bought out of the customer's cart, and nothing else (the customer, or an
+    admin). Orders calls it after every order; calling it again changes nothing."""
+    ensure_self_or_admin(user_id)
+    carts.remove_ordered(user_id, json.ordered_at,
+                         [(line.product_id, line.size, line.quantity) for line in json.items])
     return "", 204
 
 

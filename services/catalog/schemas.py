@@ -272,6 +272,19 @@ class CartClearQuery(CamelModel):
                                   "with an offset): orders clears what an order took, not what came after")
 
 
+class OrderedLine(CamelModel):
+    product_id: Id
+    size: SizeLabel
+    quantity: Quantity
+
+
+class CartOrdered(CamelModel):
+    ordered_at: AwareDatetime = Field(
+        description="When the order was placed (ISO-8601 with an offset): lines changed after it are a "
+                    "new choice and stay as they are")
+    items: list[OrderedLine] = Field(min_length=1, max_length=100)
+
+
 class CartItemOut(CamelModel):
     id: int
     product_id: int
@@ -282,6 +295,7 @@ class CartItemOut(CamelModel):
     line_total: int
     image_url: str
     available: bool = Field(description="False once the product is deactivated; not in the totals")
+    updated_at: str = Field(description="When the line was last added to or changed (ISO-8601 UTC)")
 
 
 class CartOut(CamelModel):
@@ -341,6 +355,7 @@ def cart_item_json(item: CartItem) -> dict:
         "lineTotal": item.size.price * item.quantity,
         "imageUrl": image_url(item.product.image),
         "available": item.product.active,
+        "updatedAt": as_utc(item.updated_at).isoformat(timespec="microseconds").replace("+00:00", "Z"),
     }
 
 

@@ -11,7 +11,7 @@ from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, error_fields
 from tests.conftest import assert_error, live_server
 
 ITEM_KEYS = {"id", "productId", "productName", "size", "unitPrice", "quantity", "lineTotal",
-             "imageUrl", "available"}
+             "imageUrl", "available", "updatedAt"}
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def test_add_then_read_the_cart(client, auth, add):
     assert added.status_code == 201
     item = added.get_json()
     assert set(item) == ITEM_KEYS
-    assert item | {"id": 0} == {"id": 0, "productId": 1, "productName": "Mousse Dâu", "size": "16cm",
+    assert datetime.fromisoformat(item["updatedAt"]) > datetime.now(UTC) - timedelta(minutes=1)
+    assert item | {"id": 0, "updatedAt": None} == {"id": 0, "updatedAt": None, "productId": 1, "productName": "Mousse Dâu", "size": "16cm",
                                 "unitPrice": 120000, "quantity": 2, "lineTotal": 240000,
                                 "imageUrl": "/api/images/mousse-dau.svg", "available": True}
     add(4, "1 cái", 3)
@@ -105,6 +106,10 @@ def test_cart_needs_a_valid_token(client, tokens):
     assert_error(client.patch("/api/cart/1", json={"quantity": 1}), 401, "unauthorized")
     assert_error(client.delete("/api/cart/1"), 401, "unauthorized")
     assert_error(client.delete(f"/api/cart/user/{CUSTOMER}"), 401, "unauthorized")
+    report = {"orderedAt": "2026-11-24T10:00:00Z", "items": [{"productId": 1, "size": "12cm", "quantity": 1}]}
+    assert_error(client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=report), 401, "unauthorized")
+    assert_error(client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=report, headers=expired),
+                 401, "token_expired")
 
 
 def test_another_customers_cart_is_403(client, auth, add):
@@ -188,6 +193,85 @@ def test_clear_before_a_moment_keeps_the_lines_changed_after_it(client, auth, ad
                              headers=auth(CUSTOMER))
     assert response.status_code == 204
     assert [(i["productId"], i["quantity"]) for i in cart(client, auth)["items"]] == [(3, 2), (4, 1)]
+
+
+def ordered(client, auth, lines, ordered_at=None, user_id=CUSTOMER, as_user=None, role="CUSTOMER"):
+    """What orders sends after an order: the lines it bought, and when."""
+    body = {"orderedAt": (ordered_at or datetime.now(UTC)).isoformat(),
+            "items": [{"productId": product_id, "size": size, "quantity": quantity}
+                      for product_id, size, quantity in lines]}
+    return client.post(f"/api/cart/user/{user_id}/ordered", json=body, headers=auth(as_user or user_id, role))
+
+
+def lines(client, auth, user_id=CUSTOMER):
+    return [(i["productId"], i["size"], i["quantity"]) for i in cart(client, auth, user_id)["items"]]
+
+
+def test_an_order_takes_only_what_it_bought_out_of_the_cart(client, auth, add):
+    add(1, "12cm", 3)  # 2 of 3 ordered
+    add(3, "12cm", 1)  # all ordered
+    add(4, "1 cái", 2)  # not in the order: another tab added it after the checkout page was shown
+    response = ordered(client, auth, [(1, "12cm", 2), (3, "12cm", 1)])
+    assert response.status_code == 204
+    assert lines(client, auth) == [(1, "12cm", 1), (4, "1 cái", 2)]
+
+
+def test_an_order_keeps_lines_changed_after_it(client, auth, add):
+    add(1, "12cm", 2)
+    time.sleep(0.01)
+    ordered_at = datetime.now(UTC)
+    time.sleep(0.01)
+    add(1, "12cm", 1)  # changed after the order: the shopper's new choice stands as it is
+    in_vietnam = ordered_at.astimezone(timezone(timedelta(hours=7)))
+    assert ordered(client, auth, [(1, "12cm", 2)], ordered_at=in_vietnam).status_code == 204
+    assert lines(client, auth) == [(1, "12cm", 3)]
+
+
+def test_telling_the_cart_twice_takes_the_order_off_once(client, auth, add):
+    """Orders retries when it gets no answer; the first call may have gone through."""
+    add(1, "12cm", 5)
+    ordered_at = datetime.now(UTC) + timedelta(seconds=2)  # orders' clock may run ahead of ours
+    for _ in range(2):
+        assert ordered(client, auth, [(1, "12cm", 2)], ordered_at=ordered_at).status_code == 204
+    assert lines(client, auth) == [(1, "12cm", 3)]
+
+
+def test_ordering_keeps_deactivated_and_unknown_lines(client, auth, admin, add):
+    add(1, "12cm", 1)
+    add(3, "12cm", 1)
+    client.patch("/api/products/3", json={"active": False}, headers=admin)
+    assert ordered(client, auth, [(1, "12cm", 1), (2, "12cm", 1), (1, "Nope", 1)]).status_code == 204
+    assert lines(client, auth) == [(3, "12cm", 1)]
+
+
+def test_ordering_from_an_empty_or_missing_cart_is_fine(client, auth):
+    assert ordered(client, auth, [(1, "12cm", 1)], user_id=OTHER_CUSTOMER).status_code == 204
+
+
+def test_only_the_customer_or_an_admin_tells_the_cart(client, auth, add):
+    add(1, "12cm", 2)
+    assert_error(ordered(client, auth, [(1, "12cm", 2)], as_user=OTHER_CUSTOMER), 403, "forbidden")
+    assert lines(client, auth) == [(1, "12cm", 2)]
+    assert ordered(client, auth, [(1, "12cm", 2)], as_user=ADMIN, role="ADMIN").status_code == 204
+    assert lines(client, auth) == []
+
+
+@pytest.mark.parametrize("body", [
+    {"items": [{"productId": 1, "size": "12cm", "quantity": 1}]},
+    {"orderedAt": "2026-11-24T10:00:00", "items": [{"productId": 1, "size": "12cm", "quantity": 1}]},
+    {"orderedAt": "2026-11-24T10:00:00Z", "items": []},
+    {"orderedAt": "2026-11-24T10:00:00Z", "items": [{"productId": 1, "size": "12cm", "quantity": 0}]},
+    {"orderedAt": "2026-11-24T10:00:00Z", "items": [{"productId": "1", "size": "12cm", "quantity": 1}]},
+    {"orderedAt": "2026-11-24T10:00:00Z", "items": [{"productId": 1, "size": "x" * 21, "quantity": 1}]},
+    {"orderedAt": "2026-11-24T10:00:00Z", "items": [{"productId": 2**40, "size": "12cm", "quantity": 1}]},
+    {"orderedAt": "2026-11-24T10:00:00Z",
+     "items": [{"productId": 1, "size": "12cm", "quantity": 1}] * 101},
+])
+def test_a_malformed_order_report_is_refused_and_changes_nothing(client, auth, add, body):
+    add(1, "12cm", 1)
+    response = client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=body, headers=auth(CUSTOMER))
+    assert_error(response, 422, "validation_error")
+    assert lines(client, auth) == [(1, "12cm", 1)]
 
 
 @pytest.mark.parametrize("before", ["2026-11-24T10:00:00", "yesterday", "99999-01-01T00:00:00Z", ""])
