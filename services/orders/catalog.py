@@ -1,4 +1,4 @@
-"""The orders service's view of the catalog: batch price lookup and clearing a cart."""
+"""The orders service's view of the catalog: batch price lookup, and taking an order out of the cart."""
 
 from __future__ import annotations
 
@@ -81,21 +81,27 @@ class CatalogClient:
             raise _unavailable()
         return quotes
 
-    def clear_cart(self, user_id: int, token: str | None, ordered_at: datetime) -> bool:
-        """After the order is committed, remove the cart's lines changed up to `ordered_at`.
+    def take_ordered(self, user_id: int, token: str | None, ordered_at: datetime,
+                     lines: list[tuple[int, str, int]]) -> bool:
+        """After the order is committed, take what it bought out of the customer's cart.
 
-        Never raises. When the catalog cannot answer, the clear is tried again in the background
+        Never raises. When the catalog cannot answer, the call is tried again in the background
         (CLEAR_RETRY_DELAYS_S): a catalog that was restarting does not leave the ordered cakes in
-        the cart, and lines the shopper adds meanwhile stay (the catalog keeps those newer than
-        `ordered_at`). A refusal (4xx) is not retried.
+        the cart. Lines the order did not buy stay, and so do lines changed after `ordered_at`. A
+        refusal (4xx) is not retried.
         """
-        return self._clear(user_id, token, ordered_at.isoformat(), CLEAR_RETRY_DELAYS_S)
+        report = {"orderedAt": ordered_at.isoformat(),
+                  "items": [{"productId": pid, "size": size, "quantity": quantity}
+                            for pid, size, quantity in lines]}
+        return self._take_ordered(user_id, token, report, CLEAR_RETRY_DELAYS_S)
 
-    def _clear(self, user_id: int, token: str | None, before: str, retry_delays: tuple[float, ...]) -> bool:
+    def _take_ordered(self, user_id: int, token: str | None, report: dict,
+                      retry_delays: tuple[float, ...]) -> bool:
         fields = {"userId": user_id, "retriesLeft": len(retry_delays)}
         try:
-            response = self.http.delete(f"/api/cart/user/{user_id}", token=token,
-                                        params={"before": before})
+            # Safe to repeat: the catalog marks what it took, so a second call takes nothing.
+            response = self.http.post(f"/api/cart/user/{user_id}/ordered", token=token, json=report,
+                                      idempotent=True)
         except ServiceUnavailable:
             log.warning("could not clear the cart: catalog unavailable", extra={"fields": fields})
         else:
@@ -106,8 +112,8 @@ class CatalogClient:
             if response.status_code < 500:
                 return False
         if retry_delays:
-            retry = threading.Timer(retry_delays[0], self._clear,
-                                    (user_id, token, before, retry_delays[1:]))
+            retry = threading.Timer(retry_delays[0], self._take_ordered,
+                                    (user_id, token, report, retry_delays[1:]))
             retry.daemon = True  # a stopping worker does not wait for it
             retry.start()
         else:

@@ -45,7 +45,7 @@ class CatalogFaults:
                 status, body = self.price_answer
                 start_response(status, [("Content-Type", "application/json")])
                 return [body]
-            if method == "DELETE" and path.startswith("/api/cart/user/") and self.fail_cart_clear:
+            if path.startswith("/api/cart/user/") and path.endswith("/ordered") and self.fail_cart_clear:
                 start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "application/json")])
                 return [b'{"error": {"code": "internal_error", "message": "injected", "details": null}}']
             return wsgi_app(environ, start_response)

@@ -286,6 +286,20 @@ def test_the_customers_cart_is_cleared_after_the_order(client, auth, catalog, to
     assert _cart_items(catalog, tokens, shopper) == []
 
 
+def test_the_order_takes_only_what_it_bought_out_of_the_cart(client, auth, catalog, tokens):
+    """A second tab added a cake after the checkout page was shown: it stays in the cart."""
+    shopper = 4545
+    for product_id, quantity in ((1, 3), (3, 1)):
+        requests.post(f"{catalog.url}/api/cart", headers=tokens.headers(shopper), timeout=5,
+                      json={"productId": product_id, "size": "12cm", "quantity": quantity})
+
+    response = client.post("/api/orders", json=order_body((1, "12cm", 2)), headers=auth(shopper))
+
+    assert response.status_code == 201
+    left = _cart_items(catalog, tokens, shopper)
+    assert [(i["productId"], i["quantity"]) for i in left] == [(1, 1), (3, 1)]
+
+
 def test_admin_order_clears_the_customers_cart_with_the_admins_token(client, auth, catalog, tokens):
     shopper = 4343
     requests.post(f"{catalog.url}/api/cart", headers=tokens.headers(shopper), timeout=5,
@@ -301,7 +315,7 @@ def test_a_failing_cart_clear_never_fails_the_order(client, app, auth, catalog, 
     catalog.faults.fail_cart_clear = True
     response = client.post("/api/orders", json=order_body((1, "12cm", 1)), headers=auth(CUSTOMER))
     assert response.status_code == 201, response.get_json()
-    assert ("DELETE", f"/api/cart/user/{CUSTOMER}") in catalog.faults.calls
+    assert ("POST", f"/api/cart/user/{CUSTOMER}/ordered") in catalog.faults.calls
     assert row_counts(app)["orders"] == 1
     messages = [r.getMessage() for r in caplog.records]
     assert "could not clear the cart" in messages
@@ -326,7 +340,7 @@ def test_a_cart_the_catalog_could_not_clear_is_cleared_once_it_is_back(client, a
     while [i["productId"] for i in _cart_items(catalog, tokens, shopper)] != [3]:
         assert time.monotonic() < deadline, _cart_items(catalog, tokens, shopper)
         time.sleep(0.05)
-    clears = [call for call in catalog.faults.calls if call == ("DELETE", f"/api/cart/user/{shopper}")]
+    clears = [call for call in catalog.faults.calls if call == ("POST", f"/api/cart/user/{shopper}/ordered")]
     assert 2 <= len(clears) <= 4  # the failed one, then background tries until one succeeds
 
 
