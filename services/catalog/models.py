@@ -19,8 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from services.kit.db import utcnow
-
-from .search import normalize
+from services.kit.text import normalize
 
 QUANTITY_MAX = 99  # per cart line, as the shop allows
 

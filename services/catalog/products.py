@@ -10,10 +10,10 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from services.kit.db import MAX_ID, db_session
 from services.kit.errors import NotFound
+from services.kit.text import normalize, tokens
 
 from .models import Category, Product, ProductSize
 from .schemas import CatalogContext, PriceLineIn, ProductsQuery
-from .search import normalize, tokens
 
 # Relevance of a product to a search, best first (README "Search" documents the same rule).
 RANK_EXACT_NAME = 100  # the name is the query: "mousse dau" → Mousse Dâu

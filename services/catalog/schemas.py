@@ -9,9 +9,9 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, field_val
 
 from services.kit.api import CamelModel, Id
 from services.kit.db import as_utc
+from services.kit.text import normalize
 
 from .models import QUANTITY_MAX, CartItem, Category, Product, ProductSize
-from .search import normalize
 
 PRICE_MAX = 1_000_000_000  # VND; no cake costs a billion đồng
 PAGE_SIZE_MAX = 100

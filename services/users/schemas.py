@@ -19,13 +19,10 @@ from pydantic import (
 
 from services.kit.api import CamelModel
 from services.kit.db import as_utc
+from services.kit.text import MULTI_LINE, SINGLE_LINE
 
 from .models import ADDRESS_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
 from .passwords import MAX_PASSWORD_BYTES, check_password_policy
-
-# No control characters: they have no place in a name and PostgreSQL refuses NUL outright.
-SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
-MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # an address may span lines
 
 
 def normalise_email(value: str) -> str:

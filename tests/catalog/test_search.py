@@ -2,7 +2,8 @@
 
 import pytest
 
-from services.catalog.search import normalize, slugify, tokens
+from services.catalog.search import slugify
+from services.kit.text import normalize, tokens
 from tests.catalog.conftest import error_fields, names
 from tests.conftest import assert_error
 

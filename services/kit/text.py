@@ -1,0 +1,35 @@
+"""Free text, for every service: which characters it may hold, and the folded form searches compare.
+
+Folding (lower case, accents removed, đ → d, punctuation → spaces) lets what a Vietnamese shopper
+types without accents match what was written with them. A service stores the folded copy of a
+searchable column next to it and matches folded query words with LIKE, which behaves identically
+on PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# No control characters: they have no place in a name and PostgreSQL refuses NUL outright.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # an address or a note may span lines
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+# đ/Đ is a letter of its own, not d plus a combining mark, so NFD leaves it alone.
+_LETTER_FOLDS = str.maketrans({"đ": "d", "Đ": "d"})
+
+
+def normalize(text: str | None) -> str:
+    """'Bánh Kem Bắp!' → 'banh kem bap'; 'Đậu' → 'dau'."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFD", text.translate(_LETTER_FOLDS))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    return _NOT_WORD.sub(" ", bare).strip()
+
+
+def tokens(query: str) -> list[str]:
+    """Distinct normalised words of a query, longest first (the most selective LIKE first)."""
+    words = dict.fromkeys(normalize(query).split())
+    return sorted(words, key=len, reverse=True)
