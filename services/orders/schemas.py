@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.kit.api import CamelModel, Id
 from services.kit.db import as_utc
+from services.kit.text import MULTI_LINE, SINGLE_LINE
 
 from .models import TRANSITIONS, Order, OrderStatus
 
@@ -21,15 +22,15 @@ Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
 
 class OrderItemIn(CamelModel):
     product_id: Id
-    size: str = Field(min_length=1, max_length=20)
+    size: str = Field(min_length=1, max_length=20, pattern=SINGLE_LINE)
     quantity: int = Field(strict=True, ge=1, le=99)
     price: Money | None = Field(default=None, description="Unit price the shopper saw; checked, never used")
 
 
 class OrderIn(CamelModel):
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
-    shipping_address: str = Field(min_length=1, max_length=500)
-    notes: str | None = Field(default=None, max_length=1000)
+    shipping_address: str = Field(min_length=1, max_length=500, pattern=MULTI_LINE)
+    notes: str | None = Field(default=None, max_length=1000, pattern=MULTI_LINE)
     user_id: Id | None = Field(default=None, description="The customer; only admins may name another")
     total_amount: Money | None = Field(default=None, description="Total the shopper saw; checked")
 

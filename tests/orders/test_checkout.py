@@ -210,6 +210,13 @@ def test_admin_role_signed_by_another_key_is_401(client, tokens):
      "shippingAddress"),
     (order_body((1, "12cm", 1)) | {"shippingAddress": "x" * 501}, "shippingAddress"),
     (order_body((1, "12cm", 1)) | {"notes": "x" * 1001}, "notes"),
+    # Control characters, refused as the users service refuses them (services/kit/text.py).
+    (order_body((1, "12cm", 1)) | {"shippingAddress": "a\u0001b"}, "shippingAddress"),
+    (order_body((1, "12cm", 1)) | {"shippingAddress": "12 Lê Lợi\u0000"}, "shippingAddress"),
+    (order_body((1, "12cm", 1)) | {"notes": "Ít ngọt\u001b[31m"}, "notes"),
+    (order_body((1, "12cm", 1)) | {"notes": "x\u007f"}, "notes"),
+    ({"items": [{"productId": 1, "size": "12\u0000cm", "quantity": 1}], "shippingAddress": ADDRESS},
+     "items.0.size"),
     (order_body((1, "12cm", 1)) | {"totalAmount": 10**13}, "totalAmount"),
     (order_body((1, "12cm", 1)) | {"totalAmount": "120000"}, "totalAmount"),
     (order_body((1, "12cm", 1)) | {"userId": "1001"}, "userId"),
@@ -222,6 +229,15 @@ def test_invalid_bodies_are_422_and_write_nothing(client, app, auth, body, field
                          422, "validation_error")
     assert any(d["field"] == field for d in error["details"]), error["details"]
     assert row_counts(app) == NO_ROWS
+
+
+def test_an_address_and_notes_may_span_lines(client, auth):
+    address, notes = "12 Lê Lợi\nQuận 1", "Gọi trước 15 phút\r\n\tÍt ngọt"
+    response = client.post("/api/orders", json=order_body((1, "12cm", 1), shippingAddress=address,
+                                                          notes=notes), headers=auth(CUSTOMER))
+    assert response.status_code == 201, response.get_json()
+    stored = client.get(response.headers["Location"], headers=auth(CUSTOMER)).get_json()
+    assert (stored["shippingAddress"], stored["notes"]) == (address, notes)
 
 
 def test_unknown_product_and_size_are_422_with_reasons(client, app, auth):
