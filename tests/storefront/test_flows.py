@@ -301,3 +301,55 @@ def test_concurrent_submits_of_one_checkout_form_make_one_order(stack):
     orders = stack.api("GET", f"/api/orders/user/{shopper['user']['id']}", shopper["token"]).json()
     assert orders["total"] == 1
     assert responses[0].headers["Location"] == f"/orders/{orders['orders'][0]['id']}?placed=1"
+
+
+def _checkout_in_two_tabs(stack):
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add", {
+        "productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    tabs = [_hidden_fields(client.get("/checkout").text, "checkout-form") for _ in range(2)]
+    return shopper, client, tabs
+
+
+def _orders_of(stack, shopper) -> list[dict]:
+    return stack.api("GET", f"/api/orders/user/{shopper['user']['id']}", shopper["token"]).json()["orders"]
+
+
+def test_a_second_tab_showing_the_same_cart_does_not_order_it_again(stack):
+    shopper, client, (first_tab, second_tab) = _checkout_in_two_tabs(stack)
+    address = ("shippingAddress", "5 Hai Bà Trưng")
+
+    placed = client.post("/checkout", data=[*first_tab, address])
+    again = client.post("/checkout", data=[*second_tab, address])
+
+    assert len(_orders_of(stack, shopper)) == 1
+    assert placed.status_code == again.status_code == 302
+    assert again.headers["Location"] == placed.headers["Location"]  # the order already placed
+
+
+def test_a_second_tab_with_other_details_is_told_the_cart_was_ordered(stack):
+    shopper, client, (first_tab, second_tab) = _checkout_in_two_tabs(stack)
+
+    client.post("/checkout", data=[*first_tab, ("shippingAddress", "5 Hai Bà Trưng")])
+    again = client.post("/checkout", data=[*second_tab, ("shippingAddress", "9 Pasteur")])
+
+    [order] = _orders_of(stack, shopper)
+    assert order["shippingAddress"] == "5 Hai Bà Trưng"
+    assert again.status_code == 302 and again.headers["Location"] == "/orders"
+    assert "Giỏ hàng này đã được đặt hàng từ một trang khác." in client.get("/orders").text
+
+
+def test_a_changed_cart_is_a_new_order(stack):
+    """The same cakes ordered again later, after the cart emptied and filled again, are not a replay."""
+    shopper, client, (first_tab, _) = _checkout_in_two_tabs(stack)
+    address = ("shippingAddress", "5 Hai Bà Trưng")
+    client.post("/checkout", data=[*first_tab, address])
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add", {
+        "productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+
+    next_page = _hidden_fields(client.get("/checkout").text, "checkout-form")
+    assert dict(next_page)["checkoutToken"] != dict(first_tab)["checkoutToken"]
+    assert client.post("/checkout", data=[*next_page, address]).status_code == 302
+    assert len(_orders_of(stack, shopper)) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -19,6 +20,7 @@ MAX_QUANTITY = 99
 # the idempotency key; it answers 409 "in progress" and we ask again briefly for the same order.
 IN_PROGRESS_RETRIES = 10
 IN_PROGRESS_WAIT_S = 0.3
+CHECKOUT_KEYS = uuid.UUID("5b0d8a43-1c55-4b8e-9a65-0f3f3c8b2d17")  # the uuid5 namespace of checkout_key()
 
 
 def _int(value: str | None, default: int | None = None) -> int | None:
@@ -107,12 +109,20 @@ def remove(item_id: int):
     return redirect(url_for("cart.view"))
 
 
+def checkout_key(cart: dict) -> str:
+    """The order's Idempotency-Key, one per cart as it stands: every checkout page showing the same
+    cart (a second tab, another device) confirms the same order, so they cannot place it twice,
+    and any change to the cart makes a new key. Lines keep their id and change `updatedAt`."""
+    lines = sorted((item["id"], item["updatedAt"], item["quantity"]) for item in cart["available"])
+    return str(uuid.uuid5(CHECKOUT_KEYS, json.dumps([cart["userId"], lines])))
+
+
 def _checkout_page(cart: dict, address: str, notes: str = "", errors: dict | None = None,
                    message: str | None = None, status: int = 200):
     totals = cart_totals(cart)
     return render_template("shop/checkout.html", cart=cart, totals=totals, address=address,
                            notes=notes, errors=errors or {}, message=message,
-                           checkout_token=str(uuid.uuid4())), status
+                           checkout_token=checkout_key(cart)), status
 
 
 @bp.get("/checkout")
@@ -163,6 +173,10 @@ def place_order():
     try:
         order = _post_order(body, token)
     except ApiError as exc:
+        if exc.code == "idempotency_key_reused":
+            # This cart was ordered from another page (tab or device) with other details.
+            flash("Giỏ hàng này đã được đặt hàng từ một trang khác. Đơn hàng của bạn ở dưới đây.", "info")
+            return redirect(url_for("orders.history"))
         if exc.status not in (409, 422):
             raise
         cart = load_cart()
