@@ -9,14 +9,7 @@ from services.kit.auth import Principal
 from services.kit.db import db_session, utcnow
 from services.kit.errors import Conflict, NotFound
 
-from .models import (
-    ADMIN_CANCELLABLE,
-    OWNER_CANCELLABLE,
-    TRANSITIONS,
-    Order,
-    OrderStatus,
-    OrderStatusHistory,
-)
+from .models import TRANSITIONS, Order, OrderStatus, OrderStatusHistory, next_statuses
 from .schemas import order_json
 
 
@@ -34,27 +27,25 @@ def visible_order(order_id: int, caller: Principal, *, lock: bool = False) -> Or
 
 def change_status(order_id: int, target: OrderStatus, caller: Principal) -> dict:
     """Admin status update: only the transitions of DESIGN.md."""
-    order = visible_order(order_id, caller, lock=True)
-    current = OrderStatus(order.status)
-    allowed = TRANSITIONS[current]
-    if target not in allowed:
-        raise _invalid_transition(current, target, allowed)
-    return _apply(order, current, target, caller)
+    return _move(order_id, target, caller)
 
 
 def cancel(order_id: int, caller: Principal) -> dict:
     """The owner may cancel while PENDING; an admin while PENDING or PROCESSING."""
+    return _move(order_id, OrderStatus.CANCELLED, caller)
+
+
+def _move(order_id: int, target: OrderStatus, caller: Principal) -> dict:
     order = visible_order(order_id, caller, lock=True)
     current = OrderStatus(order.status)
-    cancellable = ADMIN_CANCELLABLE if caller.is_admin else OWNER_CANCELLABLE
-    if current not in cancellable:
-        # What this caller could do instead: a customer can do nothing more with it.
-        allowed = TRANSITIONS[current] if caller.is_admin else ()
+    allowed = next_statuses(current, is_admin=caller.is_admin)
+    if target not in allowed:
         message = None
-        if current in ADMIN_CANCELLABLE:
+        # A step the shop may still take: for an owner (who can only cancel), a PROCESSING order.
+        if target in TRANSITIONS[current]:
             message = "This order is already being prepared; only the shop can cancel it now"
-        raise _invalid_transition(current, OrderStatus.CANCELLED, allowed, message)
-    return _apply(order, current, OrderStatus.CANCELLED, caller)
+        raise _invalid_transition(current, target, allowed, message)
+    return _apply(order, current, target, caller)
 
 
 def _apply(order: Order, current: OrderStatus, target: OrderStatus, caller: Principal) -> dict:
@@ -70,7 +61,7 @@ def _apply(order: Order, current: OrderStatus, target: OrderStatus, caller: Prin
         session.rollback()
         raise Conflict("The order was changed by someone else at the same time; reload and retry",
                        code="concurrent_update") from exc
-    return order_json(order)
+    return order_json(order, caller)
 
 
 def _invalid_transition(current: OrderStatus, target: OrderStatus, allowed, message: str | None = None):

@@ -43,9 +43,16 @@ TRANSITIONS: dict[OrderStatus, tuple[OrderStatus, ...]] = {
     OrderStatus.DELIVERED: (),
     OrderStatus.CANCELLED: (),
 }
-# Who may cancel: the owner only while nothing has been baked; an admin until it ships.
+# The owner may only cancel, and only while nothing has been baked; an admin follows TRANSITIONS.
 OWNER_CANCELLABLE = frozenset({OrderStatus.PENDING})
-ADMIN_CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.PROCESSING})
+
+
+def next_statuses(status: OrderStatus, *, is_admin: bool) -> tuple[OrderStatus, ...]:
+    """The statuses this caller may move an order in `status` to: what the API lists as
+    `nextStatuses` and, with a 409, as `allowedNextStatuses`."""
+    if is_admin:
+        return TRANSITIONS[status]
+    return (OrderStatus.CANCELLED,) if status in OWNER_CANCELLABLE else ()
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OrderStatus)
 

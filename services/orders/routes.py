@@ -75,7 +75,8 @@ def user_orders(user_id: int, query: PageQuery):
                security=BEARER_AUTH, tags=["orders"])
 def get_order(order_id: int):
     """One order with its items and status history (the owner or an admin)."""
-    return jsonify(order_json(fulfilment.visible_order(order_id, current_user())))
+    caller = current_user()
+    return jsonify(order_json(fulfilment.visible_order(order_id, caller), caller))
 
 
 @bp.patch(f"/api/orders/<{ID}:order_id>/status")

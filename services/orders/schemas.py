@@ -8,10 +8,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.kit.api import CamelModel, Id
+from services.kit.auth import Principal, current_user
 from services.kit.db import as_utc
 from services.kit.text import MULTI_LINE, SINGLE_LINE
 
-from .models import TRANSITIONS, Order, OrderStatus
+from .models import Order, OrderStatus, next_statuses
 
 MONEY_MAX = 10**12  # VND; far above any real basket, far below BIGINT
 MAX_ITEMS = 100  # the catalog prices at most 100 lines per lookup
@@ -114,7 +115,9 @@ class OrderOut(CamelModel):
     user_id: int
     placed_by: int
     status: OrderStatus
-    next_statuses: list[OrderStatus]
+    next_statuses: list[OrderStatus] = Field(description=(
+        "The statuses the caller may move the order to now: an admin, the next steps of the status "
+        "flow; the owner, CANCELLED while the order is PENDING, else none"))
     items: list[OrderItemOut]
     subtotal: int
     shipping_fee: int
@@ -179,14 +182,16 @@ def iso(moment: datetime) -> str:
     return as_utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def order_json(order: Order) -> dict:
+def order_json(order: Order, viewer: Principal | None = None) -> dict:
+    """The order as `viewer` (by default the request's caller) sees it: `nextStatuses` are theirs."""
     status = OrderStatus(order.status)
+    viewer = viewer or current_user()
     return {
         "id": order.id,
         "userId": order.customer_id,
         "placedBy": order.placed_by,
         "status": status.value,
-        "nextStatuses": [s.value for s in TRANSITIONS[status]],
+        "nextStatuses": [s.value for s in next_statuses(status, is_admin=viewer.is_admin)],
         "items": [{
             "productId": item.product_id,
             "productName": item.product_name,

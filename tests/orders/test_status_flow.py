@@ -118,6 +118,29 @@ def test_cancel_rules(client, auth, order_in, status, owner_may, admin_may):
             assert "CANCELLED" not in error["details"]["allowedNextStatuses"]
 
 
+@pytest.mark.parametrize("status", STATUSES)
+def test_next_statuses_are_what_the_caller_may_do(client, auth, order_in, status):
+    """Every order the API shows lists the caller's own next steps, and a refusal lists the same."""
+    order = order_in(status)
+    owner_may = ["CANCELLED"] if status == "PENDING" else []
+    admin_may = [s for s in STATUSES if (status, s) in VALID]
+    for headers, may in ((auth(CUSTOMER), owner_may), (auth(ADMIN, "ADMIN"), admin_may)):
+        assert client.get(f"/api/orders/{order['id']}", headers=headers).get_json()["nextStatuses"] == may
+        listed = client.get(f"/api/orders/user/{CUSTOMER}", headers=headers).get_json()["orders"]
+        assert [o["nextStatuses"] for o in listed if o["id"] == order["id"]] == [may]
+        if "CANCELLED" not in may:
+            refused = assert_error(client.post(f"/api/orders/{order['id']}/cancel", headers=headers),
+                                   409, "invalid_transition")
+            assert refused["details"]["allowedNextStatuses"] == may
+    dashboard = client.get("/api/orders", headers=auth(ADMIN, "ADMIN")).get_json()["orders"]
+    assert [o["nextStatuses"] for o in dashboard if o["id"] == order["id"]] == [admin_may]
+
+
+def test_a_placed_order_lists_the_next_steps_of_whoever_placed_it(place):
+    assert place()["nextStatuses"] == ["CANCELLED"]
+    assert place(ADMIN, "ADMIN", userId=CUSTOMER)["nextStatuses"] == ["PROCESSING", "CANCELLED"]
+
+
 def test_owner_cancel_is_recorded_with_the_owner_as_actor(client, auth, place):
     order = place()
     cancelled = client.post(f"/api/orders/{order['id']}/cancel", headers=auth(CUSTOMER)).get_json()
