@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.kit.db import MAX_ID
 from services.kit.errors import Conflict, NotFound
+from services.kit.text import tokens
 
 from .models import Customer, Role
 from .schemas import normalise_email
@@ -74,13 +75,21 @@ def set_role(session: Session, customer: Customer, role: Role) -> Customer:
     return customer
 
 
+def _matching(query: str) -> ColumnElement[bool]:
+    """Part of the e-mail or name as typed, any case; or every word of the name without accents
+    ("nguyen lan" finds "Nguyễn Thị Lan"), as the catalog's search folds them."""
+    needle = query.lower()
+    as_typed = [func.lower(Customer.email).contains(needle, autoescape=True),
+                func.lower(Customer.name).contains(needle, autoescape=True)]
+    words = tokens(query)
+    # Folded words are [0-9a-z]+, so they carry no LIKE wildcards to escape.
+    folded = [and_(*[Customer.search_name.contains(word) for word in words])] if words else []
+    return or_(*as_typed, *folded)
+
+
 def list_customers(session: Session, *, query: str | None, page: int,
                    page_size: int) -> tuple[list[Customer], int]:
-    condition = None
-    if query:
-        needle = query.lower()
-        condition = or_(func.lower(Customer.email).contains(needle, autoescape=True),
-                        func.lower(Customer.name).contains(needle, autoescape=True))
+    condition = _matching(query) if query else None
     count = select(func.count()).select_from(Customer)
     items = select(Customer).order_by(Customer.id).limit(page_size).offset((page - 1) * page_size)
     if condition is not None:

@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, DateTime, Float, Index, String, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from services.kit.db import utcnow
+from services.kit.text import normalize
 
 
 class Base(DeclarativeBase):
@@ -38,6 +39,8 @@ class Customer(Base):
     email: Mapped[str] = mapped_column(String(EMAIL_MAX))
     password_hash: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(NAME_MAX))
+    # The name folded (no accents, any case) for the admin's search, kept in step by the validator.
+    search_name: Mapped[str] = mapped_column(String(NAME_MAX), default="", server_default="")
     phone: Mapped[str | None] = mapped_column(String(PHONE_MAX))
     address: Mapped[str | None] = mapped_column(String(ADDRESS_MAX))
     role: Mapped[str] = mapped_column(String(16), default=Role.CUSTOMER.value)
@@ -48,6 +51,11 @@ class Customer(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @validates("name")
+    def _keep_search_name(self, _key: str, value: str) -> str:
+        self.search_name = normalize(value)
+        return value
 
 
 # Case-insensitive uniqueness enforced by the database itself, on PostgreSQL and SQLite alike;

@@ -101,7 +101,8 @@ class RoleUpdate(CamelModel):
 
 class CustomerQuery(CamelModel):
     q: str | None = Field(default=None, max_length=100, pattern=SINGLE_LINE,
-                          description="Part of an e-mail or name, case-insensitive")
+                          description="Part of an e-mail or name, any case; name words match "
+                                      "without accents too (nguyen finds Nguyễn)")
     page: int = Field(default=1, ge=1, le=100_000)
     page_size: int = Field(default=20, ge=1, le=100)
 

@@ -147,6 +147,13 @@ def test_admin_searches_customers_and_changes_a_role(stack, admin):
     assert stack.api("GET", f"/api/customers/{customer_id}", stack.admin_token()).json()["role"] == "CUSTOMER"
 
 
+def test_admin_finds_customers_without_typing_accents(stack, admin):
+    shopper = stack.register(name="Nguyễn Thị Ánh Tuyết")
+    page = admin.get("/admin/customers", params={"q": "nguyen anh tuyet"})
+    assert page.status_code == 200 and page.text.count('data-testid="customer-row"') == 1
+    assert shopper["email"] in page.text
+
+
 def test_admin_order_filters_and_refused_transition(stack, admin):
     shopper, client = _shopper_client(stack)
     product = _first_product(stack)

@@ -137,6 +137,24 @@ def test_admin_searches_by_email_or_name(client, lan, minh, admin):
     assert emails("%") == set()  # LIKE wildcards are matched literally
     assert emails("_") == set()
     assert emails("nobody") == set()
+    # Accents are optional, as in the catalog's search; every word must be in the name.
+    assert emails("nguyen") == emails("Nguyễn") == emails("NGUYỄN") == {"lan@example.com"}
+    assert emails("lan nguyen") == emails("thi la") == {"lan@example.com"}
+    assert emails("tran van") == {"minh@example.com"}
+    assert emails("nguyen minh") == set()
+
+
+def test_admin_search_follows_a_rename_and_keeps_names_without_latin_letters(client, lan, register, admin):
+    def emails(q):
+        response = client.get("/api/customers", query_string={"q": q}, headers=bearer(admin["token"]))
+        return {c["email"] for c in response.get_json()["items"]}
+
+    renamed = client.patch(f"/api/customers/{lan['user']['id']}", json={"name": "Lê Thị Hoa"},
+                           headers=bearer(lan["token"]))
+    assert renamed.status_code == 200
+    assert emails("le hoa") == {"lan@example.com"} and emails("nguyen") == set()
+    register(email="wang@example.com", name="王小明")  # folds to nothing: matched as typed
+    assert emails("小明") == {"wang@example.com"}
 
 
 @pytest.mark.parametrize("query", ["page=0", "page=abc", "pageSize=0", "pageSize=101",
