@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.storefront.api import ApiError
+from services.storefront.api import ApiError, ApiUnavailable
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from .helpers import Browserless, csrf_token
@@ -171,6 +171,50 @@ def test_admin_order_filters_and_refused_transition(stack, admin):
     assert "không thể chuyển sang" in admin.get("/admin/orders").text
     detail = admin.get(f"/admin/orders/{order['id']}")
     assert detail.status_code == 200 and "9 Hai Bà Trưng" in detail.text
+
+
+def _order_for(stack, token: str, **fields) -> dict:
+    product = _first_product(stack)
+    response = stack.api("POST", "/api/orders", token, json={
+        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
+        "shippingAddress": "5 Nguyễn Du", **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_admin_order_page_shows_who_to_deliver_to(stack, admin):
+    shopper = stack.register(name="Lan Hồ")
+    stack.api("PATCH", f"/api/customers/{shopper['user']['id']}", shopper["token"],
+              json={"phone": "0901 234 567"})
+    order = _order_for(stack, shopper["token"])
+    contact = admin.get(f"/admin/orders/{order['id']}").text.split('data-testid="customer-contact"')[1]
+    contact = contact.split("</p>")[0]
+    assert "Lan Hồ" in contact and shopper["email"] in contact
+    assert 'href="tel:0901234567">0901 234 567</a>' in contact
+
+
+def test_admin_order_page_renders_while_the_users_api_is_down(stack, admin, monkeypatch):
+    shopper = stack.register(name="Lan Hồ")
+    order = _order_for(stack, shopper["token"])
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_get = api.get
+
+    def users_down(path, **kwargs):
+        if path.startswith("/api/customers/"):
+            raise ApiUnavailable()
+        return real_get(path, **kwargs)
+
+    monkeypatch.setattr(api, "get", users_down)
+    page = admin.get(f"/admin/orders/{order['id']}")
+    assert page.status_code == 200
+    assert f"Khách #{shopper['user']['id']}" in page.text and "5 Nguyễn Du" in page.text
+    assert "hệ thống tài khoản đang gián đoạn" in page.text and "Lan Hồ" not in page.text
+
+
+def test_admin_order_page_of_an_unknown_customer_says_so(stack, admin):
+    order = _order_for(stack, stack.admin_token(), userId=999_999)
+    page = admin.get(f"/admin/orders/{order['id']}")
+    assert page.status_code == 200 and "Không tìm thấy tài khoản của khách này." in page.text
 
 
 def test_profile_update_prefills_checkout(stack):

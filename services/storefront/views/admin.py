@@ -99,8 +99,28 @@ def orders():
 
 @bp.get("/orders/<int:order_id>")
 def order(order_id: int):
-    return render_template("admin/order.html", order=fetch_order(order_id),
+    found = fetch_order(order_id)
+    customer, contact_note = _customer_contact(found["userId"])
+    return render_template("admin/order.html", order=found, customer=customer, contact_note=contact_note,
                            back=request.full_path.rstrip("?"))
+
+
+# Why an order page shows no contact details, by the users API's answer; the page renders anyway.
+CONTACT_NOTES = {
+    404: "Không tìm thấy tài khoản của khách này.",
+    503: "Chưa lấy được tên, e-mail và số điện thoại: hệ thống tài khoản đang gián đoạn. "
+         "Hãy tải lại trang sau ít phút.",
+}
+
+
+def _customer_contact(customer_id: int) -> tuple[dict | None, str | None]:
+    """(the customer's account, None) from the users API as this admin, or (None, a note)."""
+    try:
+        return api().get(f"/api/customers/{segment(customer_id)}"), None
+    except ApiError as exc:
+        if exc.status not in CONTACT_NOTES:
+            raise
+        return None, CONTACT_NOTES[exc.status]
 
 
 @bp.post("/orders/<int:order_id>/status")
