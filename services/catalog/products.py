@@ -198,13 +198,15 @@ def price_lines(lines: list[PriceLineIn]) -> list[dict]:
         price = prices.get((line.product_id, line.size))
         reason = ("unknown_product" if name is None else "inactive" if not active
                   else "unknown_size" if price is None else None)
+        # Anyone may ask (the ALB routes /api/* here): a hidden product stays as nameless as a 404.
+        shown = reason not in ("unknown_product", "inactive")
         answers.append({
             "productId": line.product_id,
             "size": line.size,
             "available": reason is None,
             "reason": reason,
-            "productName": name,
-            "category": category,
+            "productName": name if shown else None,
+            "category": category if shown else None,
             "price": price if reason is None else None,
         })
     return answers
