@@ -267,9 +267,11 @@ class CategoryList(CamelModel):
 
 
 class CartClearQuery(CamelModel):
+    # What orders sent before POST /api/cart/user/{id}/ordered; kept while a deployment still runs
+    # orders tasks of the previous release.
     before: AwareDatetime | None = Field(
         default=None, description="Only the lines last changed at or before this moment (ISO-8601 "
-                                  "with an offset): orders clears what an order took, not what came after")
+                                  "with an offset)")
 
 
 class OrderedLine(CamelModel):
