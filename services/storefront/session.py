@@ -95,10 +95,15 @@ def display_name() -> str:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site paths: never an open redirect to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Only same-site paths: never an open redirect to another host, else `default`.
+
+    Browsers read a backslash as "/" and drop tabs and newlines inside a URL ("/<TAB>/evil.example"
+    opens //evil.example), and a newline cannot go in a Location header at all: so no backslash,
+    control character or whitespace anywhere, and no "//" at the start."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(char.isspace() or not char.isprintable() for char in target)):
+        return default
+    return target
 
 
 def login_required(view):

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
+
+from .helpers import Browserless
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -47,3 +51,13 @@ def screenshot_dir(tmp_path_factory) -> Path:
     path = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ---- HTTP -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    """The shop admin, signed in over HTTP (once per module)."""
+    client = Browserless(stack.url)
+    client.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    return client

@@ -8,6 +8,9 @@ from html.parser import HTMLParser
 import requests
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+# next= targets a browser would take off the site ("/<TAB>/evil.example" opens //evil.example) or
+# that cannot go in a Location header; test_validation has the full list.
+FOREIGN_NEXT = ["/\t/evil.example", "/\n", "/\r\n/evil.example", "/\\evil.example", "//evil.example"]
 
 
 def csrf_token(html: str) -> str:

@@ -6,19 +6,9 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from services.storefront.api import ApiError, ApiUnavailable
-from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .helpers import Browserless, csrf_token
-
-
-@pytest.fixture(scope="module")
-def admin(stack):
-    client = Browserless(stack.url)
-    client.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-    return client
+from .helpers import FOREIGN_NEXT, Browserless, csrf_token
 
 
 def _shopper_client(stack):
@@ -404,3 +394,18 @@ def test_a_changed_cart_is_a_new_order(stack):
     assert dict(next_page)["checkoutToken"] != dict(first_tab)["checkoutToken"]
     assert client.post("/checkout", data=[*next_page, address]).status_code == 302
     assert len(_orders_of(stack, shopper)) == 2
+
+
+# ---- what admins and shoppers type or link to -------------------------------------------------
+
+def test_admin_actions_return_only_to_local_paths(stack, admin):
+    shopper = stack.register()
+    order = _order_for(stack, shopper["token"])
+    token = csrf_token(admin.get("/admin/orders").text)
+    for target in FOREIGN_NEXT:
+        refused_step = admin.post(f"/admin/orders/{order['id']}/status",
+                                  data={"csrf_token": token, "status": "DELIVERED", "next": target})
+        assert (refused_step.status_code, refused_step.headers["Location"]) == (302, "/admin/orders")
+        role = admin.post(f"/admin/customers/{shopper['user']['id']}/role",
+                          data={"csrf_token": token, "role": "CUSTOMER", "next": target})
+        assert (role.status_code, role.headers["Location"]) == (302, "/admin/customers")

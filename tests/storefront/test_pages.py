@@ -18,7 +18,12 @@ from services.storefront.config import StorefrontConfig
 from services.storefront.security import CONTENT_SECURITY_POLICY
 from tests.conftest import live_server
 
-from .helpers import Browserless, csrf_token, inline_code
+from .helpers import (
+    FOREIGN_NEXT,
+    Browserless,
+    csrf_token,
+    inline_code,
+)
 
 SCRIPT_NAME = "<script>alert(1)</script>"
 
@@ -187,6 +192,40 @@ def test_login_redirects_only_to_local_paths(stack, shopper):
                                            "next": "//evil.example/steal"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
+
+
+def test_sign_in_pages_keep_only_local_redirect_targets(stack, shopper):
+    for target in FOREIGN_NEXT:
+        client = Browserless(stack.url)
+        for page in ("/login", "/register"):
+            response = client.get(page, params={"next": target})
+            assert response.status_code == 200, (page, target)
+            assert '<input type="hidden" name="next" value="/">' in response.text, (page, target)
+        response = client.post("/login", data={
+            "csrf_token": csrf_token(client.get("/login").text), "email": shopper["email"],
+            "password": shopper["password"], "next": target})
+        assert (response.status_code, response.headers["Location"]) == (302, "/"), target
+        for page in ("/login", "/register"):  # already signed in: sent on to the target at once
+            response = client.get(page, params={"next": target})
+            assert (response.status_code, response.headers["Location"]) == (302, "/"), (page, target)
+
+
+def test_registration_redirects_only_to_local_paths(stack):
+    for target in FOREIGN_NEXT:
+        response = Browserless(stack.url).form_post("/register", "/register", {
+            "name": "Lan Hồ", "email": f"next-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "matkhau-123", "next": target})
+        assert (response.status_code, response.headers["Location"]) == (302, "/"), target
+
+
+def test_add_to_cart_returns_only_to_local_paths(stack, signed_in):
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    token = csrf_token(signed_in.get(f"/products/{product['id']}").text)
+    for target in FOREIGN_NEXT:
+        response = signed_in.post("/cart/add", data={
+            "csrf_token": token, "productId": product["id"], "size": product["sizes"][0]["size"],
+            "quantity": 1, "next": target})
+        assert (response.status_code, response.headers["Location"]) == (302, "/cart"), target
 
 
 def test_wrong_password_shows_a_message_not_an_error_page(stack, shopper):
