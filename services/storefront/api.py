@@ -17,6 +17,7 @@ from services.kit.http import ServiceClient
 from services.manifest import route
 
 from .config import StorefrontConfig
+from .validation import field_message
 
 # Statuses that mean "the API is not there right now" rather than "your request was wrong".
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
@@ -32,15 +33,20 @@ class ApiError(Exception):
         self.message = message
         self.details = details
 
-    def field_errors(self) -> dict[str, str]:
-        """Validation details as {fieldName: message}, for showing next to form fields."""
+    def field_errors(self, within: str = "") -> dict[str, str]:
+        """Validation details as {fieldName: Vietnamese message}, for showing next to form fields.
+
+        `within` reads the fields of one nested object instead: "sizes.0" gives the first size's
+        "sizes.0.price" as "price"."""
+        prefix = f"{within}." if within else ""
         errors: dict[str, str] = {}
         if isinstance(self.details, list):
             for item in self.details:
-                if isinstance(item, dict) and item.get("field"):
+                if isinstance(item, dict) and str(item.get("field") or "").startswith(prefix):
                     # "phone.str" or "phone.function-after[...]": the form field is the first part.
-                    field = str(item["field"]).split(".")[0]
-                    errors.setdefault(field, str(item.get("message", "")))
+                    field = str(item["field"])[len(prefix):].split(".")[0]
+                    if field:
+                        errors.setdefault(field, field_message(field, item))
         return errors
 
 

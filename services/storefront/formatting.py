@@ -19,12 +19,17 @@ STATUS_LABELS = {
 }
 
 
+def thousands(number: int) -> str:
+    """1250000 → '1.250.000' (Vietnamese groups thousands with dots)."""
+    sign = "-" if number < 0 else ""
+    return f"{sign}{abs(int(number)):,}".replace(",", ".")
+
+
 def vnd(amount: int | None) -> str:
-    """299000 → '299.000 ₫' (Vietnamese groups thousands with dots)."""
+    """299000 → '299.000 ₫'."""
     if amount is None:
         return "—"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(int(amount)):,}".replace(",", ".") + " ₫"
+    return thousands(amount) + " ₫"
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

@@ -8,15 +8,32 @@ from html.parser import HTMLParser
 import requests
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_FLASH = re.compile(r'<p class="flash flash-\w+">([^<]*)</p>')
 # next= targets a browser would take off the site ("/<TAB>/evil.example" opens //evil.example) or
 # that cannot go in a Location header; test_validation has the full list.
 FOREIGN_NEXT = ["/\t/evil.example", "/\n", "/\r\n/evil.example", "/\\evil.example", "//evil.example"]
+# How pydantic words a refusal; the pages must say it in Vietnamese.
+_ENGLISH_VALIDATION = ("String should", "Value error", "Input should", "Field required")
 
 
 def csrf_token(html: str) -> str:
     match = _CSRF.search(html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+def flashes(html: str) -> list[str]:
+    return _FLASH.findall(html)
+
+
+def english_validation(html: str) -> list[str]:
+    return [words for words in _ENGLISH_VALIDATION if words in html]
+
+
+def field_error(html: str, field_id: str) -> str | None:
+    """The message shown next to a form field (macros/forms.html), or None."""
+    match = re.search(rf'<p class="error" id="{re.escape(field_id)}-error">([^<]*)</p>', html)
+    return match.group(1) if match else None
 
 
 class Browserless(requests.Session):

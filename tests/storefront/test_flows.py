@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from services.storefront.api import ApiError, ApiUnavailable
 
-from .helpers import FOREIGN_NEXT, Browserless, csrf_token
+from .helpers import FOREIGN_NEXT, Browserless, csrf_token, english_validation, field_error, flashes
 
 
 def _shopper_client(stack):
@@ -63,10 +63,12 @@ def test_admin_creates_and_edits_a_product_with_sizes(stack, admin):
 def test_admin_product_form_shows_api_validation_errors(admin, stack):
     category = stack.api("GET", "/api/categories").json()["items"][0]
     response = admin.form_post("/admin/products/new", "/admin/products/new", {
-        "name": "", "categoryId": category["id"], "size": "12cm", "price": "-5"})
+        "name": "", "categoryId": category["id"], "size": "12cm", "price": "0"})
     assert response.status_code == 422
     assert "Vui lòng kiểm tra lại thông tin sản phẩm." in response.text
-    assert 'id="f-name-error"' in response.text
+    # In Vietnamese, and the first size's errors next to its fields (the API says "sizes.0.price").
+    assert field_error(response.text, "f-name") == "Vui lòng nhập thông tin này."
+    assert field_error(response.text, "f-price") == "Phải từ 1 trở lên."
 
 
 def _category_named(stack, name: str) -> dict | None:
@@ -409,3 +411,26 @@ def test_admin_actions_return_only_to_local_paths(stack, admin):
         role = admin.post(f"/admin/customers/{shopper['user']['id']}/role",
                           data={"csrf_token": token, "role": "CUSTOMER", "next": target})
         assert (role.status_code, role.headers["Location"]) == (302, "/admin/customers")
+
+
+def test_admin_category_refusals_are_in_vietnamese(stack, admin):
+    empty = admin.form_post("/admin/categories", "/admin/categories", {"name": ""})
+    assert field_error(empty.text, "f-name") == "Vui lòng nhập thông tin này."
+    symbols = admin.form_post("/admin/categories", "/admin/categories", {"name": "--"})
+    assert field_error(symbols.text, "f-name") == "Tên cần có ít nhất một chữ cái hoặc chữ số."
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    admin.form_post("/admin/categories", f"/admin/categories/{category['id']}", {"name": "--"})
+    assert flashes(admin.get("/admin/categories").text) == [
+        "Tên danh mục không hợp lệ. Tên cần có ít nhất một chữ cái hoặc chữ số."]
+
+
+def test_checkout_address_errors_are_in_vietnamese(stack):
+    _, client = _shopper_client(stack)
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add", {
+        "productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    fields = _hidden_fields(client.get("/checkout").text, "checkout-form")
+    response = client.post("/checkout", data=[*fields, ("shippingAddress", " ")])
+    assert response.status_code == 422
+    assert field_error(response.text, "f-shippingAddress") == "Vui lòng nhập thông tin này."
+    assert not english_validation(response.text)

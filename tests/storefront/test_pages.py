@@ -22,6 +22,8 @@ from .helpers import (
     FOREIGN_NEXT,
     Browserless,
     csrf_token,
+    english_validation,
+    field_error,
     inline_code,
 )
 
@@ -242,6 +244,32 @@ def test_registration_errors_are_shown_next_to_the_fields(stack):
     assert response.status_code == 422
     assert 'id="f-email-error"' in response.text and 'id="f-password-error"' in response.text
     assert 'aria-invalid="true"' in response.text
+
+
+def _assert_in_vietnamese(html: str, expected: dict[str, str]) -> None:
+    assert {name: field_error(html, f"f-{name}") for name in expected} == expected
+    assert not english_validation(html)
+
+
+def test_validation_messages_are_in_vietnamese(stack, signed_in):
+    client = Browserless(stack.url)
+    response = client.form_post("/register", "/register",
+                                {"name": "", "email": "not-an-email", "password": "short"})
+    assert response.status_code == 422
+    _assert_in_vietnamese(response.text, {"name": "Vui lòng nhập thông tin này.",
+                                          "email": "Email không hợp lệ.",
+                                          "password": "Cần ít nhất 8 ký tự."})
+    response = client.form_post("/register", "/register", {
+        "name": "Lan\x01", "email": "lan@example.com", "password": "matkhau-123", "phone": "abc"})
+    _assert_in_vietnamese(response.text, {"name": "Có ký tự không hợp lệ.",
+                                          "phone": "Cần ít nhất 6 ký tự."})
+
+    response = signed_in.form_post("/account", "/account",
+                                   {"name": "", "phone": "không có số", "address": ""})
+    assert response.status_code == 422
+    _assert_in_vietnamese(response.text, {
+        "name": "Vui lòng nhập thông tin này.",
+        "phone": "Số điện thoại chỉ gồm chữ số, dấu cách và các dấu + ( ) . -"})
 
 
 def test_pages_that_need_an_account_redirect_to_login(client):

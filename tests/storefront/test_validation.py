@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.storefront.session import safe_next
+from services.storefront.validation import GENERIC, field_message
 
 # Each is, to a browser, another host ("/<TAB>/evil.example" opens //evil.example) or cannot be a
 # Location header at all (a newline).
@@ -22,3 +23,22 @@ def test_safe_next_refuses_anything_but_a_plain_same_site_path(target):
                                     "/products/7", "/admin/orders?status=PENDING&from=2026-01-01"])
 def test_safe_next_keeps_same_site_paths(target):
     assert safe_next(target, "/cart") == target
+
+
+@pytest.mark.parametrize(("field", "kind", "english", "vietnamese"), [
+    ("name", "string_too_short", "String should have at least 1 character", "Vui lòng nhập thông tin này."),
+    ("password", "string_too_short", "String should have at least 8 characters", "Cần ít nhất 8 ký tự."),
+    ("description", "string_too_long", "String should have at most 2000 characters", "Tối đa 2.000 ký tự."),
+    ("name", "string_pattern_mismatch", "String should match pattern '^[^\\x00-\\x1f\\x7f]*$'",
+     "Có ký tự không hợp lệ."),
+    ("email", "value_error", "Value error, An email address must have an @-sign.", "Email không hợp lệ."),
+    ("price", "int_type", "Input should be a valid integer", "Vui lòng nhập số nguyên."),
+    ("price", "greater_than_equal", "Input should be greater than or equal to 1", "Phải từ 1 trở lên."),
+    ("price", "less_than_equal", "Input should be less than or equal to 1000000000", "Tối đa 1.000.000.000."),
+    ("shippingAddress", "missing", "Field required", "Vui lòng nhập thông tin này."),
+    ("currentPassword", "wrong_password", "is incorrect", GENERIC),
+    ("image", "value_error", "no image named 'x.svg' under /api/images/", GENERIC),
+    ("price", "greater_than", "a limit without a number", GENERIC),
+])
+def test_api_refusals_are_said_in_vietnamese(field, kind, english, vietnamese):
+    assert field_message(field, {"field": field, "message": english, "type": kind}) == vietnamese

@@ -47,7 +47,8 @@ def _form_choice(field: str, choices: tuple[str, ...]) -> str:
 FORM_REFUSALS = (400, 409, 422)
 
 
-def _submit(call, refusal: Callable[[ApiError], str]):
+def _submit(call, refusal: Callable[[ApiError], str],
+            field_errors: Callable[[ApiError], dict[str, str]] = ApiError.field_errors):
     """Send an admin form to the API: (its answer, None), or (None, (field errors, status, message))
     when the API refused it. An unknown record is this page's 404."""
     try:
@@ -57,7 +58,7 @@ def _submit(call, refusal: Callable[[ApiError], str]):
             abort(404)
         if exc.status not in FORM_REFUSALS:
             raise
-        return None, (exc.field_errors(), exc.status, refusal(exc))
+        return None, (field_errors(exc), exc.status, refusal(exc))
 
 
 def _patched(path: str, body: dict, refused: str) -> bool:
@@ -228,7 +229,9 @@ def new_product():
         created, refused = _submit(
             lambda: api().post("/api/products", json=values),
             lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
-                         else "Vui lòng kiểm tra lại thông tin sản phẩm."))
+                         else "Vui lòng kiểm tra lại thông tin sản phẩm."),
+            # The form's size and price fields are the product's first size.
+            lambda exc: {**exc.field_errors(), **exc.field_errors(within="sizes.0")})
         if refused is None:
             flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
             return redirect(url_for("admin.product", product_id=created["id"]))
@@ -340,7 +343,7 @@ def _category_change(call, success: str, refused: Callable[[ApiError], str]):
     def refusal(exc: ApiError) -> str:
         if exc.status == 409:
             return refused(exc)
-        return f"Tên danh mục không hợp lệ ({'; '.join(exc.field_errors().values())})."
+        return " ".join(["Tên danh mục không hợp lệ.", *exc.field_errors().values()])
     return _admin_change(call, success=success, refusal=refusal, back=url_for("admin.categories"))
 
 

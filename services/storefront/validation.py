@@ -1,0 +1,52 @@
+"""What people type, read strictly, and what the APIs refused, said in Vietnamese."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .formatting import thousands
+
+GENERIC = "Giá trị không hợp lệ."
+REQUIRED = "Vui lòng nhập thông tin này."
+# By pydantic error type; {n} is the limit the API's English message names.
+MESSAGES = {
+    "missing": REQUIRED,
+    "string_too_short": "Cần ít nhất {n} ký tự.",
+    "string_too_long": "Tối đa {n} ký tự.",
+    "string_pattern_mismatch": "Có ký tự không hợp lệ.",
+    "int_type": "Vui lòng nhập số nguyên.",
+    "int_parsing": "Vui lòng nhập số nguyên.",
+    "int_from_float": "Vui lòng nhập số nguyên.",
+    "float_type": "Vui lòng nhập một số.",
+    "float_parsing": "Vui lòng nhập một số.",
+    "greater_than": "Phải lớn hơn {n}.",
+    "greater_than_equal": "Phải từ {n} trở lên.",
+    "less_than": "Phải nhỏ hơn {n}.",
+    "less_than_equal": "Tối đa {n}.",
+}
+# Where the field says more than the type: a validator's own refusal ("value_error"), a pattern.
+FIELD_MESSAGES = {
+    ("email", "value_error"): "Email không hợp lệ.",
+    ("phone", "string_pattern_mismatch"): "Số điện thoại chỉ gồm chữ số, dấu cách và các dấu + ( ) . -",
+    ("password", "value_error"): "Mật khẩu quá dài.",
+    ("name", "value_error"): "Tên cần có ít nhất một chữ cái hoặc chữ số.",
+    ("categoryId", "value_error"): "Danh mục không tồn tại.",
+}
+NUMBER = re.compile(r"\d+")
+
+
+def field_message(field: str, detail: dict[str, Any]) -> str:
+    """Vietnamese for one of an API's validation details ({"field", "message", "type"})."""
+    kind = str(detail.get("type", ""))
+    if (field, kind) in FIELD_MESSAGES:
+        return FIELD_MESSAGES[(field, kind)]
+    template = MESSAGES.get(kind, GENERIC)
+    if "{n}" not in template:
+        return template
+    limit = NUMBER.search(str(detail.get("message", "")))
+    if limit is None:
+        return GENERIC
+    if kind == "string_too_short" and limit.group() == "1":
+        return REQUIRED  # "at least 1 character": the field was left empty
+    return template.format(n=thousands(int(limit.group())))
