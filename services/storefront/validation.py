@@ -7,6 +7,11 @@ from typing import Any
 
 from .formatting import thousands
 
+# 25000, or thousands grouped in threes as Vietnamese writes them (25.000, 1.250.000, 1 250 000),
+# optionally followed by ₫. Anything else (25.5, 1.5, 12.0000) is refused rather than guessed at.
+PRICE = re.compile(r"([0-9]{1,15}|[0-9]{1,3}(?:\.[0-9]{3}){1,4}|[0-9]{1,3}(?: [0-9]{3}){1,4})\s*₫?")
+PRICE_REFUSED = "Giá không hợp lệ: hãy nhập số đồng, ví dụ 25000 hoặc 25.000."
+
 GENERIC = "Giá trị không hợp lệ."
 REQUIRED = "Vui lòng nhập thông tin này."
 # By pydantic error type; {n} is the limit the API's English message names.
@@ -34,6 +39,12 @@ FIELD_MESSAGES = {
     ("categoryId", "value_error"): "Danh mục không tồn tại.",
 }
 NUMBER = re.compile(r"\d+")
+
+
+def parse_price(raw: str | None) -> int | None:
+    """A price in đồng as an admin types it, else None (see PRICE)."""
+    match = PRICE.fullmatch((raw or "").strip())
+    return int(re.sub(r"[. ]", "", match.group(1))) if match else None
 
 
 def field_message(field: str, detail: dict[str, Any]) -> str:

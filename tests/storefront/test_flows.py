@@ -7,6 +7,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from services.storefront.api import ApiError, ApiUnavailable
+from services.storefront.validation import PRICE_REFUSED
 
 from .helpers import FOREIGN_NEXT, Browserless, csrf_token, english_validation, field_error, flashes
 
@@ -434,3 +435,71 @@ def test_checkout_address_errors_are_in_vietnamese(stack):
     assert response.status_code == 422
     assert field_error(response.text, "f-shippingAddress") == "Vui lòng nhập thông tin này."
     assert not english_validation(response.text)
+
+
+def _product_of_its_own(stack, name: str) -> dict:
+    """A product for one test to change, with one size: 12cm at 90.000 ₫."""
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    response = stack.api("POST", "/api/products", stack.admin_token(), json={
+        "name": name, "categoryId": category["id"], "sizes": [{"size": "12cm", "price": 90000}]})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _prices(stack, product_id: int) -> dict[str, int]:
+    product = stack.api("GET", f"/api/products/{product_id}", stack.admin_token()).json()
+    return {size["size"]: size["price"] for size in product["sizes"]}
+
+
+def test_admin_prices_are_whole_dong_or_refused(stack, admin):
+    """25.5 was read as 255 ₫: a price is plain digits or groups of three, else refused, nothing saved."""
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    for typed in ("25.5", "1.5", "12.0000", "-5", "abc", ""):
+        response = admin.form_post("/admin/products/new", "/admin/products/new", {
+            "name": "Bánh Giá Lạ", "categoryId": category["id"], "active": "on", "size": "Hộp",
+            "price": typed})
+        assert response.status_code == 422, typed
+        assert field_error(response.text, "f-price") == PRICE_REFUSED, typed
+    unsaved = stack.api("GET", "/api/products", stack.admin_token(),
+                        params={"q": "gia la", "includeInactive": "true"}).json()
+    assert unsaved["total"] == 0
+
+    product = _product_of_its_own(stack, "Bánh Sửa Giá")
+    edit, size_id = f"/admin/products/{product['id']}", product["sizes"][0]["id"]
+    for typed in ("25.5", "12.0000"):
+        added = admin.form_post(edit, f"{edit}/sizes", {"size": "Hộp 6 cái", "price": typed})
+        assert added.status_code == 422 and field_error(added.text, "price-new") == PRICE_REFUSED
+        assert 'id="size-new" name="size" type="text" value="Hộp 6 cái"' in added.text  # kept as typed
+        changed = admin.form_post(edit, f"{edit}/sizes/{size_id}", {"size": "12cm", "price": typed})
+        assert changed.status_code == 422 and field_error(changed.text, f"price-{size_id}") == PRICE_REFUSED
+    assert _prices(stack, product["id"]) == {"12cm": 90000}
+
+    # The ways prices are written here are read as meant.
+    added = admin.form_post(edit, f"{edit}/sizes", {"size": "Hộp 6 cái", "price": "1.250.000"})
+    changed = admin.form_post(edit, f"{edit}/sizes/{size_id}", {"size": "12cm", "price": "95.000 ₫"})
+    assert (added.status_code, changed.status_code) == (302, 302)
+    assert _prices(stack, product["id"]) == {"12cm": 95000, "Hộp 6 cái": 1250000}
+    created = admin.form_post("/admin/products/new", "/admin/products/new", {
+        "name": "Bánh Giá Chuẩn", "categoryId": category["id"], "active": "on", "size": "Hộp",
+        "price": "25 000"})
+    assert created.status_code == 302
+    assert _prices(stack, int(created.headers["Location"].rsplit("/", 1)[1])) == {"Hộp": 25000}
+
+
+def test_admin_size_and_product_refusals_are_shown_next_to_their_fields_in_vietnamese(stack, admin):
+    product = _product_of_its_own(stack, "Bánh Sửa Cỡ")
+    edit, size_id = f"/admin/products/{product['id']}", product["sizes"][0]["id"]
+    no_label = admin.form_post(edit, f"{edit}/sizes", {"size": "", "price": "10000"})
+    assert no_label.status_code == 422
+    assert field_error(no_label.text, "size-new") == "Vui lòng nhập thông tin này."
+    free = admin.form_post(edit, f"{edit}/sizes/{size_id}", {"size": "12cm", "price": "0"})
+    assert free.status_code == 422 and field_error(free.text, f"price-{size_id}") == "Phải từ 1 trở lên."
+    taken = admin.form_post(edit, f"{edit}/sizes", {"size": "12cm", "price": "10000"})
+    assert taken.status_code == 409 and "Không lưu được kích cỡ: sản phẩm đã có cỡ “12cm”." in taken.text
+    unnamed = admin.form_post(edit, edit, {"name": "", "categoryId": "bánh"})
+    assert unnamed.status_code == 422
+    assert field_error(unnamed.text, "f-name") == "Vui lòng nhập thông tin này."
+    assert field_error(unnamed.text, "f-categoryId") == "Vui lòng nhập số nguyên."
+    for page in (no_label, free, taken, unnamed):
+        assert not english_validation(page.text)
+    assert _prices(stack, product["id"]) == {"12cm": 90000}

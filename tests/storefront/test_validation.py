@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.storefront.session import safe_next
-from services.storefront.validation import GENERIC, field_message
+from services.storefront.validation import GENERIC, field_message, parse_price
 
 # Each is, to a browser, another host ("/<TAB>/evil.example" opens //evil.example) or cannot be a
 # Location header at all (a newline).
@@ -23,6 +23,19 @@ def test_safe_next_refuses_anything_but_a_plain_same_site_path(target):
                                     "/products/7", "/admin/orders?status=PENDING&from=2026-01-01"])
 def test_safe_next_keeps_same_site_paths(target):
     assert safe_next(target, "/cart") == target
+
+
+@pytest.mark.parametrize(("typed", "price"), [
+    ("25000", 25000), ("25.000", 25000), ("1.250.000", 1250000), ("1 250 000", 1250000),
+    ("25.000 ₫", 25000), ("25000₫", 25000), (" 120.000 ", 120000), ("0", 0)])
+def test_prices_are_plain_or_grouped_in_threes(typed, price):
+    assert parse_price(typed) == price
+
+
+@pytest.mark.parametrize("typed", ["25.5", "1.5", "12.0000", "1.25.000", "25,000", "25.00", "-5", "abc", "",
+                                   "₫", "١٢٠٠٠", "25 000.000", "1.250.000.000.000.000", "9" * 5000])
+def test_other_prices_are_refused_not_guessed_at(typed):
+    assert parse_price(typed) is None
 
 
 @pytest.mark.parametrize(("field", "kind", "english", "vietnamese"), [

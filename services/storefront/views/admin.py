@@ -13,6 +13,7 @@ from ..charts import bar_chart, daily_chart, funnel_chart
 from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
+from ..validation import PRICE_REFUSED, parse_price
 from .orders import fetch_order, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -203,10 +204,13 @@ def _product_body(form) -> dict:
     return body
 
 
-def _price(raw: str | None):
-    """A typed price such as '120.000' or '120000' as an integer; anything else goes as typed."""
-    cleaned = (raw or "").replace(".", "").replace(" ", "").replace("₫", "")
-    return int(cleaned) if cleaned.isdigit() else raw
+def _size_body(form) -> tuple[dict, dict[str, str]]:
+    """A size form as the API takes it, and what is wrong with it before asking: a price that is
+    not plainly a number of đồng is refused here, never guessed at (25.5 is not 255 ₫)."""
+    typed = form.get("price", "").strip()
+    price = parse_price(typed)
+    body = {"size": form.get("size", "").strip(), "price": typed if price is None else price}
+    return body, {"price": PRICE_REFUSED} if price is None else {}
 
 
 @bp.get("/products")
@@ -224,18 +228,22 @@ def new_product():
     values, errors, message, status = {"active": True}, {}, None, 200
     if request.method == "POST":
         values = _product_body(request.form)
-        values["sizes"] = [{"size": request.form.get("size", "").strip(),
-                            "price": _price(request.form.get("price"))}]
-        created, refused = _submit(
-            lambda: api().post("/api/products", json=values),
-            lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
-                         else "Vui lòng kiểm tra lại thông tin sản phẩm."),
-            # The form's size and price fields are the product's first size.
-            lambda exc: {**exc.field_errors(), **exc.field_errors(within="sizes.0")})
-        if refused is None:
-            flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
-            return redirect(url_for("admin.product", product_id=created["id"]))
-        errors, status, message = refused
+        size, errors = _size_body(request.form)
+        values["sizes"] = [size]
+        check_again = "Vui lòng kiểm tra lại thông tin sản phẩm."
+        if errors:
+            status, message = 422, check_again
+        else:
+            created, refused = _submit(
+                lambda: api().post("/api/products", json=values),
+                lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
+                             else check_again),
+                # The form's size and price fields are the product's first size.
+                lambda exc: {**exc.field_errors(), **exc.field_errors(within="sizes.0")})
+            if refused is None:
+                flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
+                return redirect(url_for("admin.product", product_id=created["id"]))
+            errors, status, message = refused
     return render_template("admin/product_new.html", values=values, errors=errors, message=message,
                            categories=api().get("/api/categories")["items"]), status
 
@@ -249,20 +257,27 @@ def _admin_product(product_id: int) -> dict:
         raise
 
 
+def _product_page(product_id: int, errors: dict | None = None, message: str | None = None,
+                  status: int = 200, size_form: dict | None = None):
+    """The product editor. `size_form` is a refused size form shown again as typed, with its errors:
+    {"key": the size's id, or "new" for the add form, "values": ..., "errors": ...}."""
+    return render_template("admin/product_edit.html", product=_admin_product(product_id),
+                           categories=api().get("/api/categories")["items"], errors=errors or {},
+                           message=message, size_form=size_form or {}), status
+
+
 @bp.route("/products/<int:product_id>", methods=["GET", "POST"])
 def product(product_id: int):
-    errors, message, status = {}, None, 200
-    if request.method == "POST":
-        _, refused = _submit(
-            lambda: api().patch(f"/api/products/{product_id}", json=_product_body(request.form)),
-            lambda _: "Vui lòng kiểm tra lại thông tin sản phẩm.")
-        if refused is None:
-            flash("Đã lưu sản phẩm.", "success")
-            return redirect(url_for("admin.product", product_id=product_id))
-        errors, status, message = refused
-    return render_template("admin/product_edit.html", product=_admin_product(product_id),
-                           categories=api().get("/api/categories")["items"], errors=errors,
-                           message=message), status
+    if request.method == "GET":
+        return _product_page(product_id)
+    _, refused = _submit(
+        lambda: api().patch(f"/api/products/{product_id}", json=_product_body(request.form)),
+        lambda _: "Vui lòng kiểm tra lại thông tin sản phẩm.")
+    if refused is None:
+        flash("Đã lưu sản phẩm.", "success")
+        return redirect(url_for("admin.product", product_id=product_id))
+    errors, status, message = refused
+    return _product_page(product_id, errors, message, status)
 
 
 def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], back: str):
@@ -276,35 +291,43 @@ def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], bac
     return redirect(back)
 
 
-def _size_result(product_id: int, call, success: str):
-    def refusal(exc: ApiError) -> str:
-        problems = "; ".join(f"{field}: {text}" for field, text in exc.field_errors().items())
-        return "Không lưu được kích cỡ" + (f" ({problems})" if problems else
-                                           " (nhãn trùng hoặc giá không hợp lệ)") + "."
-    return _admin_change(call, success=success, refusal=refusal,
-                         back=url_for("admin.product", product_id=product_id))
+def _save_size(product_id: int, form_key: int | str, send: Callable[[dict], object], success: str):
+    """Add or change a size from its form: back to the editor saying `success` (with {size}), or the
+    editor again with the form as typed and what is wrong next to its fields, nothing written."""
+    body, errors = _size_body(request.form)
+    status, message = 422, "Không lưu được kích cỡ. Vui lòng kiểm tra lại ô được đánh dấu."
+    if not errors:
+        _, refused = _submit(lambda: send(body), lambda exc: (
+            f"Không lưu được kích cỡ: sản phẩm đã có cỡ “{body['size']}”." if exc.status == 409
+            else message))
+        if refused is None:
+            flash(success.format(size=body["size"]), "success")
+            return redirect(url_for("admin.product", product_id=product_id))
+        errors, status, message = refused
+    return _product_page(product_id, message=message, status=status,
+                         size_form={"key": form_key, "values": body, "errors": errors})
 
 
 @bp.post("/products/<int:product_id>/sizes")
 def add_size(product_id: int):
-    body = {"size": request.form.get("size", "").strip(), "price": _price(request.form.get("price"))}
-    return _size_result(product_id, lambda: api().post(f"/api/products/{product_id}/sizes", json=body),
-                        f"Đã thêm kích cỡ {body['size']}.")
+    return _save_size(product_id, "new",
+                      lambda body: api().post(f"/api/products/{product_id}/sizes", json=body),
+                      "Đã thêm kích cỡ {size}.")
 
 
 @bp.post("/products/<int:product_id>/sizes/<int:size_id>")
 def update_size(product_id: int, size_id: int):
-    body = {"size": request.form.get("size", "").strip(), "price": _price(request.form.get("price"))}
-    return _size_result(
-        product_id, lambda: api().patch(f"/api/products/{product_id}/sizes/{size_id}", json=body),
-        f"Đã lưu kích cỡ {body['size']}.")
+    return _save_size(product_id, size_id,
+                      lambda body: api().patch(f"/api/products/{product_id}/sizes/{size_id}", json=body),
+                      "Đã lưu kích cỡ {size}.")
 
 
 @bp.post("/products/<int:product_id>/sizes/<int:size_id>/delete")
 def delete_size(product_id: int, size_id: int):
-    return _size_result(
-        product_id, lambda: api().delete(f"/api/products/{product_id}/sizes/{size_id}"),
-        "Đã xóa kích cỡ.")
+    return _admin_change(lambda: api().delete(f"/api/products/{product_id}/sizes/{size_id}"),
+                         success="Đã xóa kích cỡ.",
+                         refusal=lambda _: "Không xóa được kích cỡ: sản phẩm cần ít nhất một kích cỡ.",
+                         back=url_for("admin.product", product_id=product_id))
 
 
 # ---- categories -------------------------------------------------------------------------------
