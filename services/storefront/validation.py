@@ -7,6 +7,8 @@ from typing import Any
 
 from .formatting import thousands
 
+# ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١" (which it reads as 1).
+WHOLE_NUMBER = re.compile(r"[0-9]{1,15}")
 # 25000, or thousands grouped in threes as Vietnamese writes them (25.000, 1.250.000, 1 250 000),
 # optionally followed by ₫. Anything else (25.5, 1.5, 12.0000) is refused rather than guessed at.
 PRICE = re.compile(r"([0-9]{1,15}|[0-9]{1,3}(?:\.[0-9]{3}){1,4}|[0-9]{1,3}(?: [0-9]{3}){1,4})\s*₫?")
@@ -39,6 +41,12 @@ FIELD_MESSAGES = {
     ("categoryId", "value_error"): "Danh mục không tồn tại.",
 }
 NUMBER = re.compile(r"\d+")
+
+
+def whole_number(raw: str | None) -> int | None:
+    """A number typed with ASCII digits and nothing else (surrounding spaces aside), else None."""
+    text = (raw or "").strip()
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
 def parse_price(raw: str | None) -> int | None:

@@ -503,3 +503,16 @@ def test_admin_size_and_product_refusals_are_shown_next_to_their_fields_in_vietn
     for page in (no_label, free, taken, unnamed):
         assert not english_validation(page.text)
     assert _prices(stack, product["id"]) == {"12cm": 90000}
+
+
+def test_numbers_in_other_digits_are_ignored_not_a_crash(stack, admin):
+    """str.isdigit() takes "²", which int() refuses: each of these was a 500."""
+    assert Browserless(stack.url).get("/products", params={"page": "²"}).status_code == 200
+    _, client = _shopper_client(stack)
+    assert client.get("/orders", params={"page": "²"}).status_code == 200
+    assert admin.get("/admin/analytics", params={"days": "²"}).status_code == 200
+    assert admin.get("/admin/customers", params={"page": "²"}).status_code == 200
+    product = _first_product(stack)
+    forged = admin.form_post(f"/admin/products/{product['id']}", f"/admin/products/{product['id']}",
+                             {"name": product["name"], "categoryId": "²", "active": "on"})
+    assert forged.status_code == 422

@@ -24,6 +24,7 @@ from .helpers import (
     csrf_token,
     english_validation,
     field_error,
+    flashes,
     inline_code,
 )
 
@@ -228,6 +229,22 @@ def test_add_to_cart_returns_only_to_local_paths(stack, signed_in):
             "csrf_token": token, "productId": product["id"], "size": product["sizes"][0]["size"],
             "quantity": 1, "next": target})
         assert (response.status_code, response.headers["Location"]) == (302, "/cart"), target
+
+
+def test_add_to_cart_refuses_a_quantity_that_is_not_a_whole_number(stack, signed_in, shopper):
+    """As the cart's own quantity form does: never read as 1 and added."""
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    page = f"/products/{product['id']}"
+    token = csrf_token(signed_in.get(page).text)
+    line = {"csrf_token": token, "productId": product["id"], "size": product["sizes"][0]["size"],
+            "next": page}
+    for quantity in ("abc", "", " ", "2.5", "١", "²", "1_0", "0", "100", None):
+        typed = {} if quantity is None else {"quantity": quantity}  # None: no quantity sent at all
+        response = signed_in.post("/cart/add", data={**line, **typed})
+        assert (response.status_code, response.headers["Location"]) == (302, page), quantity
+        assert flashes(signed_in.get(page).text) == ["Số lượng phải từ 1 đến 99."], quantity
+    cart = stack.api("GET", f"/api/cart/{shopper['user']['id']}", shopper["token"]).json()
+    assert cart["items"] == []
 
 
 def test_wrong_password_shows_a_message_not_an_error_page(stack, shopper):

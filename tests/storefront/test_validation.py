@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.storefront.session import safe_next
-from services.storefront.validation import GENERIC, field_message, parse_price
+from services.storefront.validation import GENERIC, field_message, parse_price, whole_number
 
 # Each is, to a browser, another host ("/<TAB>/evil.example" opens //evil.example) or cannot be a
 # Location header at all (a newline).
@@ -23,6 +23,13 @@ def test_safe_next_refuses_anything_but_a_plain_same_site_path(target):
                                     "/products/7", "/admin/orders?status=PENDING&from=2026-01-01"])
 def test_safe_next_keeps_same_site_paths(target):
     assert safe_next(target, "/cart") == target
+
+
+@pytest.mark.parametrize(("typed", "number"), [("7", 7), (" 12 ", 12), ("0", 0), ("abc", None), ("", None),
+                                               (None, None), ("2.5", None), ("-1", None), ("+1", None),
+                                               ("1_0", None), ("١", None), ("²", None), ("9" * 5000, None)])
+def test_whole_number_takes_ascii_digits_only(typed, number):
+    assert whole_number(typed) == number
 
 
 @pytest.mark.parametrize(("typed", "price"), [

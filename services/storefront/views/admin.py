@@ -13,7 +13,7 @@ from ..charts import bar_chart, daily_chart, funnel_chart
 from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
-from ..validation import PRICE_REFUSED, parse_price
+from ..validation import PRICE_REFUSED, parse_price, whole_number
 from .orders import fetch_order, page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -163,8 +163,8 @@ def set_role(customer_id: int):
 
 @bp.get("/analytics")
 def analytics():
-    days = request.args.get("days", "30")
-    days = int(days) if days.isdigit() and int(days) in ANALYTICS_RANGES else 30
+    days = whole_number(request.args.get("days"))
+    days = days if days in ANALYTICS_RANGES else 30
     today = datetime.now(UTC).astimezone(VIETNAM).date()
     first = today - timedelta(days=days - 1)
     summary = api().get("/api/orders/summary", params={"from": first.isoformat(),
@@ -200,7 +200,8 @@ def _product_body(form) -> dict:
                   "description": form.get("description", "").strip(),
                   "active": form.get("active") == "on"}
     category = form.get("categoryId", "")
-    body["categoryId"] = int(category) if category.isdigit() else category
+    category_id = whole_number(category)
+    body["categoryId"] = category if category_id is None else category_id
     return body
 
 

@@ -12,6 +12,7 @@ from services.kit.events import emit_event
 
 from ..api import ApiError, api, current_config, segment
 from ..session import current_shopper, login_required, safe_next
+from ..validation import whole_number
 
 bp = Blueprint("cart", __name__)
 
@@ -55,8 +56,8 @@ def view():
 @bp.post("/cart/add")
 @login_required
 def add():
-    product_id = _int(request.form.get("productId"))
-    quantity = _int(request.form.get("quantity"), 1)
+    product_id = whole_number(request.form.get("productId"))
+    quantity = whole_number(request.form.get("quantity"))
     size = request.form.get("size", "").strip()
     back = safe_next(request.form.get("next"), url_for("cart.view"))
     if product_id is None:

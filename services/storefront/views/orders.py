@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from ..api import ApiError, api, segment
 from ..session import current_shopper, login_required
+from ..validation import whole_number
 
 bp = Blueprint("orders", __name__)
 
@@ -13,8 +14,8 @@ HISTORY_PAGE_SIZE = 10
 
 
 def page_arg() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 1 <= int(page) <= 10_000 else 1
+    page = whole_number(request.args.get("page"))
+    return page if page is not None and 1 <= page <= 10_000 else 1
 
 
 def fetch_order(order_id: int) -> dict:

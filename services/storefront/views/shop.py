@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request, url_for
 
 from ..api import ApiError, api, current_config
+from ..validation import whole_number
 
 bp = Blueprint("shop", __name__)
 
@@ -22,11 +23,8 @@ MAX_QUERY = 100
 
 
 def _bounded_int(name: str, low: int, high: int) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if low <= value <= high else None
+    value = whole_number(request.args.get(name))
+    return value if value is not None and low <= value <= high else None
 
 
 def catalog_filters() -> dict[str, str | int]:
