@@ -516,3 +516,18 @@ def test_numbers_in_other_digits_are_ignored_not_a_crash(stack, admin):
     forged = admin.form_post(f"/admin/products/{product['id']}", f"/admin/products/{product['id']}",
                              {"name": product["name"], "categoryId": "²", "active": "on"})
     assert forged.status_code == 422
+
+
+def test_checkout_says_when_nothing_in_the_cart_is_for_sale_any_more(stack):
+    shopper, client = _shopper_client(stack)
+    assert client.get("/checkout").headers["Location"] == "/cart"
+    assert "Giỏ hàng của bạn đang trống." in flashes(client.get("/cart").text)
+    product = _product_of_its_own(stack, "Bánh Ngừng Bán")
+    client.form_post(f"/products/{product['id']}", "/cart/add",
+                     {"productId": product["id"], "size": "12cm", "quantity": 1})
+    stack.api("PATCH", f"/api/products/{product['id']}", stack.admin_token(), json={"active": False})
+    assert client.get("/checkout").headers["Location"] == "/cart"
+    cart = client.get("/cart").text
+    assert "Các sản phẩm trong giỏ hàng đã ngừng bán, nên chưa thể thanh toán." in flashes(cart)
+    assert "Giỏ hàng của bạn đang trống." not in flashes(cart)
+    assert "Sản phẩm đã ngừng bán" in cart

@@ -131,7 +131,8 @@ def _checkout_page(cart: dict, address: str, notes: str = "", errors: dict | Non
 def checkout():
     cart = load_cart()
     if not cart["available"]:
-        flash("Giỏ hàng của bạn đang trống.", "info")
+        flash("Các sản phẩm trong giỏ hàng đã ngừng bán, nên chưa thể thanh toán." if cart["items"]
+              else "Giỏ hàng của bạn đang trống.", "info")
         return redirect(url_for("cart.view"))
     shopper = current_shopper()
     profile = api().get(f"/api/customers/{segment(shopper.id)}")
