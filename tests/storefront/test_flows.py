@@ -531,3 +531,29 @@ def test_checkout_says_when_nothing_in_the_cart_is_for_sale_any_more(stack):
     assert "Các sản phẩm trong giỏ hàng đã ngừng bán, nên chưa thể thanh toán." in flashes(cart)
     assert "Giỏ hàng của bạn đang trống." not in flashes(cart)
     assert "Sản phẩm đã ngừng bán" in cart
+
+
+def test_a_page_past_the_end_redirects_to_the_last_one(stack, admin):
+    client = Browserless(stack.url)
+    page_size = stack.storefront_app.extensions["config"].page_size
+    total = stack.api("GET", "/api/products").json()["total"]
+    last = (total + page_size - 1) // page_size
+    response = client.get("/products", params={"sort": "price", "page": 999})
+    assert (response.status_code, response.headers["Location"]) == (302, f"/products?sort=price&page={last}")
+    assert f"Trang {last} / {last}" in client.get(response.headers["Location"]).text
+    one_page = client.get("/products", params={"category": "tiramisu", "page": 3})
+    assert one_page.headers["Location"] == "/products?category=tiramisu"
+    nothing = client.get("/products", params={"q": "khong co banh nay", "page": 2})
+    assert nothing.status_code == 200 and "Không tìm thấy bánh phù hợp" in nothing.text
+
+    shopper, client = _shopper_client(stack)
+    assert "Bạn chưa có đơn hàng nào" in client.get("/orders", params={"page": 2}).text
+    _order_for(stack, shopper["token"])
+    response = client.get("/orders", params={"page": 999})
+    assert (response.status_code, response.headers["Location"]) == (302, "/orders")
+    assert client.get("/orders", params={"page": 1}).text.count('data-testid="order-row"') == 1
+
+    for path in ("/admin/orders?status=PENDING", "/admin/customers?q=example.com", "/admin/products?q=banh"):
+        response = admin.get(f"{path}&page=999")
+        assert response.status_code == 302, path
+        assert re.fullmatch(rf"{re.escape(path)}(&page=\d+)?", response.headers["Location"]), path

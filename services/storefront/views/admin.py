@@ -14,7 +14,7 @@ from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
 from ..validation import PRICE_REFUSED, parse_price, whole_number
-from .orders import fetch_order, page_arg
+from .orders import fetch_order, page_arg, past_the_end
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -94,9 +94,12 @@ def orders():
                "to": last.isoformat() if last else ""}
     page = page_arg()
     result = api().get("/api/orders", params={**filters, "page": page, "pageSize": ADMIN_PAGE_SIZE})
+    page_args = {k: v for k, v in filters.items() if v}
+    moved = past_the_end(page, result, "admin.orders", page_args)
+    if moved:
+        return moved
     return render_template("admin/orders.html", result=result, filters=filters, page=page,
-                           page_args={k: v for k, v in filters.items() if v},
-                           back=request.full_path.rstrip("?"))
+                           page_args=page_args, back=request.full_path.rstrip("?"))
 
 
 @bp.get("/orders/<int:order_id>")
@@ -143,6 +146,9 @@ def customers():
     page = page_arg()
     result = api().get("/api/customers", params={"q": search, "page": page,
                                                   "pageSize": ADMIN_PAGE_SIZE})
+    moved = past_the_end(page, result, "admin.customers", {"q": search} if search else {})
+    if moved:
+        return moved
     return render_template("admin/customers.html", result=result, search=search, page=page,
                            roles=ROLES, back=request.full_path.rstrip("?"))
 
@@ -221,6 +227,9 @@ def products():
     result = api().get("/api/products", params={"includeInactive": "true", "q": search,
                                                  "page": page, "pageSize": ADMIN_PAGE_SIZE,
                                                  "sort": "name"})
+    moved = past_the_end(page, result, "admin.products", {"q": search} if search else {})
+    if moved:
+        return moved
     return render_template("admin/products.html", result=result, page=page, search=search)
 
 

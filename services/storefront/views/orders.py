@@ -18,6 +18,16 @@ def page_arg() -> int:
     return page if page is not None and 1 <= page <= 10_000 else 1
 
 
+def past_the_end(page: int, result: dict, endpoint: str, args: dict):
+    """A redirect to the last page when `page` is past it (an old link, a typed URL), else None: an
+    empty page past the end would read "Trang 999 / 2", or "no orders yet" to someone with orders."""
+    last = (result["total"] + result["pageSize"] - 1) // result["pageSize"]
+    if not result["total"] or page <= last:
+        return None
+    args = {key: value for key, value in args.items() if key != "page"}
+    return redirect(url_for(endpoint, **args, **({"page": last} if last > 1 else {})))
+
+
 def fetch_order(order_id: int) -> dict:
     """The order if the caller may see it; another customer's order is simply not found."""
     try:
@@ -34,6 +44,9 @@ def history():
     page = page_arg()
     result = api().get(f"/api/orders/user/{segment(current_shopper().id)}",
                        params={"page": page, "pageSize": HISTORY_PAGE_SIZE})
+    moved = past_the_end(page, result, "orders.history", {})
+    if moved:
+        return moved
     return render_template("shop/orders.html", result=result, page=page)
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 
 from ..api import ApiError, api, current_config
 from ..validation import whole_number
+from .orders import past_the_end
 
 bp = Blueprint("shop", __name__)
 
@@ -84,10 +85,13 @@ def catalog():
         message = "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm."
         filters = {}
         result = api().get("/api/products", params={"pageSize": current_config().page_size})
+    page = int(filters.get("page", 1))
+    moved = past_the_end(page, result, "shop.catalog", filters)
+    if moved:
+        return moved
     return render_template("shop/catalog.html", result=result, filters=filters, sorts=SORTS,
                            categories=categories(), sizes=size_choices(filters, result["items"]),
-                           message=message,
-                           page=int(filters.get("page", 1)),
+                           message=message, page=page,
                            filters_active=any(k in filters for k in ("category", "size", "minPrice",
                                                                       "maxPrice", "sort")))
 
