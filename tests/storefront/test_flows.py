@@ -557,3 +557,17 @@ def test_a_page_past_the_end_redirects_to_the_last_one(stack, admin):
         response = admin.get(f"{path}&page=999")
         assert response.status_code == 302, path
         assert re.fullmatch(rf"{re.escape(path)}(&page=\d+)?", response.headers["Location"]), path
+
+
+def test_admin_order_filters_that_mean_nothing_are_said_and_dropped(stack, admin):
+    order = _order_for(stack, stack.register()["token"])
+    warning = "Bộ lọc không hợp lệ; đang hiển thị tất cả đơn hàng."
+    for meaningless in ({"status": "BOGUS"}, {"from": "2026-13-01"}, {"to": "hôm qua"},
+                        {"from": "2026-02-01", "to": "2026-01-01"}, {"status": "PENDING", "to": "x"}):
+        page = admin.get("/admin/orders", params=meaningless).text
+        assert warning in page, meaningless
+        # Like the shop's catalog: the whole list, and a form that no longer claims the filter.
+        assert f'data-order-id="{order["id"]}"' in page, meaningless
+        assert 'name="from" value=""' in page and 'name="to" value=""' in page and " selected>" not in page
+    fine = admin.get("/admin/orders", params={"status": "PENDING", "from": "2020-01-01"}).text
+    assert warning not in fine and f'data-order-id="{order["id"]}"' in fine

@@ -29,11 +29,28 @@ def _admins_only():
     """Every admin page needs the ADMIN role from the verified token (the APIs check it too)."""
 
 
+class BadFilter(ValueError):
+    """A filter in the URL that means nothing (an unknown status, 2026-13-01, from after to)."""
+
+
 def _day(name: str) -> date | None:
+    """The day named by a date filter; None when the filter is not in use."""
+    raw = request.args.get(name, "")
     try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
+        return date.fromisoformat(raw) if raw else None
+    except ValueError as exc:
+        raise BadFilter(name) from exc
+
+
+def _order_filters() -> dict[str, str]:
+    status = request.args.get("status", "")
+    if status and status not in ORDER_STATUSES:
+        raise BadFilter("status")
+    first, last = _day("from"), _day("to")
+    if first and last and first > last:
+        raise BadFilter("from")
+    return {"status": status, "from": first.isoformat() if first else "",
+            "to": last.isoformat() if last else ""}
 
 
 def _form_choice(field: str, choices: tuple[str, ...]) -> str:
@@ -85,13 +102,13 @@ def index():
 
 @bp.get("/orders")
 def orders():
-    status = request.args.get("status", "")
-    status = status if status in ORDER_STATUSES else ""
-    first, last = _day("from"), _day("to")
-    if first and last and first > last:
-        first, last = last, first
-    filters = {"status": status, "from": first.isoformat() if first else "",
-               "to": last.isoformat() if last else ""}
+    message = None
+    try:
+        filters = _order_filters()
+    except BadFilter:
+        # As the shop's catalog does: say so and show everything, rather than quietly ignore it.
+        message = "Bộ lọc không hợp lệ; đang hiển thị tất cả đơn hàng."
+        filters = {"status": "", "from": "", "to": ""}
     page = page_arg()
     result = api().get("/api/orders", params={**filters, "page": page, "pageSize": ADMIN_PAGE_SIZE})
     page_args = {k: v for k, v in filters.items() if v}
@@ -99,7 +116,7 @@ def orders():
     if moved:
         return moved
     return render_template("admin/orders.html", result=result, filters=filters, page=page,
-                           page_args=page_args, back=request.full_path.rstrip("?"))
+                           page_args=page_args, message=message, back=request.full_path.rstrip("?"))
 
 
 @bp.get("/orders/<int:order_id>")
