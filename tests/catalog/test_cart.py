@@ -34,9 +34,10 @@ def test_add_then_read_the_cart(client, auth, add):
     item = added.get_json()
     assert set(item) == ITEM_KEYS
     assert datetime.fromisoformat(item["updatedAt"]) > datetime.now(UTC) - timedelta(minutes=1)
-    assert item | {"id": 0, "updatedAt": None} == {"id": 0, "updatedAt": None, "productId": 1, "productName": "Mousse Dâu", "size": "16cm",
-                                "unitPrice": 120000, "quantity": 2, "lineTotal": 240000,
-                                "imageUrl": "/api/images/mousse-dau.svg", "available": True}
+    assert item | {"id": 0, "updatedAt": None} == {
+        "id": 0, "updatedAt": None, "productId": 1, "productName": "Mousse Dâu", "size": "16cm",
+        "unitPrice": 120000, "quantity": 2, "lineTotal": 240000, "imageUrl": "/api/images/mousse-dau.svg",
+        "available": True}
     add(4, "1 cái", 3)
     body = cart(client, auth)
     assert body["userId"] == CUSTOMER
