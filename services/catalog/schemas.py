@@ -9,7 +9,7 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, field_val
 
 from services.kit.api import CamelModel, Id
 from services.kit.db import as_utc
-from services.kit.text import normalize
+from services.kit.text import MULTI_LINE, SINGLE_LINE, normalize
 
 from .models import QUANTITY_MAX, CartItem, Category, Product, ProductSize
 
@@ -20,7 +20,8 @@ IMAGE_URL_PREFIX = "/api/images/"
 # Strict: JSON `true`, "3" or 1.5 is not a price or a quantity.
 Price = Annotated[int, Field(strict=True, ge=1, le=PRICE_MAX)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=QUANTITY_MAX)]
-SizeLabel = Annotated[str, Field(min_length=1, max_length=20, description='e.g. "12cm", "Hộp 6 cái"')]
+SizeLabel = Annotated[str, Field(min_length=1, max_length=20, pattern=SINGLE_LINE,
+                                 description='e.g. "12cm", "Hộp 6 cái"')]
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 ImageName = Annotated[str, Field(min_length=5, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*\.svg$",
                                  description="A file served under /api/images/")]
@@ -34,9 +35,12 @@ def _searchable(value: str) -> str:
     return value
 
 
-SearchText = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_searchable)]
-CategoryName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_searchable)]
-ProductName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_searchable)]
+SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
+                       AfterValidator(_searchable)]
+CategoryName = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
+                         AfterValidator(_searchable)]
+ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=SINGLE_LINE),
+                        AfterValidator(_searchable)]
 
 
 def _patch_schema(schema: dict) -> None:
@@ -129,7 +133,7 @@ class SizePatch(PatchModel):
 
 class ProductIn(CamelModel):
     name: ProductName
-    description: str = Field(default="", max_length=2000)
+    description: str = Field(default="", max_length=2000, pattern=MULTI_LINE)
     category_id: Id
     slug: Slug | None = Field(default=None, description="Default: made from the name")
     image: ImageName | None = Field(default=None, description="Default: a generic cake")
@@ -147,7 +151,7 @@ class ProductIn(CamelModel):
 
 class ProductPatch(PatchModel):
     name: ProductName | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=2000, pattern=MULTI_LINE)
     category_id: Id | None = None
     slug: Slug | None = None
     image: ImageName | None = None
@@ -157,13 +161,13 @@ class ProductPatch(PatchModel):
 class CategoryIn(CamelModel):
     name: CategoryName
     slug: Slug | None = Field(default=None, description="Default: made from the name")
-    description: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=1000, pattern=MULTI_LINE)
 
 
 class CategoryPatch(PatchModel):
     name: CategoryName | None = None
     slug: Slug | None = None
-    description: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=1000, pattern=MULTI_LINE)
 
 
 

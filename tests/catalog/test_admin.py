@@ -252,6 +252,23 @@ def test_category_validation(client, admin, body, field):
     assert field in error_fields(client.post("/api/categories", json=body, headers=admin))
 
 
+@pytest.mark.parametrize("method, path, body, field", [
+    ("post", "/api/categories", {"name": "Bánh\u0000 Flan"}, "name"),
+    ("post", "/api/categories", {"name": "Bánh Flan", "description": "Mềm\u001b[31m"}, "description"),
+    ("patch", "/api/products/1", {"name": "Mousse\u0007 Dâu"}, "name"),
+    ("patch", "/api/products/1", {"description": "Dâu tươi\u007f"}, "description"),
+    ("post", "/api/products/1/sizes", {"size": "24\u0000cm", "price": 210000}, "size"),
+    ("patch", "/api/products/1/sizes/1", {"size": "12\ncm"}, "size"),
+])
+def test_control_characters_in_names_and_descriptions_are_refused(client, admin, method, path, body, field):
+    """The kit's rule for free text (services/kit/text.py); a description may still span lines."""
+    before = client.get("/api/products/1").get_json()
+    assert field in error_fields(getattr(client, method)(path, json=body, headers=admin))
+    assert client.get("/api/products/1").get_json() == before
+    changed = client.patch("/api/products/1", json={"description": "Dâu tươi.\r\n\tÍt ngọt."}, headers=admin)
+    assert changed.status_code == 200 and changed.get_json()["description"] == "Dâu tươi.\r\n\tÍt ngọt."
+
+
 def test_unknown_category_is_404(client, admin):
     assert_error(client.patch("/api/categories/999", json={"name": "x"}, headers=admin), 404, "not_found")
     assert_error(client.delete("/api/categories/999", headers=admin), 404, "not_found")
