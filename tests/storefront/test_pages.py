@@ -247,6 +247,21 @@ def test_add_to_cart_refuses_a_quantity_that_is_not_a_whole_number(stack, signed
     assert cart["items"] == []
 
 
+def test_the_carts_quantity_form_refuses_what_is_not_a_whole_number(stack, signed_in, shopper):
+    """`int()` reads "١" as 1, "1_0" as 10 and "+5" as 5: none of them is what was typed."""
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    page = f"/products/{product['id']}"
+    signed_in.form_post(page, "/cart/add", {"productId": product["id"], "size": product["sizes"][0]["size"],
+                                            "quantity": 2, "next": page})
+    cart_url = f"/api/cart/{shopper['user']['id']}"
+    [line] = stack.api("GET", cart_url, shopper["token"]).json()["items"]
+    for quantity in ("١", "1_0", "+5", "²", "2.0", ""):
+        response = signed_in.form_post("/cart", f"/cart/items/{line['id']}", {"quantity": quantity})
+        assert response.status_code == 302, quantity
+        assert flashes(signed_in.get("/cart").text) == ["Số lượng phải từ 1 đến 99."], quantity
+    assert [item["quantity"] for item in stack.api("GET", cart_url, shopper["token"]).json()["items"]] == [2]
+
+
 def test_wrong_password_shows_a_message_not_an_error_page(stack, shopper):
     client = Browserless(stack.url)
     response = client.form_post("/login", "/login", {"email": shopper["email"], "password": "wrong-pass"})

@@ -24,13 +24,6 @@ IN_PROGRESS_WAIT_S = 0.3
 CHECKOUT_KEYS = uuid.UUID("5b0d8a43-1c55-4b8e-9a65-0f3f3c8b2d17")  # the uuid5 namespace of checkout_key()
 
 
-def _int(value: str | None, default: int | None = None) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
 def load_cart() -> dict:
     """The shopper's cart with current prices; also refreshes the header's item count."""
     cart = api().get(f"/api/cart/{segment(current_shopper().id)}")
@@ -83,7 +76,7 @@ def add():
 @bp.post("/cart/items/<int:item_id>")
 @login_required
 def update(item_id: int):
-    quantity = _int(request.form.get("quantity"))
+    quantity = whole_number(request.form.get("quantity"))
     if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
         flash(f"Số lượng phải từ 1 đến {MAX_QUANTITY}.", "error")
         return redirect(url_for("cart.view"))
@@ -131,15 +124,19 @@ def _checkout_page(cart: dict, address: str, notes: str = "", errors: dict | Non
 def checkout():
     cart = load_cart()
     if not cart["available"]:
-        flash("Các sản phẩm trong giỏ hàng đã ngừng bán, nên chưa thể thanh toán." if cart["items"]
-              else "Giỏ hàng của bạn đang trống.", "info")
-        return redirect(url_for("cart.view"))
+        return _nothing_to_order(cart)
     shopper = current_shopper()
     profile = api().get(f"/api/customers/{segment(shopper.id)}")
     totals = cart_totals(cart)
     emit_event("Checkout Started", {"cartTotal": totals["total"], "itemCount": totals["count"]},
                user_id=shopper.id, session_id=session.get("sid"))
     return _checkout_page(cart, profile.get("address") or "")
+
+
+def _nothing_to_order(cart: dict):
+    flash("Các sản phẩm trong giỏ hàng đã ngừng bán, nên chưa thể thanh toán." if cart["items"]
+          else "Giỏ hàng của bạn đang trống.", "info")
+    return redirect(url_for("cart.view"))
 
 
 def _submitted_lines() -> list[dict]:
@@ -150,8 +147,8 @@ def _submitted_lines() -> list[dict]:
         abort(400)
     lines = []
     for product_id, size, quantity, price in zip(*columns, strict=True):
-        line = {"productId": _int(product_id), "size": size, "quantity": _int(quantity),
-                "price": _int(price)}
+        line = {"productId": whole_number(product_id), "size": size, "quantity": whole_number(quantity),
+                "price": whole_number(price)}
         if None in line.values():
             abort(400)
         lines.append(line)
@@ -169,7 +166,7 @@ def place_order():
     address = request.form.get("shippingAddress", "").strip()
     notes = request.form.get("notes", "").strip()
     body = {"items": _submitted_lines(), "shippingAddress": address,
-            "totalAmount": _int(request.form.get("totalAmount"))}
+            "totalAmount": whole_number(request.form.get("totalAmount"))}
     if notes:
         body["notes"] = notes
     try:
@@ -183,8 +180,7 @@ def place_order():
             raise
         cart = load_cart()
         if not cart["available"]:
-            flash("Giỏ hàng của bạn đang trống.", "info")
-            return redirect(url_for("cart.view"))
+            return _nothing_to_order(cart)
         if exc.code == "price_changed":
             message = "Giá hoặc giỏ hàng đã thay đổi. Vui lòng xem lại tổng tiền và xác nhận lần nữa."
         elif exc.code == "items_unavailable":
