@@ -37,6 +37,8 @@ FIELD_MESSAGES = {
     ("email", "value_error"): "Email không hợp lệ.",
     ("phone", "string_pattern_mismatch"): "Số điện thoại chỉ gồm chữ số, dấu cách và các dấu + ( ) . -",
     ("password", "value_error"): "Mật khẩu quá dài.",
+    ("newPassword", "value_error"): "Mật khẩu quá dài.",
+    ("currentPassword", "wrong_password"): "Mật khẩu hiện tại không đúng.",
     ("name", "value_error"): "Tên cần có ít nhất một chữ cái hoặc chữ số.",
     ("categoryId", "value_error"): "Danh mục không tồn tại.",
 }

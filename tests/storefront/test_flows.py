@@ -1,10 +1,12 @@
 """Storefront flows over HTTP (no JavaScript) against the real APIs: admin catalog and customers,
-profile, cancelling, changed prices at checkout, catalog paging."""
+profile and password, cancelling, checkout (changed prices, second tabs), catalog paging."""
 
 from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from services.storefront.api import ApiError, ApiUnavailable
 from services.storefront.validation import PRICE_REFUSED
@@ -571,3 +573,43 @@ def test_admin_order_filters_that_mean_nothing_are_said_and_dropped(stack, admin
         assert 'name="from" value=""' in page and 'name="to" value=""' in page and " selected>" not in page
     fine = admin.get("/admin/orders", params={"status": "PENDING", "from": "2020-01-01"}).text
     assert warning not in fine and f'data-order-id="{order["id"]}"' in fine
+
+
+def _login_status(stack, email: str, password: str) -> int:
+    return stack.api("POST", "/api/auth/login", json={"email": email, "password": password}).status_code
+
+
+def test_a_shopper_changes_her_password(stack):
+    shopper, client = _shopper_client(stack)
+    assert 'href="/account/password"' in client.get("/account").text
+
+    new = " bánh kem dâu "
+    response = client.form_post("/account/password", "/account/password", {
+        "currentPassword": shopper["password"], "newPassword": new, "confirmPassword": new})
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/account")
+    assert flashes(client.get("/account").text) == ["Đã đổi mật khẩu."]
+    assert _login_status(stack, shopper["email"], new) == 200  # spaces kept, as typed
+    assert _login_status(stack, shopper["email"], shopper["password"]) == 401
+
+
+@pytest.mark.parametrize("current, new, confirm, field, message", [
+    ("sai-mat-khau", "mat-khau-moi-1", "mat-khau-moi-1", "currentPassword", "Mật khẩu hiện tại không đúng."),
+    (None, "mat-khau-moi-1", "mat-khau-moi-2", "confirmPassword", "Hai mật khẩu mới không khớp."),
+    (None, "ngan", "ngan", "newPassword", "Cần ít nhất 8 ký tự."),
+    (None, "", "", "newPassword", "Cần ít nhất 8 ký tự."),
+    ("", "mat-khau-moi-1", "mat-khau-moi-1", "currentPassword", "Vui lòng nhập thông tin này."),
+])
+def test_a_refused_password_change_says_why_and_changes_nothing(stack, current, new, confirm, field, message):
+    shopper, client = _shopper_client(stack)
+    response = client.form_post("/account/password", "/account/password", {
+        "currentPassword": shopper["password"] if current is None else current,
+        "newPassword": new, "confirmPassword": confirm})
+    assert response.status_code == 422
+    assert field_error(response.text, f"f-{field}") == message
+    assert _login_status(stack, shopper["email"], shopper["password"]) == 200
+
+
+def test_the_password_page_needs_a_signed_in_shopper(stack):
+    response = Browserless(stack.url).get("/account/password", allow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")

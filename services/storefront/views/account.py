@@ -1,4 +1,4 @@
-"""Register, log in, log out and the shopper's profile."""
+"""Register, log in, log out, the shopper's profile and password."""
 
 from __future__ import annotations
 
@@ -113,3 +113,29 @@ def profile():
     return render_template("account/profile.html", values=values, errors=errors,
                            message=message), status
 
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    errors, message, status = {}, None, 200
+    if request.method == "POST":
+        # Not stripped: a space is as much a part of a password as any other character.
+        current, new = request.form.get("currentPassword", ""), request.form.get("newPassword", "")
+        if new != request.form.get("confirmPassword", ""):
+            errors = {"confirmPassword": "Hai mật khẩu mới không khớp."}
+        else:
+            try:
+                # Never repeated: once the first try went through, a second one's current password
+                # would be wrong, and the shopper would be told the change failed.
+                api().call("PUT", f"/api/customers/{segment(current_shopper().id)}/password",
+                           json={"currentPassword": current, "newPassword": new}, idempotent=False)
+            except ApiError as exc:
+                if exc.status not in (400, 422):
+                    raise
+                errors = exc.field_errors()
+            else:
+                flash("Đã đổi mật khẩu.", "success")
+                return redirect(url_for("account.profile"))
+        message, status = "Vui lòng kiểm tra lại thông tin.", 422
+    return render_template("account/password.html", errors=errors, message=message), status
