@@ -56,7 +56,7 @@ def test_other_prices_are_refused_not_guessed_at(typed):
     ("price", "greater_than_equal", "Input should be greater than or equal to 1", "Phải từ 1 trở lên."),
     ("price", "less_than_equal", "Input should be less than or equal to 1000000000", "Tối đa 1.000.000.000."),
     ("shippingAddress", "missing", "Field required", "Vui lòng nhập thông tin này."),
-    ("currentPassword", "wrong_password", "is incorrect", GENERIC),
+    ("currentPassword", "wrong_password", "is incorrect", "Mật khẩu hiện tại không đúng."),
     ("image", "value_error", "no image named 'x.svg' under /api/images/", GENERIC),
     ("price", "greater_than", "a limit without a number", GENERIC),
 ])
