@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from services.kit.app import current_config
 from services.kit.auth import Principal, bearer_token
 from services.kit.db import PerDialect, db_session, utcnow
-from services.kit.errors import Conflict, Forbidden, Unprocessable
+from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.kit.events import emit_event
 
 from .catalog import Quote, catalog
+from .fulfilment import visible_order
 from .models import IdempotencyKey, Order, OrderItem, OrderStatus, OrderStatusHistory
 from .schemas import OrderIn, order_json
 
@@ -86,6 +87,15 @@ def place_order(payload: OrderIn, caller: Principal, key: str | None) -> Placed:
 
     _after_commit(order)
     return Placed(body, 201, replayed=False)
+
+
+def placed_with(key: str, caller: Principal) -> Order:
+    """The order `caller` placed with Idempotency-Key `key`."""
+    order_id = db_session().scalar(select(IdempotencyKey.order_id).where(
+        IdempotencyKey.customer_id == caller.id, IdempotencyKey.key == key))
+    if order_id is None:
+        raise NotFound("No order was placed with this Idempotency-Key")
+    return visible_order(order_id, caller)
 
 
 def _insert(session: Session, order: Order) -> int:

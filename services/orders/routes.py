@@ -12,6 +12,7 @@ from . import checkout, fulfilment, reports
 from .schemas import (
     AdminOrderPage,
     AdminOrdersQuery,
+    KeyQuery,
     OrderHeaders,
     OrderIn,
     OrderOut,
@@ -39,6 +40,17 @@ def create_order(json: OrderIn, headers: OrderHeaders):
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"
     return jsonify(placed.body), placed.status, headers
+
+
+@bp.get("/api/orders/by-key")
+@require_auth
+@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 404, 422)),
+               security=BEARER_AUTH, tags=["orders"])
+def order_by_key(query: KeyQuery):
+    """The order the caller placed with this `Idempotency-Key`, else 404: did a request whose answer
+    never came go through?"""
+    caller = current_user()
+    return jsonify(order_json(checkout.placed_with(query.idempotency_key, caller), caller))
 
 
 @bp.get("/api/orders")

@@ -47,13 +47,20 @@ class OrderIn(CamelModel):
         return self
 
 
+IDEMPOTENCY_KEY = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"  # printable ASCII, not blank
+
+
 class OrderHeaders(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)  # every other header passes
 
     idempotency_key: str | None = Field(
-        default=None, alias="Idempotency-Key", min_length=1, max_length=255,
-        pattern=r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",  # printable ASCII, not blank
+        default=None, alias="Idempotency-Key", min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY,
         description="Retry-safe placement: the same key and body return the same order")
+
+
+class KeyQuery(CamelModel):
+    idempotency_key: str = Field(min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY,
+                                 description="An Idempotency-Key the caller sent with POST /api/orders")
 
 
 class StatusIn(CamelModel):

@@ -85,7 +85,8 @@ def test_openapi_documents_the_api(client):
     paths = document["paths"]
     for path in ("/api/products", "/api/products/search", "/api/products/{product_id}",
                  "/api/products/prices", "/api/products/{product_id}/sizes/{size_id}", "/api/categories",
-                 "/api/categories/{category_id}", "/api/cart", "/api/cart/{id}", "/api/cart/user/{user_id}"):
+                 "/api/categories/{category_id}", "/api/cart", "/api/cart/{id}", "/api/cart/user/{user_id}",
+                 "/api/cart/user/{user_id}/ordered"):
         assert path in paths, path
     assert set(paths["/api/cart/{id}"]) == {"get", "patch", "delete"}
     listing = {p["name"] for p in paths["/api/products"]["get"]["parameters"]}

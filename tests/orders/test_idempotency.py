@@ -138,3 +138,40 @@ def test_twenty_concurrent_requests_with_one_key_make_exactly_one_order(make_app
     assert row_counts(app) == {"orders": 1, "order_items": 2, "order_status_history": 1,
                                "idempotency_keys": 1}
     assert len(read_events(events_file, "Order Completed")) == 1
+
+
+def test_the_order_placed_with_a_key_can_be_looked_up_by_its_caller(client, auth):
+    """Whether a request whose answer never came went through, without placing another order."""
+    placed = client.post("/api/orders", json=order_body((1, "12cm", 1)),
+                         headers=auth(CUSTOMER, **{"Idempotency-Key": "lost answer/1"})).get_json()
+    client.post(f"/api/orders/{placed['id']}/cancel", headers=auth(CUSTOMER))
+
+    found = client.get("/api/orders/by-key", query_string={"idempotencyKey": "lost answer/1"},
+                       headers=auth(CUSTOMER))
+
+    assert found.status_code == 200
+    assert found.get_json()["id"] == placed["id"]
+    assert found.get_json()["status"] == "CANCELLED"  # the order as it is now
+
+
+def test_looking_up_a_key_finds_only_the_callers_own_orders(client, auth):
+    client.post("/api/orders", json=order_body((1, "12cm", 1)),
+                headers=auth(CUSTOMER, **{"Idempotency-Key": "k"}))
+    for caller, key in ((OTHER_CUSTOMER, "k"), (CUSTOMER, "never sent")):
+        response = client.get("/api/orders/by-key", query_string={"idempotencyKey": key},
+                              headers=auth(caller))
+        assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("params", [{}, {"idempotencyKey": ""}, {"idempotencyKey": "x" * 256},
+                                    {"idempotencyKey": "tab\there"}, {"idempotencyKey": "   "}])
+def test_a_malformed_key_lookup_is_422(client, auth, params):
+    response = client.get("/api/orders/by-key", query_string=params, headers=auth(CUSTOMER))
+    assert_error(response, 422, "validation_error")
+
+
+def test_looking_up_a_key_needs_a_valid_token(client, tokens):
+    assert_error(client.get("/api/orders/by-key", query_string={"idempotencyKey": "k"}), 401, "unauthorized")
+    expired = {"Authorization": f"Bearer {tokens.token(CUSTOMER, exp=1)}"}
+    response = client.get("/api/orders/by-key", query_string={"idempotencyKey": "k"}, headers=expired)
+    assert_error(response, 401, "token_expired")

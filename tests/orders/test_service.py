@@ -24,9 +24,9 @@ def test_migrations_match_the_models(database_url):
 
 def test_openapi_documents_every_endpoint(client):
     paths = client.get("/openapi.json").get_json()["paths"]
-    assert set(paths) == {"/api/orders", "/api/orders/summary", "/api/orders/user/{user_id}",
-                          "/api/orders/{order_id}", "/api/orders/{order_id}/status",
-                          "/api/orders/{order_id}/cancel"}
+    assert set(paths) == {"/api/orders", "/api/orders/summary", "/api/orders/by-key",
+                          "/api/orders/user/{user_id}", "/api/orders/{order_id}",
+                          "/api/orders/{order_id}/status", "/api/orders/{order_id}/cancel"}
     assert set(paths["/api/orders"]) == {"get", "post"}
     assert "201" in paths["/api/orders"]["post"]["responses"]
     assert "409" in paths["/api/orders/{order_id}/status"]["patch"]["responses"]

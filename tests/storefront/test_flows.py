@@ -382,8 +382,51 @@ def test_a_second_tab_with_other_details_is_told_the_cart_was_ordered(stack):
 
     [order] = _orders_of(stack, shopper)
     assert order["shippingAddress"] == "5 Hai Bà Trưng"
-    assert again.status_code == 302 and again.headers["Location"] == "/orders"
-    assert "Giỏ hàng này đã được đặt hàng từ một trang khác." in client.get("/orders").text
+    assert again.status_code == 302 and again.headers["Location"] == f"/orders/{order['id']}"
+    assert flashes(client.get(again.headers["Location"]).text) == [
+        "Giỏ hàng này đã được đặt hàng từ một trang khác, với thông tin dưới đây."]
+
+
+def test_a_stale_tab_does_not_order_a_cart_changed_and_ordered_elsewhere(stack):
+    """Tab 1 shows 1 cake; tab 2 makes it 2 and orders them; tab 1's button must not order again."""
+    shopper, client, (stale_tab, _) = _checkout_in_two_tabs(stack)
+    [line] = stack.api("GET", f"/api/cart/{shopper['user']['id']}", shopper["token"]).json()["items"]
+    client.form_post("/cart", f"/cart/items/{line['id']}", {"quantity": 2})
+    fresh_tab = _hidden_fields(client.get("/checkout").text, "checkout-form")
+    client.post("/checkout", data=[*fresh_tab, ("shippingAddress", "5 Hai Bà Trưng")])
+
+    again = client.post("/checkout", data=[*stale_tab, ("shippingAddress", "5 Hai Bà Trưng")])
+
+    assert [order["items"][0]["quantity"] for order in _orders_of(stack, shopper)] == [2]
+    assert (again.status_code, again.headers["Location"]) == (302, "/cart")
+    assert flashes(client.get("/cart").text) == ["Giỏ hàng của bạn đang trống."]
+
+
+def test_a_page_showing_an_older_cart_asks_to_confirm_the_cart_as_it_is_now(stack):
+    shopper, client, (stale_tab, _) = _checkout_in_two_tabs(stack)
+    [line] = stack.api("GET", f"/api/cart/{shopper['user']['id']}", shopper["token"]).json()["items"]
+    client.form_post("/cart", f"/cart/items/{line['id']}", {"quantity": 3})
+
+    response = client.post("/checkout", data=[*stale_tab, ("shippingAddress", "5 Hai Bà Trưng")])
+
+    assert response.status_code == 409 and _orders_of(stack, shopper) == []
+    assert "Giỏ hàng đã thay đổi. Vui lòng xem lại và xác nhận lần nữa." in response.text
+    assert dict(_hidden_fields(response.text, "checkout-form"))["quantity"] == "3"
+
+
+def test_a_cake_added_in_another_tab_is_shown_before_anything_is_ordered(stack):
+    """The checkout page orders the cart it showed, whole: a cake added since sends the shopper back to
+    confirm the cart as it is now, instead of ordering part of it."""
+    shopper, client, (first_tab, _) = _checkout_in_two_tabs(stack)
+    product = stack.api("GET", "/api/products", params={"sort": "name"}).json()["items"][1]
+    stack.api("POST", "/api/cart", shopper["token"],
+              json={"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 2})
+
+    response = client.post("/checkout", data=[*first_tab, ("shippingAddress", "5 Hai Bà Trưng")])
+
+    assert response.status_code == 409 and _orders_of(stack, shopper) == []
+    shown = [value for name, value in _hidden_fields(response.text, "checkout-form") if name == "productId"]
+    assert str(product["id"]) in shown and len(shown) == 2
 
 
 def test_a_changed_cart_is_a_new_order(stack):

@@ -176,6 +176,18 @@ def test_the_session_cookie_is_sent_only_when_the_session_changes(client):
     assert response.status_code == 401  # the CSRF check passed; the sign-in itself failed
 
 
+def test_signed_in_cart_pages_send_the_cookie_only_when_the_cart_count_changes(stack, signed_in, shopper):
+    """The header's count lives in the session: re-sending it unchanged from a slow /cart could land
+    after a sign-out in another tab and sign the shopper back in."""
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    stack.api("POST", "/api/cart", shopper["token"],
+              json={"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    assert "Set-Cookie" in signed_in.get("/cart").headers  # the count changed
+    for path in ("/cart", "/checkout", "/cart"):
+        response = signed_in.get(path, allow_redirects=False)
+        assert "Set-Cookie" not in response.headers, path
+
+
 def test_signing_in_rotates_the_csrf_secret_in_the_same_response(stack, shopper):
     client = Browserless(stack.url)
     anonymous_token = csrf_token(client.get("/login").text)

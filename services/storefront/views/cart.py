@@ -28,7 +28,9 @@ def load_cart() -> dict:
     """The shopper's cart with current prices; also refreshes the header's item count."""
     cart = api().get(f"/api/cart/{segment(current_shopper().id)}")
     cart["available"] = [item for item in cart["items"] if item["available"]]
-    session["cart_count"] = cart["itemCount"]
+    if session.get("cart_count") != cart["itemCount"]:
+        # Only when it changed: an unchanged cookie echoed by a slow page could undo a sign-out.
+        session["cart_count"] = cart["itemCount"]
     return cart
 
 
@@ -169,6 +171,9 @@ def place_order():
             "totalAmount": whole_number(request.form.get("totalAmount"))}
     if notes:
         body["notes"] = notes
+    cart = load_cart()
+    if checkout_key(cart) != token:
+        return _cart_changed(cart, token, body)
     try:
         order = _post_order(body, token)
     except ApiError as exc:
@@ -188,8 +193,29 @@ def place_order():
         else:
             message = "Vui lòng kiểm tra lại thông tin giao hàng."
         return _checkout_page(cart, address, notes, exc.field_errors(), message, exc.status)
-    session["cart_count"] = 0
+    session["cart_count"] = 0  # the page showed the whole cart, and the order took it
     return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+
+
+def _cart_changed(cart: dict, token: str, body: dict):
+    """The cart is no longer the one the page showed. Either this page's order went through already
+    (a double click whose first answer came back last, or a second tab), or the cart changed: then
+    the shopper confirms it again as it is now."""
+    try:
+        order = api().get("/api/orders/by-key", params={"idempotencyKey": token})
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+    else:
+        if (order["shippingAddress"], order.get("notes") or "") == (body["shippingAddress"],
+                                                                      body.get("notes", "")):
+            return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+        flash("Giỏ hàng này đã được đặt hàng từ một trang khác, với thông tin dưới đây.", "info")
+        return redirect(url_for("orders.detail", order_id=order["id"]))
+    if not cart["available"]:
+        return _nothing_to_order(cart)
+    return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""),
+                          message="Giỏ hàng đã thay đổi. Vui lòng xem lại và xác nhận lần nữa.", status=409)
 
 
 def _post_order(body: dict, token: str) -> dict:
