@@ -632,7 +632,7 @@ def test_a_shopper_changes_her_password(stack):
 
     assert (response.status_code, response.headers["Location"]) == (302, "/account")
     assert flashes(client.get("/account").text) == ["Đã đổi mật khẩu."]
-    assert _login_status(stack, shopper["email"], new) == 200  # spaces kept, as typed
+    assert _login_status(stack, shopper["email"], new) == 200  # as typed (users trims it, as at login)
     assert _login_status(stack, shopper["email"], shopper["password"]) == 401
 
 

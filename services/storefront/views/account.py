@@ -120,7 +120,7 @@ def profile():
 def password():
     errors, message, status = {}, None, 200
     if request.method == "POST":
-        # Not stripped: a space is as much a part of a password as any other character.
+        # Sent as typed: the users API trims passwords itself, the same way at register and login.
         current, new = request.form.get("currentPassword", ""), request.form.get("newPassword", "")
         if new != request.form.get("confirmPassword", ""):
             errors = {"confirmPassword": "Hai mật khẩu mới không khớp."}
