@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# No control characters: they have no place in a name and PostgreSQL refuses NUL outright.
-SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
-MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # an address or a note may span lines
+# No control characters, C0, DEL or C1 (U+0080–U+009F): they have no place in a name, PostgreSQL
+# refuses NUL outright, and a terminal reads U+009B as the start of an escape sequence.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"  # an address or a note may span lines
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 # đ/Đ is a letter of its own, not d plus a combining mark, so NFD leaves it alone.

@@ -259,6 +259,11 @@ def test_category_validation(client, admin, body, field):
     ("patch", "/api/products/1", {"description": "Dâu tươi\u007f"}, "description"),
     ("post", "/api/products/1/sizes", {"size": "24\u0000cm", "price": 210000}, "size"),
     ("patch", "/api/products/1/sizes/1", {"size": "12\ncm"}, "size"),
+    # C1 controls (U+0080–U+009F) too; U+0085 is NEL, which is no line break a description may hold.
+    ("patch", "/api/products/1", {"name": "QA\u0085\u0090x"}, "name"),
+    ("patch", "/api/products/1", {"description": "Dâu tươi\u0085Ít ngọt"}, "description"),
+    ("post", "/api/categories", {"name": "Bánh\u009b31m Flan"}, "name"),
+    ("post", "/api/products/1/sizes", {"size": "24\u0080cm", "price": 210000}, "size"),
 ])
 def test_control_characters_in_names_and_descriptions_are_refused(client, admin, method, path, body, field):
     """The kit's rule for free text (services/kit/text.py); a description may still span lines."""

@@ -99,7 +99,7 @@ def test_paging(client):
     ("minPrice=-1", "minPrice"), ("maxPrice=abc", "maxPrice"), ("minPrice=10000000000", "minPrice"),
     ("sort=cheapest", "sort"), ("size=" + "x" * 21, "size"), ("q=", "q"), ("q=%20%20", "q"),
     ("q=!!!", "q"), ("q=" + "a" * 101, "q"), ("includeInactive=maybe", "includeInactive"),
-    ("colour=red", "colour"), ("category=", "category"),
+    ("colour=red", "colour"), ("category=", "category"), ("q=dau%01", "q"), ("q=dau%C2%9B", "q"),
 ])
 def test_bad_query_parameters_are_422(client, query, field):
     assert error_fields(client.get(f"/api/products?{query}")) == {field}

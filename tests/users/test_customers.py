@@ -97,6 +97,7 @@ def test_customer_updating_another_customer_is_403_even_with_a_bad_body(client, 
     ({"name": "n" * 101}, "name"),
     ({"phone": "abc"}, "phone"),
     ({"address": "a" * 501}, "address"),
+    ({"address": "12 Lê Lợi\u009b31m"}, "address"),  # a C1 control
     ({"address": 12}, "address"),
     ({}, ""),
 ])
@@ -158,7 +159,8 @@ def test_admin_search_follows_a_rename_and_keeps_names_without_latin_letters(cli
 
 
 @pytest.mark.parametrize("query", ["page=0", "page=abc", "pageSize=0", "pageSize=101",
-                                   "pageSize=-1", f"q={'q' * 101}", "page=99999999999999999999"])
+                                   "pageSize=-1", f"q={'q' * 101}", "page=99999999999999999999",
+                                   "q=lan%01", "q=l%C2%85an"])
 def test_invalid_list_query_is_422(client, admin, query):
     assert_error(client.get(f"/api/customers?{query}", headers=bearer(admin["token"])),
                  422, "validation_error")

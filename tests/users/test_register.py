@@ -101,6 +101,7 @@ VALID = {"email": "v@example.com", "password": PASSWORD, "name": "Valid"}
     ({"name": "   "}, "name"),
     ({"name": "n" * 101}, "name"),
     ({"name": "bad\x00name"}, "name"),
+    ({"name": "QA\u0085\u0090x"}, "name"),  # C1 controls too
     ({"name": ["list"]}, "name"),
     ({"phone": "12"}, "phone"),
     ({"phone": "call me maybe"}, "phone"),
@@ -108,6 +109,7 @@ VALID = {"email": "v@example.com", "password": PASSWORD, "name": "Valid"}
     ({"phone": 901234567}, "phone"),
     ({"address": "a" * 501}, "address"),
     ({"address": "nul\x00byte"}, "address"),
+    ({"address": "12 Lê Lợi\u009b31m"}, "address"),
     ({"role": "ADMIN"}, "role"),
     ({"isAdmin": True}, "isAdmin"),
 ])
