@@ -287,9 +287,17 @@ def test_catalog_pages_filters_and_sort_live_in_the_url(stack):
     assert names and "Bánh Mì Ngọt Nhân Dừa" in names and "Mousse Dâu" not in names
     by_category = client.get("/products", params={"category": "tiramisu"}).text
     assert set(re.findall(r'<p class="card-meta">([^<]+)</p>', by_category)) == {"Tiramisu"}
-    # Malformed values are ignored rather than turned into errors.
-    malformed = {"page": "abc", "minPrice": "-1", "sort": "evil"}
-    assert client.get("/products", params=malformed).status_code == 200
+    # Prices as the shop writes them are read; an unreadable one is said, never silently dropped.
+    for typed in ("40.000", "40 000", "40000 ₫"):
+        names = re.findall(r'<h3 class="card-title">([^<]+)</h3>',
+                           client.get("/products", params={"maxPrice": typed}).text)
+        assert names and "Bánh Mì Ngọt Nhân Dừa" in names and "Mousse Dâu" not in names, typed
+    for typed in ("-1", "40.5", "abc", "9" * 15):
+        page = client.get("/products", params={"minPrice": typed, "sort": "price"})
+        assert page.status_code == 200, typed
+        assert "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm." in page.text, typed
+    # An unknown sort or page is dropped rather than turned into an error.
+    assert "Bộ lọc không hợp lệ" not in client.get("/products", params={"page": "abc", "sort": "evil"}).text
     assert client.get("/products/999999").status_code == 404
 
 

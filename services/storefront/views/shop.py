@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request, url_for
 
 from ..api import ApiError, api, current_config
-from ..validation import whole_number
+from ..validation import parse_price, whole_number
 from .orders import past_the_end
 
 bp = Blueprint("shop", __name__)
@@ -19,7 +19,6 @@ SORTS = {
     "newest": "Mới nhất",
 }
 FEATURED_COUNT = 8
-MAX_PRICE = 10**9
 MAX_QUERY = 100
 
 
@@ -29,7 +28,7 @@ def _bounded_int(name: str, low: int, high: int) -> int | None:
 
 
 def catalog_filters() -> dict[str, str | int]:
-    """The catalog's query string, cleaned: unknown or malformed values are dropped, not errors."""
+    """The catalog's query string, cleaned: an unknown sort or page is dropped; prices are read."""
     args = request.args
     filters: dict[str, str | int] = {
         "q": args.get("q", "").strip()[:MAX_QUERY],
@@ -38,9 +37,11 @@ def catalog_filters() -> dict[str, str | int]:
         "sort": args.get("sort", "") if args.get("sort", "") in SORTS else "",
     }
     for name in ("minPrice", "maxPrice"):
-        value = _bounded_int(name, 0, MAX_PRICE)
-        if value is not None:
-            filters[name] = value
+        typed = args.get(name, "").strip()[:20]
+        # Read as the shop writes prices (100.000); anything else goes on as typed, for the catalog
+        # to refuse and the page to say so rather than to drop it silently.
+        price = parse_price(typed)
+        filters[name] = typed if price is None else price
     page = _bounded_int("page", 1, 10_000)
     if page and page > 1:
         filters["page"] = page
