@@ -276,6 +276,9 @@ def test_phone_viewport_catalog_has_no_horizontal_scroll(browser, stack, screens
         expect(phone.locator(".product-card").first).to_be_visible()
         assert phone.evaluate("window.innerWidth") == 390
         assert no_horizontal_scroll(phone)
+        # The header's links are thumb-sized targets (44 px, WCAG 2.5.5), not their 19 px of text.
+        heights = phone.eval_on_selector_all(".main-nav a", "links => links.map(l => l.offsetHeight)")
+        assert heights and min(heights) >= 44, heights
         phone.screenshot(path=screenshot_dir / "phone-catalog.png")
         for path in ("/", "/products?q=mousse&sort=-price", "/products/1", "/login", "/register"):
             phone.goto(path)
