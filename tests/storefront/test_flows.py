@@ -626,6 +626,19 @@ def test_admin_order_filters_that_mean_nothing_are_said_and_dropped(stack, admin
     assert warning not in fine and f'data-order-id="{order["id"]}"' in fine
 
 
+@pytest.mark.parametrize("path, row", [("/admin/customers", 'data-testid="customer-row"'),
+                                       ("/admin/products", 'data-testid="admin-product-row"')])
+def test_admin_searches_the_apis_refuse_are_said_and_dropped(admin, path, row):
+    """Like the shop's catalog: a search with a control character (C0 or C1) shows everything from
+    the first page and says so, rather than an error page."""
+    warning = "Tìm kiếm không hợp lệ; đang hiển thị tất cả"
+    for refused in ("lan\x01", "l\u0085an"):
+        page = admin.get(path, params={"q": refused, "page": 2})
+        assert page.status_code == 200 and warning in page.text, refused
+        assert row in page.text and 'name="q" value=""' in page.text, refused
+    assert warning not in admin.get(path, params={"q": "a"}).text
+
+
 def _login_status(stack, email: str, password: str) -> int:
     return stack.api("POST", "/api/auth/login", json={"email": email, "password": password}).status_code
 

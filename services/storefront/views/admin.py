@@ -14,7 +14,7 @@ from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
 from ..validation import PRICE_REFUSED, parse_price, whole_number
-from .orders import fetch_order, page_arg, past_the_end
+from .orders import fetch_order, filtered_or_all, page_arg, past_the_end
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -157,17 +157,24 @@ def set_order_status(order_id: int):
 
 # ---- customers ------------------------------------------------------------------------------
 
+def _searched(path: str, everything: str, **params: str) -> tuple[dict, str, str | None]:
+    """(the API's page for the URL's search `q` and page, the search in use, a message): a search
+    the API refuses (a control character) shows `everything` from the first page, and says so."""
+    result, used, message = filtered_or_all(
+        lambda args: api().get(path, params={**params, **args, "pageSize": ADMIN_PAGE_SIZE}),
+        {"q": request.args.get("q", "").strip()[:100], "page": page_arg()},
+        f"Tìm kiếm không hợp lệ; đang hiển thị tất cả {everything}.")
+    return result, used.get("q", ""), message
+
+
 @bp.get("/customers")
 def customers():
-    search = request.args.get("q", "").strip()[:100]
-    page = page_arg()
-    result = api().get("/api/customers", params={"q": search, "page": page,
-                                                  "pageSize": ADMIN_PAGE_SIZE})
-    moved = past_the_end(page, result, "admin.customers", {"q": search} if search else {})
+    result, search, message = _searched("/api/customers", "khách hàng")
+    moved = past_the_end(result["page"], result, "admin.customers", {"q": search} if search else {})
     if moved:
         return moved
-    return render_template("admin/customers.html", result=result, search=search, page=page,
-                           roles=ROLES, back=request.full_path.rstrip("?"))
+    return render_template("admin/customers.html", result=result, search=search, page=result["page"],
+                           message=message, roles=ROLES, back=request.full_path.rstrip("?"))
 
 
 @bp.post("/customers/<int:customer_id>/role")
@@ -239,15 +246,12 @@ def _size_body(form) -> tuple[dict, dict[str, str]]:
 
 @bp.get("/products")
 def products():
-    page = page_arg()
-    search = request.args.get("q", "").strip()[:100]
-    result = api().get("/api/products", params={"includeInactive": "true", "q": search,
-                                                 "page": page, "pageSize": ADMIN_PAGE_SIZE,
-                                                 "sort": "name"})
-    moved = past_the_end(page, result, "admin.products", {"q": search} if search else {})
+    result, search, message = _searched("/api/products", "sản phẩm", includeInactive="true", sort="name")
+    moved = past_the_end(result["page"], result, "admin.products", {"q": search} if search else {})
     if moved:
         return moved
-    return render_template("admin/products.html", result=result, page=page, search=search)
+    return render_template("admin/products.html", result=result, page=result["page"], search=search,
+                           message=message)
 
 
 @bp.route("/products/new", methods=["GET", "POST"])

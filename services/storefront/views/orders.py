@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..api import ApiError, api, segment
@@ -26,6 +28,19 @@ def past_the_end(page: int, result: dict, endpoint: str, args: dict):
         return None
     args = {key: value for key, value in args.items() if key != "page"}
     return redirect(url_for(endpoint, **args, **({"page": last} if last > 1 else {})))
+
+
+def filtered_or_all(fetch: Callable[[dict], dict], filters: dict,
+                    refused: str) -> tuple[dict, dict, str | None]:
+    """(`fetch(filters)`, filters, None); when the API refuses the filters (400/422: a control
+    character in a search, a price that is no number), (`fetch({})`, {}, `refused`): a list shows
+    everything and says why, rather than becoming an error page."""
+    try:
+        return fetch(filters), filters, None
+    except ApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        return fetch({}), {}, refused
 
 
 def fetch_order(order_id: int) -> dict:
