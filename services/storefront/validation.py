@@ -32,10 +32,14 @@ MESSAGES = {
     "less_than": "Phải nhỏ hơn {n}.",
     "less_than_equal": "Tối đa {n}.",
 }
-# Where the field says more than the type: a validator's own refusal ("value_error"), a pattern.
+PHONE_CHARACTERS = "chữ số, dấu cách và các dấu + ( ) . -"
+# Where the field says more than the type: a validator's own refusal ("value_error"), a pattern, or
+# a length that is not the real problem (an empty e-mail is "too short"; so is the phone "abc").
 FIELD_MESSAGES = {
     ("email", "value_error"): "Email không hợp lệ.",
-    ("phone", "string_pattern_mismatch"): "Số điện thoại chỉ gồm chữ số, dấu cách và các dấu + ( ) . -",
+    ("email", "string_too_short"): "Vui lòng nhập một địa chỉ email hợp lệ.",
+    ("phone", "string_pattern_mismatch"): f"Số điện thoại chỉ gồm {PHONE_CHARACTERS}",
+    ("phone", "string_too_short"): "Số điện thoại cần ít nhất {n} ký tự, chỉ gồm " + PHONE_CHARACTERS,
     ("password", "value_error"): "Mật khẩu quá dài.",
     ("newPassword", "value_error"): "Mật khẩu quá dài.",
     ("currentPassword", "wrong_password"): "Mật khẩu hiện tại không đúng.",
@@ -60,9 +64,7 @@ def parse_price(raw: str | None) -> int | None:
 def field_message(field: str, detail: dict[str, Any]) -> str:
     """Vietnamese for one of an API's validation details ({"field", "message", "type"})."""
     kind = str(detail.get("type", ""))
-    if (field, kind) in FIELD_MESSAGES:
-        return FIELD_MESSAGES[(field, kind)]
-    template = MESSAGES.get(kind, GENERIC)
+    template = FIELD_MESSAGES.get((field, kind)) or MESSAGES.get(kind, GENERIC)
     if "{n}" not in template:
         return template
     limit = NUMBER.search(str(detail.get("message", "")))
