@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from services.storefront.api import ApiError, ApiUnavailable
-from services.storefront.validation import PRICE_REFUSED
+from services.storefront.validation import PRICE_REFUSED, REQUIRED
 
 from .helpers import FOREIGN_NEXT, Browserless, csrf_token, english_validation, field_error, flashes
 
@@ -507,12 +507,13 @@ def _prices(stack, product_id: int) -> dict[str, int]:
 def test_admin_prices_are_whole_dong_or_refused(stack, admin):
     """25.5 was read as 255 ₫: a price is plain digits or groups of three, else refused, nothing saved."""
     category = stack.api("GET", "/api/categories").json()["items"][0]
-    for typed in ("25.5", "1.5", "12.0000", "-5", "abc", ""):
+    refusals = {typed: PRICE_REFUSED for typed in ("25.5", "1.5", "12.0000", "-5", "abc")}
+    for typed, refusal in {**refusals, "": REQUIRED, "  ": REQUIRED}.items():  # empty: required, not invalid
         response = admin.form_post("/admin/products/new", "/admin/products/new", {
             "name": "Bánh Giá Lạ", "categoryId": category["id"], "active": "on", "size": "Hộp",
             "price": typed})
         assert response.status_code == 422, typed
-        assert field_error(response.text, "f-price") == PRICE_REFUSED, typed
+        assert field_error(response.text, "f-price") == refusal, typed
     unsaved = stack.api("GET", "/api/products", stack.admin_token(),
                         params={"q": "gia la", "includeInactive": "true"}).json()
     assert unsaved["total"] == 0
@@ -525,6 +526,8 @@ def test_admin_prices_are_whole_dong_or_refused(stack, admin):
         assert 'id="size-new" name="size" type="text" value="Hộp 6 cái"' in added.text  # kept as typed
         changed = admin.form_post(edit, f"{edit}/sizes/{size_id}", {"size": "12cm", "price": typed})
         assert changed.status_code == 422 and field_error(changed.text, f"price-{size_id}") == PRICE_REFUSED
+    emptied = admin.form_post(edit, f"{edit}/sizes/{size_id}", {"size": "12cm", "price": ""})
+    assert emptied.status_code == 422 and field_error(emptied.text, f"price-{size_id}") == REQUIRED
     assert _prices(stack, product["id"]) == {"12cm": 90000}
 
     # The ways prices are written here are read as meant.

@@ -13,7 +13,7 @@ from ..charts import bar_chart, daily_chart, funnel_chart
 from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
-from ..validation import PRICE_REFUSED, parse_price, whole_number
+from ..validation import PRICE_REFUSED, REQUIRED, parse_price, whole_number
 from .orders import fetch_order, filtered_or_all, page_arg, past_the_end
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -241,7 +241,9 @@ def _size_body(form) -> tuple[dict, dict[str, str]]:
     typed = form.get("price", "").strip()
     price = parse_price(typed)
     body = {"size": form.get("size", "").strip(), "price": typed if price is None else price}
-    return body, {"price": PRICE_REFUSED} if price is None else {}
+    if price is None:
+        return body, {"price": PRICE_REFUSED if typed else REQUIRED}
+    return body, {}
 
 
 @bp.get("/products")
