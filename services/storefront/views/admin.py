@@ -14,7 +14,8 @@ from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
 from ..validation import PRICE_REFUSED, REQUIRED, parse_price, whole_number
-from .orders import fetch_order, filtered_or_all, page_arg, past_the_end
+from .lists import filtered_or_all, page_arg, past_the_end
+from .orders import fetch_order
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 
 from ..api import ApiError, api, current_config
 from ..validation import parse_price, whole_number
-from .orders import past_the_end
+from .lists import filtered_or_all, past_the_end
 
 bp = Blueprint("shop", __name__)
 
@@ -75,17 +75,10 @@ def home():
 
 @bp.get("/products")
 def catalog():
-    filters = catalog_filters()
-    params = {**filters, "pageSize": current_config().page_size}
-    message = None
-    try:
-        result = api().get("/api/products", params=params)
-    except ApiError as exc:
-        if exc.status not in (400, 422):
-            raise
-        message = "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm."
-        filters = {}
-        result = api().get("/api/products", params={"pageSize": current_config().page_size})
+    page_size = current_config().page_size
+    result, filters, message = filtered_or_all(
+        lambda filters: api().get("/api/products", params={**filters, "pageSize": page_size}),
+        catalog_filters(), "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm.")
     page = int(filters.get("page", 1))
     moved = past_the_end(page, result, "shop.catalog", filters)
     if moved:
