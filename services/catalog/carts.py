@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -148,13 +149,17 @@ def remove_ordered(customer_id: int, ordered_at: datetime, lines: list[tuple[int
     after `ordered_at` (the shopper's new choice). The lines it changes are marked as changed after
     `ordered_at` whatever this host's clock says, so a retry of the same call finds nothing to take."""
     session = db_session()
+    ordered: Counter[tuple[int, str]] = Counter()
+    for product_id, size, quantity in lines:  # one cake and size twice in an order: one line here
+        ordered[product_id, size] += quantity
     changed_at = max(utcnow(), ordered_at + timedelta(microseconds=1))
     # Parameter names differ from the columns': an UPDATE keeps those for its SET clause.
     params = [{"customer": customer_id, "product": product_id, "size": size, "ordered": quantity,
                "ordered_at": ordered_at.astimezone(UTC), "changed_at": changed_at}
-              for product_id, size, quantity in lines]
-    session.execute(_REMOVE_ORDERED_LINE, params)
-    session.execute(_TAKE_ORDERED_QUANTITY, params)
+              for (product_id, size), quantity in ordered.items()]
+    removed = session.execute(_REMOVE_ORDERED_LINE, params).rowcount
+    if removed != len(params):  # an order mostly takes whole lines: then there is nothing to lower
+        session.execute(_TAKE_ORDERED_QUANTITY, params)
     session.commit()
 
 

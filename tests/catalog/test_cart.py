@@ -217,6 +217,12 @@ def test_an_order_takes_only_what_it_bought_out_of_the_cart(client, auth, add):
     assert lines(client, auth) == [(1, "12cm", 1), (4, "1 cái", 2)]
 
 
+def test_one_cake_and_size_twice_in_an_order_comes_off_its_line_once_in_full(client, auth, add):
+    add(1, "12cm", 5)
+    assert ordered(client, auth, [(1, "12cm", 1), (1, "12cm", 2)]).status_code == 204
+    assert lines(client, auth) == [(1, "12cm", 2)]
+
+
 def test_an_order_keeps_lines_changed_after_it(client, auth, add):
     add(1, "12cm", 2)
     time.sleep(0.01)
