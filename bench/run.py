@@ -228,7 +228,8 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
         Scenario("search", "catalog", "get", searches),
         Scenario("add to cart", "catalog", "add_to_cart", kind="write"),
         Scenario("place order", "orders", "place_order", kind="order",
-                 note="unique Idempotency-Key; orders asks the catalog for prices, then clears the cart"),
+                 note="unique Idempotency-Key; orders prices it with the catalog, then takes it out "
+                      "of the cart"),
         Scenario("place order, 8 connections", "orders", "place_order", kind="order", connections=8,
                  note="the same at a quarter of the concurrency: latency without the queue"),
         Scenario("storefront home", "storefront", "get", ("/",),
