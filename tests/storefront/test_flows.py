@@ -395,6 +395,18 @@ def test_a_second_tab_with_other_details_is_told_the_cart_was_ordered(stack):
         "Giỏ hàng này đã được đặt hàng từ một trang khác, với thông tin dưới đây."]
 
 
+def test_two_tabs_clicked_at_once_with_other_details_make_one_order(stack):
+    shopper, client, tabs = _checkout_in_two_tabs(stack)
+    addresses = ("5 Hai Bà Trưng", "9 Pasteur")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda tab, address: client.post(
+            "/checkout", data=[*tab, ("shippingAddress", address)]), tabs, addresses))
+
+    [order] = _orders_of(stack, shopper)
+    assert sorted(response.headers["Location"] for response in responses) == [
+        f"/orders/{order['id']}", f"/orders/{order['id']}?placed=1"]
+
+
 def test_a_stale_tab_does_not_order_a_cart_changed_and_ordered_elsewhere(stack):
     """Tab 1 shows 1 cake; tab 2 makes it 2 and orders them; tab 1's button must not order again."""
     shopper, client, (stale_tab, _) = _checkout_in_two_tabs(stack)

@@ -177,13 +177,11 @@ def place_order():
     try:
         order = _post_order(body, token)
     except ApiError as exc:
-        if exc.code == "idempotency_key_reused":
-            # This cart was ordered from another page (tab or device) with other details.
-            flash("Giỏ hàng này đã được đặt hàng từ một trang khác. Đơn hàng của bạn ở dưới đây.", "info")
-            return redirect(url_for("orders.history"))
         if exc.status not in (409, 422):
             raise
         cart = load_cart()
+        if exc.code == "idempotency_key_reused":  # another page of this cart ordered it meanwhile
+            return _cart_changed(cart, token, body)
         if not cart["available"]:
             return _nothing_to_order(cart)
         if exc.code == "price_changed":
