@@ -70,15 +70,15 @@ def sales_summary(query: SummaryQuery) -> dict:
         count, amount = per_day.get(day, (0, 0))
         days.append({"date": day.isoformat(), "orders": count, "revenue": amount})
 
-    sold = (select(OrderItem.product_id, func.max(OrderItem.product_name),
-                   func.sum(OrderItem.quantity).label("quantity"),
+    sold = (select(OrderItem.product_id, func.sum(OrderItem.quantity).label("quantity"),
                    func.sum(OrderItem.line_total).label("revenue"))
             .join(Order).where(*in_range, NOT_CANCELLED).group_by(OrderItem.product_id))
 
     def best(order_by) -> list[dict]:
-        rows = session.execute(sold.order_by(order_by.desc(), OrderItem.product_id).limit(query.limit))
-        return [{"productId": pid, "productName": name, "quantity": int(qty), "revenue": int(rev)}
-                for pid, name, qty, rev in rows]
+        rows = session.execute(sold.order_by(order_by.desc(), OrderItem.product_id).limit(query.limit)).all()
+        names = _latest_names(session, [pid for pid, _, _ in rows])
+        return [{"productId": pid, "productName": names[pid], "quantity": int(qty), "revenue": int(rev)}
+                for pid, qty, rev in rows]
 
     quantity, revenue = sold.selected_columns.quantity, sold.selected_columns.revenue
     categories = session.execute(
@@ -117,3 +117,12 @@ def _page(listing: Select, query: PageQuery) -> dict:
         .offset((query.page - 1) * query.page_size).limit(query.page_size)).all()
     return {"orders": [order_json(order) for order in orders], "page": query.page,
             "pageSize": query.page_size, "total": total}
+
+
+def _latest_names(session, product_ids: list[int]) -> dict[int, str]:
+    """Each product under the name of its newest order line: a product renamed in the catalog is
+    one best seller, shown as it was last sold."""
+    newest = (select(func.max(OrderItem.id)).where(OrderItem.product_id.in_(product_ids))
+              .group_by(OrderItem.product_id))
+    return dict(session.execute(
+        select(OrderItem.product_id, OrderItem.product_name).where(OrderItem.id.in_(newest))).all())

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from services.orders.models import Order
+from services.orders.models import Order, OrderItem
 from tests.conftest import assert_error
 
 from .conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER
@@ -160,6 +160,17 @@ def test_sales_summary_for_charts(client, app, auth, catalog, place):
     mousse_category = catalog.quote(1, "12cm")["category"]
     tiramisu_category = catalog.quote(2, "16cm")["category"]
     assert categories == {mousse_category: (4, 4 * mousse), tiramisu_category: (3, 3 * tiramisu)}
+
+
+def test_a_renamed_best_seller_is_one_row_under_the_name_it_last_sold_as(client, app, auth, place):
+    first = place(lines=((1, "12cm", 1),))
+    place(lines=((1, "12cm", 2),))
+    with app.extensions["db"].engine.begin() as conn:  # the catalog renamed it between the two orders
+        conn.execute(update(OrderItem).where(OrderItem.order_id == first["id"])
+                     .values(product_name="Zz Tên cũ"))
+    summary = client.get("/api/orders/summary", headers=auth(ADMIN, "ADMIN")).get_json()
+    [row] = summary["bestSellersByQuantity"]
+    assert (row["productId"], row["quantity"], row["productName"]) == (1, 3, "Mousse Dâu")
 
 
 def test_sales_summary_defaults_to_the_last_30_days(client, auth, place):
