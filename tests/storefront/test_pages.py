@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -186,6 +187,16 @@ def test_signed_in_cart_pages_send_the_cookie_only_when_the_cart_count_changes(s
     for path in ("/cart", "/checkout", "/cart"):
         response = signed_in.get(path, allow_redirects=False)
         assert "Set-Cookie" not in response.headers, path
+
+
+def test_the_cart_page_never_skips_a_heading_level(stack, signed_in, shopper):
+    """Screen readers navigate by headings: h1 then h3 hides that the items are a level of their own."""
+    product = stack.api("GET", "/api/products").json()["items"][0]
+    stack.api("POST", "/api/cart", shopper["token"],
+              json={"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    levels = [int(level) for level in re.findall(r"<h([1-6])[ >]", signed_in.get("/cart").text)]
+    steps = itertools.pairwise(levels)
+    assert levels[0] == 1 and all(later <= earlier + 1 for earlier, later in steps), levels
 
 
 def test_signing_in_rotates_the_csrf_secret_in_the_same_response(stack, shopper):
