@@ -114,9 +114,14 @@ def update_product(product_id: int, body: ProductPatch) -> Product:
     return product
 
 
+def _has_size(product: Product, label: str, *, except_id: int | None = None) -> bool:
+    """In any letter case: "Hũ" and "hũ" would read as one size to a shopper, at two prices."""
+    return any(size.label.casefold() == label.casefold() and size.id != except_id for size in product.sizes)
+
+
 def add_size(product_id: int, body: SizeIn) -> ProductSize:
     product = _product(product_id)
-    if any(size.label == body.size for size in product.sizes):
+    if _has_size(product, body.size):
         raise Conflict(f"Product {product_id} already has a size {body.size!r}")
     size = ProductSize(label=body.size, price=body.price)
     product.sizes.append(size)
@@ -127,7 +132,7 @@ def add_size(product_id: int, body: SizeIn) -> ProductSize:
 def update_size(product_id: int, size_id: int, body: SizePatch) -> ProductSize:
     product = _product(product_id)
     size = _size(product, size_id)
-    if body.size is not None and any(s.label == body.size and s.id != size.id for s in product.sizes):
+    if body.size is not None and _has_size(product, body.size, except_id=size.id):
         raise Conflict(f"Product {product_id} already has a size {body.size!r}")
     if body.size is not None:
         size.label = body.size

@@ -143,9 +143,9 @@ class ProductIn(CamelModel):
     @field_validator("sizes")
     @classmethod
     def _distinct_sizes(cls, sizes: list[SizeIn]) -> list[SizeIn]:
-        labels = [size.size for size in sizes]
+        labels = [size.size.casefold() for size in sizes]
         if len(set(labels)) != len(labels):
-            raise ValueError("each size label may appear only once")
+            raise ValueError("each size label may appear only once, in any letter case")
         return sizes
 
 

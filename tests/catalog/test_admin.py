@@ -99,6 +99,7 @@ def test_create_inactive_product_with_a_chosen_image(client, admin):
     ({"active": "yes"}, "active"), ({"active": 1}, "active"),
     ({"sizes": []}, "sizes"), ({"sizes": "12cm"}, "sizes"),
     ({"sizes": [{"size": "12cm", "price": 1}, {"size": "12cm", "price": 2}]}, "sizes"),
+    ({"sizes": [{"size": "Hũ", "price": 1}, {"size": "hũ", "price": 2}]}, "sizes"),
     ({"sizes": [{"size": "12cm", "price": -1}]}, "sizes.0.price"),
     ({"sizes": [{"size": "12cm", "price": 0}]}, "sizes.0.price"),
     ({"sizes": [{"size": "12cm", "price": 1.5}]}, "sizes.0.price"),
@@ -182,6 +183,13 @@ def test_size_conflicts_and_unknowns(client, admin):
                  409, "conflict")
     assert_error(client.patch("/api/products/1/sizes/1", json={"size": "16cm"}, headers=admin),
                  409, "conflict")
+    # In any letter case: "12CM" beside "12cm" would read as one size at two prices.
+    assert_error(client.post("/api/products/1/sizes", json={"size": "12CM", "price": 1}, headers=admin),
+                 409, "conflict")
+    assert_error(client.patch("/api/products/1/sizes/1", json={"size": "16CM"}, headers=admin),
+                 409, "conflict")
+    renamed = client.patch("/api/products/1/sizes/1", json={"size": "12CM"}, headers=admin)  # itself
+    assert renamed.status_code == 200 and renamed.get_json()["size"] == "12CM"
     assert_error(client.post("/api/products/999/sizes", json={"size": "x", "price": 1}, headers=admin),
                  404, "not_found")
     # Size 4 belongs to product 2, not product 1.
