@@ -16,6 +16,9 @@ from .formatting import vnd
 WIDTH = 640
 
 
+MIN_REVENUE_AXIS = 100_000  # ₫
+
+
 def nice_ceiling(value: float) -> float:
     """The smallest 'round' number ≥ value (1, 2, 2.5, 5 × 10^k), for axis maxima."""
     if value <= 0:
@@ -32,7 +35,8 @@ def compact_vnd(amount: float) -> str:
     """Axis labels: 1.500.000 → '1,5 tr', 300.000 → '300 k'."""
     for limit, suffix in ((1e9, " tỷ"), (1e6, " tr"), (1e3, " k")):
         if abs(amount) >= limit:
-            text = f"{amount / limit:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+            # Up to three decimals: a quarter of a 'nice' maximum can be 1,875 tr, never rounded.
+            text = f"{amount / limit:.3f}".rstrip("0").rstrip(".").replace(".", ",")
             return text + suffix
     return f"{amount:.0f}"
 
@@ -93,7 +97,8 @@ def daily_chart(days: Sequence[dict], *, chart_id: str = "daily") -> Chart:
     if not days:
         return chart
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
-    max_revenue = nice_ceiling(max(day["revenue"] for day in days))
+    # A period without revenue still gets a true scale, not ticks of 0,25 ₫ that read "0, 0, 0, 1".
+    max_revenue = nice_ceiling(max(MIN_REVENUE_AXIS, *(day["revenue"] for day in days)))
     max_orders = max(4, math.ceil(max(day["orders"] for day in days) / 4) * 4)
     slot = plot_w / len(days)
     label_every = max(1, math.ceil(len(days) / 10))

@@ -59,6 +59,18 @@ def test_compact_vnd():
     assert compact_vnd(300_000) == "300 k"
     assert compact_vnd(2_000_000_000) == "2 tỷ"
     assert compact_vnd(0) == "0"
+    assert compact_vnd(1_250_000) == "1,25 tr" and compact_vnd(1_875_000) == "1,875 tr"
+
+
+@pytest.mark.parametrize("top_revenue, labels", [
+    (0, ["0", "25 k", "50 k", "75 k", "100 k"]),  # an empty period: a true scale, not "0, 0, 0, 1, 1"
+    (4_100_000, ["0", "1,25 tr", "2,5 tr", "3,75 tr", "5 tr"]),
+    (2_300_000, ["0", "625 k", "1,25 tr", "1,875 tr", "2,5 tr"]),
+])
+def test_the_daily_charts_revenue_ticks_say_where_their_lines_are(top_revenue, labels):
+    days = [{"date": "2026-11-24", "orders": 0, "revenue": 0},
+            {"date": "2026-11-25", "orders": 1 if top_revenue else 0, "revenue": top_revenue}]
+    assert [tick.label for tick in daily_chart(days).ticks] == labels
 
 
 def test_daily_chart_scales_columns_to_the_largest_day():
