@@ -573,6 +573,19 @@ def test_admin_size_and_product_refusals_are_shown_next_to_their_fields_in_vietn
     assert _prices(stack, product["id"]) == {"12cm": 90000}
 
 
+@pytest.mark.parametrize("days", ["abc", "0", "-5", "366", "²"])
+def test_an_analytics_range_that_means_nothing_is_said_and_30_days_shown(admin, days):
+    page = admin.get("/admin/analytics", params={"days": days})
+    assert page.status_code == 200
+    assert "Khoảng thời gian không hợp lệ; đang hiển thị 30 ngày gần nhất." in page.text
+    assert '<option value="30" selected>' in page.text
+
+
+def test_an_analytics_range_on_offer_shows_no_warning(admin):
+    for url in ("/admin/analytics", "/admin/analytics?days=7"):
+        assert "Khoảng thời gian không hợp lệ" not in admin.get(url).text, url
+
+
 def test_numbers_in_other_digits_are_ignored_not_a_crash(stack, admin):
     """str.isdigit() takes "²", which int() refuses: each of these was a 500."""
     assert Browserless(stack.url).get("/products", params={"page": "²"}).status_code == 200

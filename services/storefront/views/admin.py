@@ -194,8 +194,12 @@ def set_role(customer_id: int):
 
 @bp.get("/analytics")
 def analytics():
-    days = whole_number(request.args.get("days"))
-    days = days if days in ANALYTICS_RANGES else 30
+    days, message = whole_number(request.args.get("days")), None
+    if days not in ANALYTICS_RANGES:
+        # Said, as a bad filter is on the orders list: a typed ?days=1000 is not silently 30.
+        if "days" in request.args:
+            message = "Khoảng thời gian không hợp lệ; đang hiển thị 30 ngày gần nhất."
+        days = 30
     today = datetime.now(UTC).astimezone(VIETNAM).date()
     first = today - timedelta(days=days - 1)
     summary = api().get("/api/orders/summary", params={"from": first.isoformat(),
@@ -220,7 +224,8 @@ def analytics():
         "funnel": funnel_chart(funnel.steps) if funnel else None,
     }
     return render_template("admin/analytics.html", summary=summary, charts=charts, funnel=funnel,
-                           funnel_unavailable=funnel_unavailable, days=days, ranges=ANALYTICS_RANGES)
+                           funnel_unavailable=funnel_unavailable, days=days, ranges=ANALYTICS_RANGES,
+                           message=message)
 
 
 # ---- catalog ----------------------------------------------------------------------------------
