@@ -173,7 +173,7 @@ def count_products(category_id: int) -> int:
 
 # Built once: composing the statement cost more CPU than running it.
 _PRICE_ROWS = (
-    select(Product.id, Product.name, Product.active, Category.name, ProductSize.label,
+    select(Product.id, Product.name, Product.active, Category.id, Category.name, ProductSize.label,
            ProductSize.price)
     .join(Category, Product.category_id == Category.id)
     .outerjoin(ProductSize, ProductSize.product_id == Product.id)
@@ -189,12 +189,12 @@ def price_lines(lines: list[PriceLineIn]) -> list[dict]:
     """
     rows = db_session().execute(_PRICE_ROWS, {"ids": list({line.product_id for line in lines})})
     products, prices = {}, {}
-    for product_id, name, active, category, label, price in rows:
-        products[product_id] = (name, active, category)
+    for product_id, name, active, category_id, category, label, price in rows:
+        products[product_id] = (name, active, category_id, category)
         prices[product_id, label] = price
     answers = []
     for line in lines:
-        name, active, category = products.get(line.product_id, (None, None, None))
+        name, active, category_id, category = products.get(line.product_id, (None,) * 4)
         price = prices.get((line.product_id, line.size))
         reason = ("unknown_product" if name is None else "inactive" if not active
                   else "unknown_size" if price is None else None)
@@ -206,6 +206,7 @@ def price_lines(lines: list[PriceLineIn]) -> list[dict]:
             "available": reason is None,
             "reason": reason,
             "productName": name if shown else None,
+            "categoryId": category_id if shown else None,
             "category": category if shown else None,
             "price": price if reason is None else None,
         })

@@ -189,6 +189,7 @@ class PriceLineOut(CamelModel):
     available: bool
     reason: Literal["unknown_product", "unknown_size", "inactive"] | None
     product_name: str | None
+    category_id: int | None
     category: str | None
     price: int | None
 

@@ -33,6 +33,7 @@ class _PriceLine(BaseModel):
     available: bool
     reason: str | None = None
     product_name: str | None = None
+    category_id: int | None = None  # a catalog from before categoryId leaves it out
     category: str | None = None
     price: int | None = None
 
@@ -49,6 +50,7 @@ class Quote:
     available: bool
     reason: str | None
     product_name: str | None
+    category_id: int | None
     category: str | None
     price: int | None
 
@@ -74,7 +76,7 @@ class CatalogClient:
             log.error("catalog price lookup answered in an unexpected shape")
             raise _unavailable() from exc
         quotes = [Quote(line.product_id, line.size, line.available, line.reason, line.product_name,
-                        line.category, line.price) for line in answer.items]
+                        line.category_id, line.category, line.price) for line in answer.items]
         if [(q.product_id, q.size) for q in quotes] != lines or any(
                 q.available and (q.price is None or q.price < 0 or not q.product_name) for q in quotes):
             log.error("catalog price lookup answered lines that do not match the request")

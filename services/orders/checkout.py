@@ -67,8 +67,9 @@ def place_order(payload: OrderIn, caller: Principal, key: str | None) -> Placed:
         shipping_address=payload.shipping_address, notes=payload.notes or None,
         placed_on=_local_day(now, config), created_at=now, updated_at=now, version=1,
         items=[OrderItem(product_id=item.product_id, product_name=quote.product_name,
-                         category=quote.category, size=item.size, unit_price=quote.price,
-                         quantity=item.quantity, line_total=quote.price * item.quantity)
+                         category_id=quote.category_id, category=quote.category, size=item.size,
+                         unit_price=quote.price, quantity=item.quantity,
+                         line_total=quote.price * item.quantity)
                for item, quote in lines],
         history=[OrderStatusHistory(from_status=None, to_status=OrderStatus.PENDING.value,
                                     actor_id=caller.id, changed_at=now)],
@@ -128,8 +129,8 @@ _CLAIM_KEY = PerDialect(lambda dialect: dialect.insert(IdempotencyKey.__table__)
                         .returning(IdempotencyKey.id))
 _ORDER_COLUMNS = ("customer_id", "placed_by", "status", "subtotal", "shipping_fee", "total_amount",
                   "shipping_address", "notes", "placed_on", "created_at", "updated_at", "version")
-_ITEM_COLUMNS = ("product_id", "product_name", "category", "size", "unit_price", "quantity",
-                 "line_total")
+_ITEM_COLUMNS = ("product_id", "product_name", "category_id", "category", "size", "unit_price",
+                 "quantity", "line_total")
 _HISTORY_COLUMNS = ("from_status", "to_status", "actor_id", "changed_at")
 
 

@@ -105,6 +105,9 @@ class OrderItem(Base):
     product_id: Mapped[int] = mapped_column(Integer)
     # Captured at purchase: later catalog edits never rewrite what a customer bought.
     product_name: Mapped[str] = mapped_column(String(200))
+    # The category's id keeps its revenue together through a rename; lines placed before the
+    # catalog reported it have none and are matched by name (reports.py).
+    category_id: Mapped[int | None] = mapped_column(Integer)
     category: Mapped[str | None] = mapped_column(String(100))
     size: Mapped[str] = mapped_column(String(20))
     unit_price: Mapped[int] = mapped_column(BigInteger)

@@ -81,11 +81,6 @@ def sales_summary(query: SummaryQuery) -> dict:
                 for pid, qty, rev in rows]
 
     quantity, revenue = sold.selected_columns.quantity, sold.selected_columns.revenue
-    categories = session.execute(
-        select(OrderItem.category, func.sum(OrderItem.quantity), func.sum(OrderItem.line_total))
-        .join(Order).where(*in_range, NOT_CANCELLED).group_by(OrderItem.category)
-        .order_by(func.sum(OrderItem.line_total).desc(), OrderItem.category)).all()
-
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),
@@ -94,9 +89,33 @@ def sales_summary(query: SummaryQuery) -> dict:
         "days": days,
         "bestSellersByQuantity": best(quantity),
         "bestSellersByRevenue": best(revenue),
-        "revenueByCategory": [{"category": category, "quantity": int(qty), "revenue": int(rev)}
-                              for category, qty, rev in categories],
+        "revenueByCategory": _revenue_by_category(session, in_range),
     }
+
+
+def _revenue_by_category(session, in_range: list) -> list[dict]:
+    """One row per category, under the name it last sold as, so a renamed category stays one row.
+    Lines stored before orders kept the category's id have only its name: they join the category
+    that sold under that name, or stand alone."""
+    rows = session.execute(
+        select(OrderItem.category_id, OrderItem.category, func.max(OrderItem.id),
+               func.sum(OrderItem.quantity), func.sum(OrderItem.line_total))
+        .join(Order).where(*in_range, NOT_CANCELLED)
+        .group_by(OrderItem.category_id, OrderItem.category)).all()
+    groups: dict[tuple, dict] = {}
+    key_of_name: dict[str | None, tuple] = {}
+    # Rows with an id first, so that the lines without one find the category they belong to.
+    for category_id, name, newest, quantity, revenue in sorted(rows, key=lambda row: row[0] is None):
+        key = ("id", category_id) if category_id is not None else key_of_name.get(name, ("name", name))
+        key_of_name.setdefault(name, key)
+        group = groups.setdefault(key, {"category": name, "newest": newest, "quantity": 0, "revenue": 0})
+        if category_id is not None and newest > group["newest"]:
+            group["category"], group["newest"] = name, newest
+        group["quantity"] += int(quantity)
+        group["revenue"] += int(revenue)
+    ranked = sorted(groups.values(), key=lambda group: (-group["revenue"], group["category"] or ""))
+    return [{"category": group["category"], "quantity": group["quantity"], "revenue": group["revenue"]}
+            for group in ranked]
 
 
 def _day_range(first: date | None, last: date | None) -> list:

@@ -4,7 +4,7 @@ import pytest
 
 from tests.catalog.conftest import error_fields
 
-KEYS = {"productId", "size", "available", "reason", "productName", "category", "price"}
+KEYS = {"productId", "size", "available", "reason", "productName", "categoryId", "category", "price"}
 
 
 def lookup(client, *lines):
@@ -22,17 +22,17 @@ def test_prices_in_request_order_with_reasons(client, admin):
                    (4, "Hộp 6 cái"))
     assert items == [
         {"productId": 4, "size": "Hộp 6 cái", "available": True, "reason": None,
-         "productName": "Bánh Mì Ngọt Nhân Dừa", "category": "Bánh Nướng", "price": 80000},
+         "productName": "Bánh Mì Ngọt Nhân Dừa", "categoryId": 4, "category": "Bánh Nướng", "price": 80000},
         {"productId": 999, "size": "12cm", "available": False, "reason": "unknown_product",
-         "productName": None, "category": None, "price": None},
+         "productName": None, "categoryId": None, "category": None, "price": None},
         {"productId": 1, "size": "30cm", "available": False, "reason": "unknown_size",
-         "productName": "Mousse Dâu", "category": "Bánh Mousse", "price": None},
+         "productName": "Mousse Dâu", "categoryId": 1, "category": "Bánh Mousse", "price": None},
         {"productId": 2, "size": "12cm", "available": False, "reason": "inactive",  # hidden, as from a 404
-         "productName": None, "category": None, "price": None},
+         "productName": None, "categoryId": None, "category": None, "price": None},
         {"productId": 1, "size": "12cm", "available": True, "reason": None,
-         "productName": "Mousse Dâu", "category": "Bánh Mousse", "price": 90000},
+         "productName": "Mousse Dâu", "categoryId": 1, "category": "Bánh Mousse", "price": 90000},
         {"productId": 4, "size": "Hộp 6 cái", "available": True, "reason": None,
-         "productName": "Bánh Mì Ngọt Nhân Dừa", "category": "Bánh Nướng", "price": 80000},
+         "productName": "Bánh Mì Ngọt Nhân Dừa", "categoryId": 4, "category": "Bánh Nướng", "price": 80000},
     ]
 
 

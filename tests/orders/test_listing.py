@@ -173,6 +173,30 @@ def test_a_renamed_best_seller_is_one_row_under_the_name_it_last_sold_as(client,
     assert (row["productId"], row["quantity"], row["productName"]) == (1, 3, "Mousse Dâu")
 
 
+def test_a_renamed_category_is_one_row_under_the_name_it_last_sold_as(client, app, auth, place):
+    first = place(lines=((1, "12cm", 1),))
+    place(lines=((1, "12cm", 2), (4, "Hộp 6 cái", 1)))
+    with app.extensions["db"].engine.begin() as conn:  # the catalog renamed it between the two orders
+        conn.execute(update(OrderItem).where(OrderItem.order_id == first["id"])
+                     .values(category="Aa Tên cũ"))
+    summary = client.get("/api/orders/summary", headers=auth(ADMIN, "ADMIN")).get_json()
+    assert [(row["category"], row["quantity"]) for row in summary["revenueByCategory"]] == [
+        ("Bánh Mousse", 3), ("Bánh Nướng", 1)]
+
+
+def test_lines_stored_without_a_category_id_join_the_category_sold_under_their_name(
+        client, app, auth, place, catalog):
+    older = place(lines=((1, "12cm", 1), (4, "Hộp 6 cái", 1)))
+    place(lines=((1, "12cm", 2),))
+    with app.extensions["db"].engine.begin() as conn:  # placed before order lines kept the id
+        conn.execute(update(OrderItem).where(OrderItem.order_id == older["id"]).values(category_id=None))
+    summary = client.get("/api/orders/summary", headers=auth(ADMIN, "ADMIN")).get_json()
+    mousse, bakery = catalog.price(1, "12cm"), catalog.price(4, "Hộp 6 cái")
+    assert summary["revenueByCategory"] == [
+        {"category": "Bánh Mousse", "quantity": 3, "revenue": 3 * mousse},
+        {"category": "Bánh Nướng", "quantity": 1, "revenue": bakery}]
+
+
 def test_sales_summary_defaults_to_the_last_30_days(client, auth, place):
     place()
     summary = client.get("/api/orders/summary", headers=auth(ADMIN, "ADMIN")).get_json()
