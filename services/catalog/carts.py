@@ -157,9 +157,10 @@ def remove_ordered(customer_id: int, ordered_at: datetime, lines: list[tuple[int
     params = [{"customer": customer_id, "product": product_id, "size": size, "ordered": quantity,
                "ordered_at": ordered_at.astimezone(UTC), "changed_at": changed_at}
               for (product_id, size), quantity in ordered.items()]
-    removed = session.execute(_REMOVE_ORDERED_LINE, params).rowcount
+    connection = session.connection()
+    removed = connection.execute(_REMOVE_ORDERED_LINE, params).rowcount
     if removed != len(params):  # an order mostly takes whole lines: then there is nothing to lower
-        session.execute(_TAKE_ORDERED_QUANTITY, params)
+        connection.execute(_TAKE_ORDERED_QUANTITY, params)
     session.commit()
 
 
