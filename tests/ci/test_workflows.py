@@ -166,11 +166,17 @@ def test_checks_run_the_developer_commands(workflows):
     assert re.search(r"^synth:.*\n(\t.*\n)*\t.*npx cdk synth --all", makefile, re.MULTILINE)
 
 
-def test_tests_run_on_debian_with_postgresql(workflows):
+def test_tests_run_on_debian_with_postgresql_in_the_same_container(workflows):
+    """The suite also starts servers of its own from PostgreSQL's binaries (pg_ctl, an RDS-like TLS
+    server) and reaches every server on 127.0.0.1: a service container would have neither."""
     job = workflows["checks.yml"]["jobs"]["test"]
     assert job["container"]["image"].startswith("debian:")
-    assert job["services"]["postgres"]["image"].startswith("postgres:")
-    assert job["env"]["TEST_DATABASE_URL"].startswith("postgresql://postgres@postgres:5432/")
+    assert "services" not in job
+    assert job["env"]["TEST_DATABASE_URL"] == "postgresql://postgres@127.0.0.1:5432/postgres"
+    runs = _runs(job)
+    assert "postgresql-15" in runs and "pg_ctlcluster 15 main start" in runs
+    assert runs.index("pg_ctlcluster") < runs.index("bash .ci/run")
+    assert "/usr/lib/postgresql" in (ROOT / "tests" / "database_roles" / "rds_like.py").read_text()
 
 
 def test_ci_and_deploy_both_gate_on_the_shared_checks(workflows):
