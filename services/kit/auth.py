@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import jwt
 from flask import current_app, g, request
 
 from .config import ServiceConfig
+from .db import MAX_ID
 from .errors import Forbidden, Unauthorized
 
 ALGORITHM = "ES256"
@@ -26,6 +28,9 @@ REQUIRED_CLAIMS = ["sub", "email", "role", "iss", "aud", "iat", "exp"]
 VERIFIED_TOKENS_KEPT = 4096
 # Fetches of the JWKS are at least this far apart (PublishedKeys).
 JWKS_RETRY_SECONDS = 30
+# `sub` is a user id as the users service writes it: ASCII digits, no sign, spaces, underscores or
+# leading zero (Python's int() would also read "0_4", " 4 " and "٤" as 4).
+SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "ADMIN"
+
+
+def _user_id(subject: str) -> int:
+    """The user id a token's `sub` names; ValueError unless it is one, written canonically."""
+    if not SUBJECT.fullmatch(subject) or int(subject) > MAX_ID:
+        raise ValueError("sub is not a user id")
+    return int(subject)
 
 
 def _public_key(pem: str):
@@ -152,7 +164,7 @@ class TokenVerifier:
                 token, key, algorithms=[ALGORITHM], audience=self.audience, issuer=self.issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
-            principal = Principal(id=int(claims["sub"]), email=str(claims["email"]),
+            principal = Principal(id=_user_id(claims["sub"]), email=str(claims["email"]),
                                   role=str(claims["role"]))
             issued_at, expires_at = int(claims["iat"]), int(claims["exp"])
         except jwt.ExpiredSignatureError as exc:

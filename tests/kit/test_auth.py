@@ -8,6 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.kit.db import MAX_ID
 from tests.conftest import assert_error
 
 
@@ -198,3 +199,16 @@ def test_an_admin_token_whose_iat_is_a_string_is_still_bounded(make_app, tokens)
     client = make_app(admin_token_ttl_seconds=600).test_client()
     stale = tokens.headers(1, "ADMIN", iat=str(int(time.time()) - 700))
     assert_error(client.get("/api/admin-only", headers=stale), 401, "token_expired")
+
+
+@pytest.mark.parametrize("sub", ["0_4", " 4 ", "4\n", "+4", "04", "0", "٤", "４", "4.0", "",
+                                 str(MAX_ID + 1), "9" * 30])
+def test_a_signed_token_whose_sub_is_not_a_canonical_user_id_is_401(client, tokens, sub):
+    # int() reads "0_4", " 4 " and Arabic-Indic "٤" as 4: such a token would act as user 4.
+    response = client.get("/api/users/4/notes", headers=tokens.headers(4, sub=sub))
+    assert_error(response, 401, "invalid_token")
+
+
+def test_the_largest_user_id_is_a_subject(client, tokens):
+    response = client.get(f"/api/users/{MAX_ID}/notes", headers=tokens.headers(MAX_ID))
+    assert response.status_code == 200
