@@ -1,5 +1,8 @@
 """Login throttling (Flask-Limiter): failed attempts per e-mail, every attempt per client address.
 
+The e-mail is read exactly as the login reads it (`LoginEmail`: trimmed, then normalised), so every
+spelling that signs in to one account counts against that account's one limit.
+
 The client address is the rightmost X-Forwarded-For address outside TRUSTED_PROXY_NETWORKS
 (`services.kit.proxies.client_address`). A shopper's login passes browser -> ALB -> storefront ->
 ALB -> users; every hop after the browser is ours (on AWS that includes the NAT gateway the
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import MovingWindowSupport, Storage
+from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,8 +32,8 @@ from services.kit.errors import error_response
 from services.kit.proxies import client_address as forwarded_client_address
 
 from .config import UsersConfig
-from .models import EMAIL_MAX, RateLimitEntry
-from .schemas import normalise_email
+from .models import RateLimitEntry
+from .schemas import LoginEmail
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +45,15 @@ def client_address() -> str:
 
 
 def login_email() -> str:
-    """The e-mail a login attempt is for, as the limiter's key ("" when there is none)."""
+    """The account a login attempt is for, read as the login reads it, as the limiter's key; ""
+    when the body has no valid e-mail, which the login refuses (422) without checking a password."""
     body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    if not isinstance(email, str):
+    if not isinstance(body, dict):
         return ""
     try:
-        return normalise_email(email)  # the same form the account is looked up by
-    except ValueError:
-        return email.strip().lower()[:EMAIL_MAX]
+        return LoginEmail.model_validate({"email": body.get("email")}).email
+    except ValidationError:
+        return ""
 
 
 _ENTRY = RateLimitEntry.__table__

@@ -64,8 +64,14 @@ class RegisterIn(CamelModel):
     address: Address = None
 
 
-class LoginIn(CamelModel):
+class LoginEmail(CamelModel):
+    """A login's e-mail as the login reads it (trimmed, then normalised): the account it is for,
+    and so the key its attempts are throttled by (services/users/ratelimit.py)."""
+
     email: Email
+
+
+class LoginIn(LoginEmail):
     # Not the registration policy: a login only has to be checked, never stored.
     password: str = Field(min_length=1, max_length=1024)
 

@@ -185,6 +185,36 @@ def test_failed_attempts_per_email_are_limited(make_app):
     assert login(client, "other@example.com", "x").status_code == 401
 
 
+# Spellings the login reads as victim@example.com: trimmed (any Unicode space), then normalised
+# (fullwidth letters in the domain, any case).
+VICTIM_SPELLINGS = [" victim@\uff45xample.com", "victim@e\uff58ample.com ",
+                    "\tVICTIM@EXAMPLE.\uff23\uff2f\uff2d", "\u3000Victim@example.com\u00a0"]
+
+
+def test_every_spelling_that_logs_in_to_an_account_shares_its_email_limit(make_app):
+    app = make_app(login_limit_per_email="3 per minute")
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "victim@example.com", "password": PASSWORD, "name": "V"})
+    for spelling in VICTIM_SPELLINGS:  # each is the account...
+        assert login(client, spelling).get_json()["user"]["email"] == "victim@example.com"
+    # ...so failures through any of them count together...
+    assert login(client, VICTIM_SPELLINGS[0], "wrong password").status_code == 401
+    assert login(client, VICTIM_SPELLINGS[1], "wrong password").status_code == 401
+    assert login(client, "victim@example.com", "wrong password").status_code == 401
+    # ...and once the account is locked, no spelling gets a password checked.
+    for spelling in ["victim@example.com", *VICTIM_SPELLINGS]:
+        _retry_after(login(client, spelling, "wrong password"))
+        _retry_after(login(client, spelling))
+
+
+@pytest.mark.parametrize("email", ["a\u0000@example.com", " a\u0000@example.com", "\u0000"])
+def test_an_email_with_a_nul_is_invalid_input_not_a_server_error(make_app, email):
+    client = make_app(login_limit_per_email="3 per minute").test_client()
+    for _ in range(4):  # invalid e-mails are no account's: nothing to throttle per e-mail
+        error = assert_error(login(client, email), 422, "validation_error")
+        assert "email" in {d["field"] for d in error["details"]}
+
+
 def test_successful_logins_do_not_use_up_the_email_limit(make_app):
     app = make_app(login_limit_per_email="3 per minute")
     client = app.test_client()
