@@ -1,11 +1,13 @@
 """SweetDream-CI: short-lived AWS access for GitHub Actions through OIDC, scoped to one repository.
 
-Each role may only assume CDK bootstrap roles (the CLI does the rest through them), so what CI can do
-is bounded by the bootstrap stacks, and no long-lived AWS key exists anywhere:
+No long-lived AWS key exists anywhere. A pull request can change the workflow it runs, so the role
+it gets must be harmless in anyone's hands:
 
-- diff role (pull requests): the read-only lookup role, enough for `cdk diff --method=template`.
-  A pull request can change the workflow it runs, so this role must never reach the deploy role,
-  which can create and execute change sets.
+- diff role (pull requests): reads this app's stacks' templates and descriptions, nothing else: enough
+  for `cdk diff --method=template`, which then runs on these credentials. Not even the bootstrap
+  lookup role, which is AWS's ReadOnlyAccess: it could read every S3 object and log in the account.
+The deploy roles may only assume CDK bootstrap roles (the CLI does the rest through them), so what
+they can do is bounded by the bootstrap stacks:
 - dev deploy role (the `dev` branch): the deploy, asset publishing and lookup roles in the dev region.
 - prod deploy role (the `production` GitHub environment, which has required reviewers): the same
   roles in the prod region.
@@ -19,11 +21,15 @@ from aws_cdk import CfnOutput, Duration, Environment, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from .base import acknowledge_wildcard_resource
+from .config import APP_NAME
+
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 # The qualifier `cdk bootstrap` uses unless told otherwise.
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
-DIFF_BOOTSTRAP_ROLES = ("lookup",)
+# What `cdk diff --method=template` reads of a deployed stack when it runs on the role's own credentials.
+DIFF_STACK_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
 DEPLOY_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -65,19 +71,21 @@ class CiStack(Stack):
 
         self.diff_role = self._github_role(
             "DiffRole", subject=github_subject(github_repository, "pull_request"),
-            description="GitHub Actions on pull requests: cdk diff through the read-only lookup role",
-            targets=[dev_env, prod_env], bootstrap_roles=DIFF_BOOTSTRAP_ROLES,
+            description=f"GitHub Actions on pull requests: cdk diff, reading only the {APP_NAME} stacks",
             max_session=Duration.hours(1))
+        self._allow_template_reads(self.diff_role, [dev_env, prod_env])
         # Deploys chain from this session into the bootstrap roles and then wait on CloudFormation;
         # a first prod deploy (Multi-AZ RDS) can outlast one hour.
         self.dev_deploy_role = self._github_role(
             "DevDeployRole", subject=github_subject(github_repository, "ref:refs/heads/dev"),
             description="GitHub Actions on the dev branch: cdk deploy of the dev stacks",
-            targets=[dev_env], bootstrap_roles=DEPLOY_BOOTSTRAP_ROLES, max_session=Duration.hours(2))
+            max_session=Duration.hours(2))
+        self._allow_bootstrap_roles(self.dev_deploy_role, [dev_env])
         self.prod_deploy_role = self._github_role(
             "ProdDeployRole", subject=github_subject(github_repository, "environment:production"),
             description="GitHub Actions in the production environment: cdk deploy of the prod stacks",
-            targets=[prod_env], bootstrap_roles=DEPLOY_BOOTSTRAP_ROLES, max_session=Duration.hours(2))
+            max_session=Duration.hours(2))
+        self._allow_bootstrap_roles(self.prod_deploy_role, [prod_env])
 
         for output_id, role, variable in (
                 ("DiffRoleArn", self.diff_role, "AWS_DIFF_ROLE_ARN"),
@@ -94,7 +102,6 @@ class CiStack(Stack):
             resource_name=f"cdk-{self._qualifier}-{kind}-role-{account}-{env.region}")
 
     def _github_role(self, construct_id: str, *, subject: str, description: str,
-                     targets: list[Environment], bootstrap_roles: tuple[str, ...],
                      max_session: Duration) -> iam.Role:
         principal = iam.OpenIdConnectPrincipal(self.oidc_provider, conditions={
             "StringEquals": {
@@ -102,9 +109,28 @@ class CiStack(Stack):
                 f"{GITHUB_OIDC_HOST}:sub": subject,
             },
         })
-        role = iam.Role(self, construct_id, assumed_by=principal, description=description,
+        return iam.Role(self, construct_id, assumed_by=principal, description=description,
                         max_session_duration=max_session)
+
+    def _allow_bootstrap_roles(self, role: iam.Role, targets: list[Environment]) -> None:
         role.add_to_policy(iam.PolicyStatement(
             sid="AssumeCdkBootstrapRoles", actions=["sts:AssumeRole"],
-            resources=[self.bootstrap_role_arn(kind, env) for env in targets for kind in bootstrap_roles]))
-        return role
+            resources=[self.bootstrap_role_arn(kind, env) for env in targets
+                       for kind in DEPLOY_BOOTSTRAP_ROLES]))
+
+    def _allow_template_reads(self, role: iam.Role, targets: list[Environment]) -> None:
+        stacks = [self.format_arn(service="cloudformation", region=env.region,
+                                  account=env.account or self.account, resource="stack",
+                                  resource_name=f"{APP_NAME}-*/*") for env in targets]
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadAppStackTemplates", actions=list(DIFF_STACK_ACTIONS), resources=stacks))
+        versions = [self.format_arn(service="ssm", region=env.region, account=env.account or self.account,
+                                    resource="parameter",
+                                    resource_name=f"cdk-bootstrap/{self._qualifier}/version")
+                    for env in targets]
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadBootstrapVersion", actions=["ssm:GetParameter"], resources=versions))
+        for stack in stacks:
+            acknowledge_wildcard_resource(
+                role, stack, f"Stack ARNs end in a generated id; `{APP_NAME}-*` names only this app's "
+                "stacks, and describing one or reading its template reaches no data.")
