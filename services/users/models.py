@@ -25,7 +25,8 @@ EMAIL_MAX = 254
 NAME_MAX = 100
 PHONE_MAX = 20
 ADDRESS_MAX = 500
-# A limiter key: prefix, "email:" + an e-mail of up to EMAIL_MAX, and the limit itself.
+# A limiter key is stored as its SHA-256 in hex, 64 characters (ratelimit.stored_key); the column
+# keeps the length it was created with, when the keys were e-mails.
 RATE_LIMIT_KEY_MAX = 400
 
 

@@ -15,6 +15,7 @@ below), so a limit holds across every worker and task; memory:// keeps them per 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -59,8 +60,15 @@ def login_email() -> str:
 _ENTRY = RateLimitEntry.__table__
 
 
+def stored_key(key: str) -> str:
+    """What a limiter key is stored as: its SHA-256, so that any key fits the column (no NUL,
+    no length to pass) and the table holds no e-mail addresses."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class DatabaseStorage(Storage, MovingWindowSupport):
-    """A limits-library storage, one row per counted attempt (`rate_limit_entries`).
+    """A limits-library storage, one row per counted attempt (`rate_limit_entries`), the key kept
+    as its digest (`stored_key`).
 
     Login attempts are few and each already costs a bcrypt hash, so a short transaction per check
     is cheap; in exchange every worker and task shares the counts, which memory:// cannot do.
@@ -81,7 +89,7 @@ class DatabaseStorage(Storage, MovingWindowSupport):
         """Moving window: count `amount` more attempts unless that would pass `limit`."""
         if amount > limit:
             return False
-        now = time.time()
+        key, now = stored_key(key), time.time()
         with self._turn(key) as conn:
             if self._held(conn, key, now) + amount > limit:
                 return False
@@ -90,7 +98,7 @@ class DatabaseStorage(Storage, MovingWindowSupport):
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         """(when the oldest counted attempt was made, how many are counted)"""
-        now = time.time()
+        key, now = stored_key(key), time.time()
         with self.engine.connect() as conn:
             oldest, held = conn.execute(select(func.min(_ENTRY.c.at), func.count()).where(
                 _ENTRY.c.key == key, _ENTRY.c.at > now - expiry)).one()
@@ -98,23 +106,23 @@ class DatabaseStorage(Storage, MovingWindowSupport):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Fixed window: the attempts of one window all end when its first one does."""
-        now = time.time()
+        key, now = stored_key(key), time.time()
         with self._turn(key) as conn:
             self._add(conn, key, now, self._window_end(conn, key, now) or now + expiry, amount)
             return self._held(conn, key, now)
 
     def get(self, key: str) -> int:
         with self.engine.connect() as conn:
-            return self._held(conn, key, time.time())
+            return self._held(conn, stored_key(key), time.time())
 
     def get_expiry(self, key: str) -> float:
-        now = time.time()
+        key, now = stored_key(key), time.time()
         with self.engine.connect() as conn:
             return self._window_end(conn, key, now) or now
 
     def clear(self, key: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(_ENTRY).where(_ENTRY.c.key == key))
+            conn.execute(delete(_ENTRY).where(_ENTRY.c.key == stored_key(key)))
 
     def reset(self) -> int:
         with self.engine.begin() as conn:
@@ -130,7 +138,8 @@ class DatabaseStorage(Storage, MovingWindowSupport):
 
     @contextmanager
     def _turn(self, key: str):
-        """A transaction in which this key's counts are ours alone, cleared of expired attempts."""
+        """A transaction in which this (stored) key's counts are ours alone, cleared of expired
+        attempts."""
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Checks of one key take turns, so two at once cannot both take the last place.

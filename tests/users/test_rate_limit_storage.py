@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,8 @@ def test_a_moving_window_admits_the_limit_then_frees_places_as_attempts_age(stor
 
 
 def test_attempts_at_the_same_moment_never_exceed_the_limit(storage):
-    """Twenty workers try the same key at once: exactly five get through."""
+    """Twenty workers try the same key at once: exactly five get through. (The login itself, through
+    Flask-Limiter on a live server: test_login.py's simultaneous failed logins.)"""
     start = threading.Barrier(20)
 
     def attempt(_):
@@ -80,10 +82,25 @@ def test_expired_attempts_are_deleted_not_kept(storage):
     storage.acquire_entry("old", 5, 1)
     time.sleep(1.1)
     storage.acquire_entry("new", 5, 60)
-    with storage.engine.connect() as conn:
-        keys = [row.key for row in conn.execute(RateLimitEntry.__table__.select())]
-    assert keys == ["new"]
+    assert _stored_keys(storage) == [hashlib.sha256(b"new").hexdigest()]
     assert storage.reset() == 1 and storage.check()
+
+
+def _stored_keys(storage) -> list[str]:
+    with storage.engine.connect() as conn:
+        return [row.key for row in conn.execute(RateLimitEntry.__table__.select())]
+
+
+@pytest.mark.parametrize("key", ["users/email:a\x00@example.com/5/1/minute", "\ud800", "k" * 1000])
+def test_any_key_is_storable_and_only_its_digest_is_kept(storage, key):
+    """Keys are stored as their SHA-256: no NUL reaches PostgreSQL, no length passes the column,
+    and the table holds no e-mail address."""
+    assert [storage.acquire_entry(key, 2, 60) for _ in range(3)] == [True, True, False]
+    assert storage.get_moving_window(key, 2, 60)[1] == 2
+    storage.acquire_entry("users/email:lan@example.com/5/1/minute", 5, 60)
+    stored = _stored_keys(storage)
+    assert len(stored) == 3 and not any("@" in k for k in stored)
+    assert all(len(k) == 64 and set(k) <= set("0123456789abcdef") for k in stored)
 
 
 def test_login_answers_503_when_the_database_is_down(key_dir):
