@@ -10,13 +10,16 @@ DEPS := $(VENV)/.deps-installed
 NODE_DEPS := node_modules/.package-lock.json
 export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
 
-.PHONY: run test lint bench synth clean analytics bench-analytics
+.PHONY: deps run test lint bench synth clean analytics bench-analytics
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@echo "==> Installing Python dependencies into $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+# Both toolchains, for a machine that deploys: the venv and Node 22 with the pinned CDK CLI.
+deps: $(DEPS) $(NODE_DEPS)
 
 $(NODE_DEPS): package.json package-lock.json
 	@echo "==> Installing Node 22 and the CDK CLI (npm ci)"

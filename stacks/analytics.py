@@ -373,6 +373,7 @@ class AnalyticsExport(Construct):
             "FunctionName",
             value=self.function.function_name,
             description="Re-export a day: aws lambda invoke --function-name <this> "
+            "--cli-binary-format raw-in-base64-out --cli-read-timeout 900 "
             '--payload \'{"date": "YYYY-MM-DD"}\' out.json',
         )
         CfnOutput(
