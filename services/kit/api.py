@@ -8,9 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from spectree import Response as SpecResponse  # noqa: F401  (re-exported for the services)
 from spectree import SecurityScheme, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from spectree.models import SecureType, SecuritySchemeData
 
 from .db import MAX_ID
+from .errors import pydantic_details
 
 BEARER_SCHEME = "bearerAuth"
 # `spec.validate(security=BEARER_AUTH)`: the view needs a token (documented in the OpenAPI).
@@ -44,6 +46,15 @@ def error_responses(*statuses: int) -> dict[str, type[ErrorResponse]]:
     return {f"HTTP_{status}": ErrorResponse for status in statuses}
 
 
+class _ModelAdapter(PydanticModelAdapter):
+    """Spectree serialises a request's validation errors before our `before` hook re-raises them.
+    Its own list echoed the input, which it then could not send when that held a lone surrogate
+    ("\\ud800" in a JSON string): a 500 on every service. Ours is the kit's, input-free details."""
+
+    def validation_errors(self, err):
+        return pydantic_details(err)
+
+
 def _raise_validation_error(_req, _resp, req_validation_error, _instance, _adapter=None):
     # Spectree would answer with its own body; re-raise so the kit's 422 handler answers instead.
     if req_validation_error is not None:
@@ -59,6 +70,7 @@ def make_spec(title: str) -> SpecTree:
         mode="strict",
         annotations=True,
         before=_raise_validation_error,
+        model_adapter=_ModelAdapter(),
         validation_error_model=ErrorResponse,
         security_schemes=[SecurityScheme(name=BEARER_SCHEME,
                                          data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer",

@@ -61,20 +61,37 @@ _HTTP_CODES = {
 }
 
 
+def encodable(value: Any) -> Any:
+    """`value` with each lone surrogate written out as its escape ("\\ud800"). JSON may carry one
+    ("\\ud800" parses to it), UTF-8 cannot: an error that quoted it could not be sent (a 500)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {encodable(key): encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(item) for item in value]
+    return value
+
+
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: dict[str, str] | None = None) -> Response:
-    response = jsonify({"error": {"code": code, "message": message, "details": details}})
+    response = jsonify({"error": {"code": code, "message": encodable(message),
+                                  "details": encodable(details)}})
     response.status_code = status
     response.headers.update(headers or {})
     return response
 
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """Field errors without echoing the input back (it may be a password)."""
-    return [
+    """Field errors without echoing the input back (it may be a password, or not even encodable)."""
+    return encodable([
         {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"], "type": err["type"]}
         for err in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
+    ])
 
 
 def register_error_handlers(app: Flask, *, rollback) -> None:

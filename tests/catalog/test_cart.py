@@ -1,5 +1,6 @@
 """Carts: the caller's own, merged lines, quantities 1–99, current prices, safe under concurrency."""
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -88,6 +89,13 @@ def test_bad_quantities_are_422(add, quantity):
 ])
 def test_bad_cart_bodies_are_422(client, auth, body, field):
     assert field in error_fields(client.post("/api/cart", json=body, headers=auth(CUSTOMER)))
+
+
+def test_a_lone_surrogate_in_a_cart_body_is_422_not_500(client, auth):
+    # json.dumps writes the escape, "\\ud800": valid JSON, but no UTF-8 text (it was a 500).
+    body = json.dumps({"productId": 1, "size": "12\ud800cm"})
+    response = client.post("/api/cart", data=body, content_type="application/json", headers=auth(CUSTOMER))
+    assert error_fields(response) == {"size"}
 
 
 def test_unknown_product_size_or_inactive_product_is_422(client, admin, add):

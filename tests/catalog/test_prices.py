@@ -1,5 +1,7 @@
 """The batch price lookup the orders service depends on (contract fixed in the brief)."""
 
+import json
+
 import pytest
 
 from tests.catalog.conftest import error_fields
@@ -73,3 +75,12 @@ def test_no_token_needed_and_a_bad_one_is_ignored(client):
 ])
 def test_bad_lookups_are_422(client, body, field):
     assert field in error_fields(client.post("/api/products/prices", json=body))
+
+
+@pytest.mark.parametrize("line, field", [({"productId": 1, "size": "\ud800"}, "items.0.size"),
+                                         ({"productId": 1, "size": "12cm", "\udfff": 1}, "items.0")])
+def test_a_lone_surrogate_in_a_lookup_is_422_not_500(client, line, field):
+    # json.dumps writes the escape ("\\ud800"): valid JSON, but no UTF-8 text (it was a 500).
+    response = client.post("/api/products/prices", data=json.dumps({"items": [line]}),
+                           content_type="application/json")
+    assert error_fields(response) == {field}

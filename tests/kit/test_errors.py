@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from services.kit.db import db_session
-from services.kit.errors import Conflict
+from services.kit.errors import Conflict, Unprocessable
 from tests.conftest import assert_error
 from tests.kit.sample_app import Base
 
@@ -56,6 +56,33 @@ def test_validation_details_never_echo_the_input(client, tokens):
     response = client.post("/api/notes", json={"text": 12345678, "password": "hunter2hunter2"},
                            headers=tokens.headers(1))
     assert "hunter2" not in response.get_data(as_text=True)
+
+
+# JSON's escape for a lone surrogate: valid JSON, but no UTF-8 can carry it back in an answer.
+LONE_SURROGATE = "\\ud800"
+
+
+@pytest.mark.parametrize(("body", "field"), [(f'{{"text": "{LONE_SURROGATE}"}}', "text"),
+                                             (f'{{"text": "a{LONE_SURROGATE}b"}}', "text"),
+                                             (f'{{"text": "ok", "{LONE_SURROGATE}": 1}}', "")])
+def test_a_lone_surrogate_in_the_body_is_422_not_500(client, tokens, body, field):
+    # Spectree built its own error list, quoting the input, before the kit's handler answered.
+    response = client.post("/api/notes", data=body, content_type="application/json",
+                           headers=tokens.headers(1))
+    details = assert_error(response, 422, "validation_error")["details"]
+    assert [detail["field"] for detail in details] == [field]
+
+
+def test_an_error_that_quotes_a_lone_surrogate_can_still_be_sent(make_app):
+    app = make_app()
+
+    @app.get("/api/quote")
+    def quote():
+        raise Unprocessable("No category \ud800", details=[{"field": "\ud800", "message": "\udfff"}])
+
+    error = assert_error(app.test_client().get("/api/quote"), 422, "validation_error")
+    assert error["message"] == "No category \\ud800"
+    assert error["details"] == [{"field": "\\ud800", "message": "\\udfff"}]
 
 
 def test_valid_request_succeeds_and_is_stored(client, tokens):

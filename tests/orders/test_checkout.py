@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -232,6 +233,17 @@ def test_invalid_bodies_are_422_and_write_nothing(client, app, auth, body, field
     error = assert_error(client.post("/api/orders", json=body, headers=auth(CUSTOMER)),
                          422, "validation_error")
     assert any(d["field"] == field for d in error["details"]), error["details"]
+    assert row_counts(app) == NO_ROWS
+
+
+@pytest.mark.parametrize("field", ["shippingAddress", "notes"])
+def test_a_lone_surrogate_is_422_and_writes_nothing(client, app, auth, field):
+    # json.dumps writes the escape ("\\ud800"): valid JSON, but no UTF-8 text (it was a 500).
+    body = json.dumps(order_body((1, "12cm", 1)) | {field: "12 Lê Lợi \ud800"})
+    response = client.post("/api/orders", data=body, content_type="application/json",
+                           headers=auth(CUSTOMER))
+    error = assert_error(response, 422, "validation_error")
+    assert [d["field"] for d in error["details"]] == [field]
     assert row_counts(app) == NO_ROWS
 
 
