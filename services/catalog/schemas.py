@@ -84,7 +84,7 @@ class PageQuery(CamelModel):
 class CatalogContext(CamelModel):
     """What a shopper is browsing: a category and/or a search."""
 
-    category: str | None = Field(default=None, min_length=1, max_length=120,
+    category: str | None = Field(default=None, min_length=1, max_length=120, pattern=SINGLE_LINE,
                                  description="Category id or slug")
     q: SearchText | None = Field(default=None, description="Search words, accents optional")
 
