@@ -1,5 +1,12 @@
 """gunicorn's gthread worker, except that a stopping worker does not wait for connections that
-never sent a request.
+never sent a request, and that gunicorn's own refusals are JSON.
+
+Refusals: a request gunicorn cannot hand to Flask (a request line over 4094 bytes, a header over 8190
+bytes or more than 100 of them, a control character in a header) used to get gunicorn's HTML page.
+Every other answer of the services is the kit's `{"error": {"code", "message", "details"}}`, so
+these are too (`write_json_error`).
+
+Stopping:
 
 gunicorn 27.0.1 closes kept-alive connections 2 s into a graceful stop (STOP_KEEPALIVE_LINGER). A
 connection that has not sent its first request yet (a client's pool or preconnect opened it) held
@@ -16,14 +23,33 @@ meanwhile is answered, with "Connection: close"), then a plain close, since noth
 
 from __future__ import annotations
 
+import json
 import selectors
 import time
 from functools import partial
 
+from gunicorn import util
 from gunicorn.workers import gthread
 
 # How soon a thread waiting for a first request notices that the worker is stopping.
 STOP_POLL_SECONDS = 0.2
+
+# The statuses gunicorn answers by itself (workers/base.py, handle_error), as the kit names them.
+REFUSAL_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
+                 431: "headers_too_large", 500: "internal_error", 501: "not_implemented"}
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's `util.write_error`, with the kit's JSON error shape instead of an HTML page."""
+    body = json.dumps({"error": {"code": REFUSAL_CODES.get(status_int, "http_error"),
+                                 "message": mesg or reason, "details": None}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# The worker's handle_error calls util.write_error by module attribute: there is no other hook.
+util.write_error = write_json_error
 
 
 class ThreadWorker(gthread.ThreadWorker):
