@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 
 import urllib3
+from werkzeug.wsgi import get_input_stream
 
 from .kit.proxies import upstream_forwarded_for
 from .manifest import SERVICES, route
@@ -44,10 +45,8 @@ def _request_headers(environ: Mapping) -> dict[str, str]:
 
 
 def _request_body(environ: Mapping) -> bytes:
-    length = environ.get("CONTENT_LENGTH")
-    if length and length.isdigit():
-        return environ["wsgi.input"].read(int(length))
-    return b""
+    """The whole body, whether the client sent a Content-Length or streamed it chunked."""
+    return get_input_stream(environ).read()
 
 
 class Gateway:

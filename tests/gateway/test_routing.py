@@ -78,6 +78,14 @@ def test_gateway_forwards_bodies_and_keeps_repeated_headers(gateway_url):
     assert response.raw.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
 
 
+def test_gateway_forwards_a_chunked_body_whole(gateway_url):
+    """A client may stream its body without Content-Length; the services get it with one."""
+    chunks = (part.encode() for part in ('{"productId": 1, ', '"size": "12cm", ', '"quantity": 1}'))
+    response = requests.post(gateway_url + "/api/cart", data=chunks,
+                             headers={"Content-Type": "application/json"})
+    assert response.json()["body"] == '{"productId": 1, "size": "12cm", "quantity": 1}'
+
+
 def test_priority_follows_manifest_order():
     # users' and orders' rules sit before catalog's catch-all /api/*, as on the ALB
     names = [spec.name for spec in SERVICES]
