@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
-from services.kit.api import CamelModel, Id
+from services.kit.api import CamelModel, Id, Moment
 from services.kit.db import as_utc
 from services.kit.text import MULTI_LINE, SINGLE_LINE, normalize
 
@@ -274,7 +274,7 @@ class CategoryList(CamelModel):
 class CartClearQuery(CamelModel):
     # What orders sent before POST /api/cart/user/{id}/ordered; kept while a deployment still runs
     # orders tasks of the previous release.
-    before: AwareDatetime | None = Field(
+    before: Moment | None = Field(
         default=None, description="Only the lines last changed at or before this moment (ISO-8601 "
                                   "with an offset)")
 
@@ -286,7 +286,7 @@ class OrderedLine(CamelModel):
 
 
 class CartOrdered(CamelModel):
-    ordered_at: AwareDatetime = Field(
+    ordered_at: Moment = Field(
         description="When the order was placed (ISO-8601 with an offset): lines changed after it are a "
                     "new choice and stay as they are")
     items: list[OrderedLine] = Field(min_length=1, max_length=100)

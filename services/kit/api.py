@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from spectree import Response as SpecResponse  # noqa: F401  (re-exported for the services)
 from spectree import SecurityScheme, SpecTree
@@ -22,6 +23,27 @@ BODY_ERRORS = (400, 413, 415)
 
 # An id in a body or query. Strict: JSON `true`, "3" or 1.5 is not an id.
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+# The days a request may name: any a person could mean, and a year clear of Python's own limits
+# (0001-01-01, 9999-12-31), so that moving one by a time zone or a few days cannot overflow (a 500).
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+
+
+def _day_in_reach(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return day
+
+
+def _moment_in_reach(moment: datetime) -> datetime:
+    _day_in_reach(moment.date())  # its own calendar day: then its day in UTC is representable too
+    return moment.astimezone(UTC)
+
+
+# Every date and moment a request carries: a calendar day, and an instant given with its UTC
+# offset (handed to the view in UTC).
+Day = Annotated[date, AfterValidator(_day_in_reach)]
+Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_reach)]
 
 
 class CamelModel(BaseModel):

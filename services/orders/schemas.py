@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.kit.api import CamelModel, Id
+from services.kit.api import CamelModel, Day, Id
 from services.kit.auth import Principal, current_user
 from services.kit.db import as_utc
 from services.kit.text import MULTI_LINE, SINGLE_LINE
@@ -85,8 +85,8 @@ class DayRangeQuery(CamelModel):
 
 class AdminOrdersQuery(PageQuery, DayRangeQuery):
     status: OrderStatus | None = None
-    date_from: date | None = Field(default=None, alias="from", description="First shop-local day")
-    date_to: date | None = Field(default=None, alias="to", description="Last shop-local day")
+    date_from: Day | None = Field(default=None, alias="from", description="First shop-local day")
+    date_to: Day | None = Field(default=None, alias="to", description="Last shop-local day")
 
     @field_validator("status", "date_from", "date_to", mode="before")
     @classmethod
@@ -95,8 +95,8 @@ class AdminOrdersQuery(PageQuery, DayRangeQuery):
 
 
 class SummaryQuery(DayRangeQuery):
-    date_from: date | None = Field(default=None, alias="from", description="Default: 29 days before 'to'")
-    date_to: date | None = Field(default=None, alias="to", description="Default: today (shop-local)")
+    date_from: Day | None = Field(default=None, alias="from", description="Default: 29 days before 'to'")
+    date_to: Day | None = Field(default=None, alias="to", description="Default: today (shop-local)")
     limit: int = Field(default=10, ge=1, le=50, description="Best sellers per list")
 
 

@@ -298,6 +298,42 @@ def test_clear_before_needs_a_moment_with_an_offset(client, auth, add, before):
     assert len(cart(client, auth)["items"]) == 1  # nothing removed
 
 
+# Parsed fine, but past the calendar once moved to UTC or by a microsecond: they were 500s.
+BEYOND_THE_CALENDAR = ["9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00+14:00",
+                       "9999-12-31T23:59:59.999999-14:00", "0001-01-01T00:00:00Z"]
+
+
+@pytest.mark.parametrize("moment", BEYOND_THE_CALENDAR)
+def test_an_order_report_from_beyond_the_calendar_is_422_and_changes_nothing(client, auth, add, moment):
+    add(1, "12cm", 1)
+    body = {"orderedAt": moment, "items": [{"productId": 1, "size": "12cm", "quantity": 1}]}
+    response = client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=body, headers=auth(CUSTOMER))
+    assert error_fields(response) == {"orderedAt"}
+    assert lines(client, auth) == [(1, "12cm", 1)]
+
+
+@pytest.mark.parametrize("before", BEYOND_THE_CALENDAR)
+def test_clear_before_a_moment_beyond_the_calendar_is_422(client, auth, add, before):
+    add(1, "12cm", 1)
+    response = client.delete(f"/api/cart/user/{CUSTOMER}", query_string={"before": before},
+                             headers=auth(CUSTOMER))
+    assert error_fields(response) == {"before"}
+    assert lines(client, auth) == [(1, "12cm", 1)]
+
+
+def test_moments_at_the_ends_of_the_accepted_range_are_fine(client, auth, add):
+    add(1, "12cm", 1)
+    long_ago = {"orderedAt": "0002-01-01T00:00:00+14:00",
+                "items": [{"productId": 1, "size": "12cm", "quantity": 1}]}
+    response = client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=long_ago, headers=auth(CUSTOMER))
+    assert response.status_code == 204  # the line was changed after it: kept
+    response = client.delete(f"/api/cart/user/{CUSTOMER}",
+                             query_string={"before": "9998-12-31T23:59:59.999999-14:00"},
+                             headers=auth(CUSTOMER))
+    assert response.status_code == 204
+    assert lines(client, auth) == []
+
+
 def test_cart_shows_current_prices_and_leaves_out_inactive_products(client, auth, admin, add):
     add(1, "12cm", 2)
     add(3, "12cm", 1)
