@@ -1,7 +1,10 @@
 """Login throttling (Flask-Limiter): failed attempts per e-mail, every attempt per client address.
 
 The e-mail is read exactly as the login reads it (`LoginEmail`: trimmed, then normalised), so every
-spelling that signs in to one account counts against that account's one limit.
+spelling that signs in to one account counts against that account's one limit. An attempt takes its
+place in that limit before its password is checked (Flask-Limiter's hit: on database:// one locked
+transaction counts the places and takes one) and gives it back unless the password was wrong, so
+however many attempts arrive at once, no more than the limit ever get a password checked.
 
 The client address is the rightmost X-Forwarded-For address outside TRUSTED_PROXY_NETWORKS
 (`services.kit.proxies.client_address`). A shopper's login passes browser -> ALB -> storefront ->
@@ -19,11 +22,12 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
-from limits.storage import MovingWindowSupport, Storage
+from limits.storage import MemoryStorage, MovingWindowSupport, Storage
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,6 +62,7 @@ def login_email() -> str:
 
 
 _ENTRY = RateLimitEntry.__table__
+EMAIL_KEY = "email:"
 
 
 def stored_key(key: str) -> str:
@@ -120,6 +125,14 @@ class DatabaseStorage(Storage, MovingWindowSupport):
         with self.engine.connect() as conn:
             return self._window_end(conn, key, now) or now
 
+    def release_entry(self, key: str, amount: int = 1) -> None:
+        """Give back the `amount` latest places taken for `key` (fewer if fewer are held)."""
+        key, now = stored_key(key), time.time()
+        with self._turn(key) as conn:
+            latest = select(_ENTRY.c.id).where(_ENTRY.c.key == key, _ENTRY.c.expires_at > now).order_by(
+                _ENTRY.c.at.desc(), _ENTRY.c.id.desc()).limit(amount)
+            conn.execute(delete(_ENTRY).where(_ENTRY.c.id.in_(latest.scalar_subquery())))
+
     def clear(self, key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(_ENTRY).where(_ENTRY.c.key == stored_key(key)))
@@ -163,14 +176,27 @@ class DatabaseStorage(Storage, MovingWindowSupport):
         conn.execute(insert(_ENTRY), [{"key": key, "at": now, "expires_at": expires_at}] * amount)
 
 
+def _place_releaser(storage: Storage) -> Callable[[str], None] | None:
+    """How to give a moving-window place back to `storage`; None for the storages that cannot."""
+    if isinstance(storage, DatabaseStorage):
+        return storage.release_entry
+    if isinstance(storage, MemoryStorage):
+        def release(key: str) -> None:  # its moving window: a list per key, latest place first
+            with storage.locks[key]:
+                if places := storage.events.get(key):
+                    del places[0]
+        return release
+    return None
+
+
 LIMITER_POOL_SIZE = 1  # checks are short and logins few; counted in the RDS connection budget
 _limiter_engines: dict[str, Engine] = {}
 
 
 def _limiter_engine(config: UsersConfig) -> Engine:
     """The limiter's own connection, one per process and database, apart from the request's
-    pool: a failed login is counted after the response, while the request's session may still
-    hold its connection."""
+    pool: a successful login's place is given back after the response, while the request's
+    session may still hold its connection."""
     url = config.sqlalchemy_url
     if url not in _limiter_engines:
         _limiter_engines[url] = make_engine(config.model_copy(update={"db_pool_size": LIMITER_POOL_SIZE}))
@@ -185,14 +211,33 @@ def init_login_limits(app: Flask, config: UsersConfig, endpoint: str) -> Limiter
     limiter = Limiter(client_address, app=app, storage_uri=config.ratelimit_storage_uri,
                       storage_options=options, strategy="moving-window",
                       key_prefix=config.service_name, headers_enabled=False)
+    release = _place_releaser(limiter.storage)
     view = app.view_functions[endpoint]
     # Checked before the request is validated, so malformed attempts are throttled too.
-    view = limiter.limit(config.login_limit_per_email, key_func=lambda: "email:" + login_email(),
+    view = limiter.limit(config.login_limit_per_email, key_func=lambda: EMAIL_KEY + login_email(),
                          exempt_when=lambda: not login_email(),
-                         deduct_when=lambda response: response.status_code == 401)(view)
+                         # A storage that cannot give places back (Redis, Memcached) only counts
+                         # failures after the fact, so attempts at the same instant can pass it.
+                         deduct_when=None if release else lambda response: response.status_code == 401
+                         )(view)
     view = limiter.limit(config.login_limit_per_address,
                          key_func=lambda: "address:" + client_address())(view)
     app.view_functions[endpoint] = view
+
+    if release:
+        @app.after_request
+        def _give_back_unless_the_password_was_wrong(response: Response) -> Response:
+            # Not after a 5xx either: the limiter may have failed before it took the place.
+            if response.status_code == 401 or response.status_code >= 500:
+                return response
+            for taken in limiter.current_limits:
+                # request_args: [key prefix, key, scope]; a breached limit took no place.
+                if not taken.breached and taken.request_args[-2].startswith(EMAIL_KEY):
+                    try:
+                        release(taken.key)
+                    except SQLAlchemyError:  # the answer stands; the place ages out with its window
+                        log.warning("login limit place not given back", exc_info=True)
+            return response
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 import jwt
 import pytest
+import requests
 
 from services.users import passwords
-from tests.conftest import assert_error, read_events
+from tests.conftest import assert_error, live_server, read_events
 from tests.users.conftest import PASSWORD
 
 
@@ -213,6 +217,54 @@ def test_an_email_with_a_nul_is_invalid_input_not_a_server_error(make_app, email
     for _ in range(4):  # invalid e-mails are no account's: nothing to throttle per e-mail
         error = assert_error(login(client, email), 422, "validation_error")
         assert "email" in {d["field"] for d in error["details"]}
+
+
+@pytest.mark.parametrize("storage_uri", ["database://", "memory://"])
+def test_simultaneous_failed_logins_for_one_email_admit_exactly_the_limit(make_app, storage_uri):
+    """Thirty wrong passwords for one account at the same instant, on a live server: five are
+    checked (401), every other one is refused before its password is looked at (429)."""
+    app = make_app(login_limit_per_email="5 per minute", ratelimit_storage_uri=storage_uri,
+                   bcrypt_rounds=8)  # a check long enough for the others to arrive meanwhile
+    app.test_client().post("/api/auth/register",
+                           json={"email": "rush@example.com", "password": PASSWORD, "name": "R"})
+    start = threading.Barrier(30)
+    with live_server(app) as url:
+        def attempt(n: int) -> int:
+            start.wait(timeout=10)
+            return requests.post(f"{url}/api/auth/login", timeout=30,
+                                 json={"email": "rush@example.com", "password": f"wrong-{n}"}).status_code
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = Counter(pool.map(attempt, range(30)))
+    assert statuses == {401: 5, 429: 25}
+
+
+@pytest.mark.parametrize("storage_uri", ["database://", "memory://"])
+def test_only_wrong_passwords_use_up_the_email_limit(make_app, storage_uri):
+    """A place is taken before the password is checked and given back unless the check failed."""
+    app = make_app(login_limit_per_email="3 per minute", ratelimit_storage_uri=storage_uri)
+    client = app.test_client()
+    client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD, "name": "T"})
+    for _ in range(2):
+        assert login(client, "t@example.com", "wrong password").status_code == 401
+    for _ in range(5):
+        assert login(client, "t@example.com").status_code == 200
+        assert_error(login(client, "t@example.com", ""), 422, "validation_error")
+    assert login(client, "t@example.com", "wrong password").status_code == 401
+    _retry_after(login(client, "t@example.com"))
+
+
+def test_an_attempt_refused_by_another_limit_does_not_use_up_the_email_limit(make_app):
+    app = make_app(login_limit_per_email="2 per minute", login_limit_per_address="1 per minute")
+    client = app.test_client()
+
+    def attempt(address: str):
+        return login(client, "t@example.com", "wrong password", headers={"X-Forwarded-For": address})
+
+    assert attempt("203.0.113.7").status_code == 401
+    for _ in range(3):
+        _retry_after(attempt("203.0.113.7"))  # the address's limit
+    assert attempt("198.51.100.23").status_code == 401
+    _retry_after(attempt("192.0.2.1"))  # now the e-mail's: two failures, from two addresses
 
 
 def test_successful_logins_do_not_use_up_the_email_limit(make_app):

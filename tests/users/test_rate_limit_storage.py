@@ -103,6 +103,15 @@ def test_any_key_is_storable_and_only_its_digest_is_kept(storage, key):
     assert all(len(k) == 64 and set(k) <= set("0123456789abcdef") for k in stored)
 
 
+def test_a_place_given_back_is_free_again(storage):
+    assert [storage.acquire_entry("k", 2, 60) for _ in range(2)] == [True, True]
+    storage.release_entry("k")
+    assert storage.get_moving_window("k", 2, 60)[1] == 1
+    assert [storage.acquire_entry("k", 2, 60) for _ in range(2)] == [True, False]
+    storage.release_entry("other")  # nothing held: nothing to give back
+    assert storage.get_moving_window("other", 2, 60)[1] == 0
+
+
 def test_login_answers_503_when_the_database_is_down(key_dir):
     """The limiter's storage fails first (before the view); the answer is still the kit's 503."""
     app = create_app(config_for("postgresql://postgres@127.0.0.1:9/nowhere", key_dir,
