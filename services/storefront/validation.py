@@ -47,12 +47,20 @@ FIELD_MESSAGES = {
     ("categoryId", "value_error"): "Danh mục không tồn tại.",
 }
 NUMBER = re.compile(r"\d+")
+LINE_BREAK = re.compile(r"\r\n?")
 
 
 def whole_number(raw: str | None) -> int | None:
     """A number typed with ASCII digits and nothing else (surrounding spaces aside), else None."""
     text = (raw or "").strip()
     return int(text) if WHOLE_NUMBER.fullmatch(text) else None
+
+
+def multi_line(raw: str | None) -> str:
+    """A textarea's text, its line breaks as LF and surrounding spaces dropped. Browsers submit each
+    line break as CRLF, two characters where the textarea's maxlength counted one, so a text at the
+    limit was refused as too long, and a shorter one stored with CRs."""
+    return LINE_BREAK.sub("\n", raw or "").strip()
 
 
 def parse_price(raw: str | None) -> int | None:

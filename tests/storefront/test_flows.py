@@ -705,3 +705,19 @@ def test_a_refused_password_change_says_why_and_changes_nothing(stack, current, 
 def test_the_password_page_needs_a_signed_in_shopper(stack):
     response = Browserless(stack.url).get("/account/password", allow_redirects=False)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_profile_and_checkout_textareas_are_stored_with_lf(stack):
+    shopper, client = _shopper_client(stack)
+    assert client.form_post("/account", "/account", {"name": "Trang", "address": "7 Pasteur\r\nQuận 3"}
+                            ).status_code == 302
+    profile = stack.api("GET", f"/api/customers/{shopper['user']['id']}", shopper["token"]).json()
+    assert profile["address"] == "7 Pasteur\nQuận 3"
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add", {
+        "productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    fields = [*_hidden_fields(client.get("/checkout").text, "checkout-form"),
+              ("shippingAddress", "4 Tôn Đức Thắng\r\nQuận 1"), ("notes", "Viết chữ:\r\nChúc mừng")]
+    assert client.post("/checkout", data=fields).status_code == 302
+    order = _orders_of(stack, shopper)[0]
+    assert (order["shippingAddress"], order["notes"]) == ("4 Tôn Đức Thắng\nQuận 1", "Viết chữ:\nChúc mừng")

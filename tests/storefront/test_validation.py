@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.storefront.session import safe_next
-from services.storefront.validation import GENERIC, field_message, parse_price, whole_number
+from services.storefront.validation import GENERIC, field_message, multi_line, parse_price, whole_number
 
 # Each is, to a browser, another host ("/<TAB>/evil.example" opens //evil.example) or cannot be a
 # Location header at all (a newline).
@@ -30,6 +30,14 @@ def test_safe_next_keeps_same_site_paths(target):
                                                ("1_0", None), ("١", None), ("²", None), ("9" * 5000, None)])
 def test_whole_number_takes_ascii_digits_only(typed, number):
     assert whole_number(typed) == number
+
+
+@pytest.mark.parametrize(("typed", "text"), [
+    ("a\r\nb", "a\nb"), ("a\rb", "a\nb"), ("a\nb", "a\nb"), ("a\r\n\r\nb\r", "a\n\nb"), ("\r\n a \r\n", "a"),
+    ("", ""), (None, "")])
+def test_a_textareas_line_breaks_are_lf(typed, text):
+    """As a textarea's maxlength counts them: one character each, where browsers submit CRLF."""
+    assert multi_line(typed) == text
 
 
 @pytest.mark.parametrize(("typed", "price"), [

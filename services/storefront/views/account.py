@@ -13,14 +13,18 @@ from ..session import (
     sign_in,
     sign_out,
 )
+from ..validation import multi_line
 
 bp = Blueprint("account", __name__)
 
 PROFILE_FIELDS = ("name", "phone", "address")
+TEXTAREAS = ("address",)
 
 
 def _form(*names: str) -> dict[str, str]:
-    return {name: request.form.get(name, "").strip() for name in names}
+    """The fields, trimmed; a textarea's line breaks as LF (multi_line)."""
+    return {name: multi_line(request.form.get(name)) if name in TEXTAREAS
+            else request.form.get(name, "").strip() for name in names}
 
 
 def _optional(values: dict[str, str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from services.kit.events import emit_event
 
 from ..api import ApiError, api, current_config, segment
 from ..session import current_shopper, login_required, safe_next
-from ..validation import whole_number
+from ..validation import multi_line, whole_number
 
 bp = Blueprint("cart", __name__)
 
@@ -165,8 +165,8 @@ def place_order():
         uuid.UUID(token)
     except ValueError:
         abort(400)
-    address = request.form.get("shippingAddress", "").strip()
-    notes = request.form.get("notes", "").strip()
+    address = multi_line(request.form.get("shippingAddress"))
+    notes = multi_line(request.form.get("notes"))
     body = {"items": _submitted_lines(), "shippingAddress": address,
             "totalAmount": whole_number(request.form.get("totalAmount"))}
     if notes:
