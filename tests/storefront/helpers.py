@@ -63,6 +63,65 @@ class Browserless(requests.Session):
         assert response.status_code == 302, response.text[:500]
 
 
+class _FormReader(HTMLParser):
+    """What a browser without JavaScript submits from one form, untouched: its inputs (a checkbox
+    only when ticked), textareas and each select's chosen option (else its first)."""
+
+    def __init__(self, form_id: str):
+        super().__init__(convert_charrefs=True)
+        self.form_id = form_id
+        self.inside = False
+        self.fields: list[list[str]] = []
+        self._textarea: list[str] | None = None
+        self._select: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        names = {key: value if value is not None else "" for key, value in attrs}
+        if tag == "form":
+            self.inside = names.get("id") == self.form_id
+        if not self.inside or "name" not in names and tag != "option":
+            return
+        checkbox = names.get("type") == "checkbox"
+        if tag == "input" and (not checkbox or "checked" in names):
+            self.fields.append([names["name"], names.get("value", "on" if checkbox else "")])
+        elif tag == "textarea":
+            self._textarea = [names["name"], ""]
+            self.fields.append(self._textarea)
+        elif tag == "select":
+            self._select = {"name": names["name"], "first": None, "chosen": None}
+        elif tag == "option" and self._select is not None:
+            value = names.get("value", "")
+            self._select["first"] = self._select["first"] if self._select["first"] is not None else value
+            if "selected" in names:
+                self._select["chosen"] = value
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea":
+            # HTML drops one line break right after <textarea>.
+            if self._textarea is not None and self._textarea[1].startswith("\n"):
+                self._textarea[1] = self._textarea[1][1:]
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            select = self._select
+            chosen = select["first"] if select["chosen"] is None else select["chosen"]
+            self.fields.append([select["name"], chosen])
+            self._select = None
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    """The fields of the form with this id as a browser would submit them (one value per name)."""
+    reader = _FormReader(form_id)
+    reader.feed(html)
+    assert reader.fields, f"no form {form_id!r} on the page"
+    return {name: value for name, value in reader.fields}
+
+
 class InlineCodeFinder(HTMLParser):
     """Collects what a strict CSP would refuse: inline <script>, on* handlers, style attributes."""
 

@@ -267,6 +267,32 @@ def test_admin_creates_renames_and_deletes_a_category(page: Page, stack, screens
     assert csp_violations == []
 
 
+def test_admin_saves_a_description_at_the_limit_with_line_breaks(page: Page, stack, csp_violations):
+    """The textarea's maxlength counts a line break as 1 and Chromium submits CRLF (2): 2000 allowed
+    characters are saved, with LF; a later rename does not send the multi-line text back."""
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    product = stack.api("POST", "/api/products", stack.admin_token(), json={
+        "name": "Bánh Ba Dòng", "categoryId": category["id"], "sizes": [{"size": "12cm", "price": 90000}]}
+    ).json()
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto(f"/admin/products/{product['id']}")
+    description = "\n".join(["a" * 666] * 3)
+    page.get_by_label("Mô tả").fill(description)
+    expect(page.get_by_label("Mô tả")).to_have_value(description)  # within maxlength=2000
+    page.get_by_role("button", name="Lưu sản phẩm").click()
+    expect(page.get_by_text("Đã lưu sản phẩm.")).to_be_visible()
+
+    assert stack.api("GET", f"/api/products/{product['id']}").json()["description"] == description
+    stack.api("PATCH", f"/api/products/{product['id']}", stack.admin_token(), json={"description": "Mới"})
+    page.get_by_label("Tên sản phẩm").fill("Bánh Ba Dòng Mới")
+    page.get_by_role("button", name="Lưu sản phẩm").click()
+    expect(page.get_by_text("Đã lưu sản phẩm.")).to_be_visible()
+    saved = stack.api("GET", f"/api/products/{product['id']}").json()
+    # This page's description, unchanged here, did not overwrite the one saved meanwhile.
+    assert (saved["name"], saved["description"]) == ("Bánh Ba Dòng Mới", "Mới")
+    assert csp_violations == []
+
+
 def test_phone_viewport_catalog_has_no_horizontal_scroll(browser, stack, screenshot_dir):
     context = browser.new_context(base_url=stack.url, viewport=PHONE, is_mobile=True,
                                   has_touch=True, device_scale_factor=2, locale="vi-VN")

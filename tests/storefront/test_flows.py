@@ -7,11 +7,21 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from services.storefront.api import ApiError, ApiUnavailable
 from services.storefront.validation import PRICE_REFUSED, REQUIRED
+from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .helpers import FOREIGN_NEXT, Browserless, csrf_token, english_validation, field_error, flashes
+from .helpers import (
+    FOREIGN_NEXT,
+    Browserless,
+    csrf_token,
+    english_validation,
+    field_error,
+    flashes,
+    form_fields,
+)
 
 
 def _shopper_client(stack):
@@ -100,10 +110,14 @@ def test_admin_creates_renames_and_deletes_a_category(stack, admin):
     assert admin.form_post("/admin/categories", rename, {"name": "Xôi Chè"}).status_code == 302
     assert "Đã đổi tên danh mục thành “Xôi Chè”." in admin.get("/admin/categories").text
     assert _category_named(stack, "Xôi Chè")["id"] == category["id"]
-    assert admin.form_post("/admin/categories", rename, {"name": "TIRAMISU"}).status_code == 302
-    assert "Đã có danh mục tên “TIRAMISU”" in admin.get("/admin/categories").text
-    assert admin.form_post("/admin/categories", rename, {"name": ""}).status_code == 302
-    assert "Tên danh mục không hợp lệ" in admin.get("/admin/categories").text
+    # A refused rename comes back as typed, the reason next to the box.
+    taken = admin.form_post("/admin/categories", rename, {"name": "TIRAMISU"})
+    assert taken.status_code == 409
+    assert field_error(taken.text, f"category-{category['id']}").startswith("Đã có danh mục tên “TIRAMISU”")
+    assert form_fields(taken.text, f"rename-{category['id']}")["name"] == "TIRAMISU"
+    emptied = admin.form_post("/admin/categories", rename, {"name": ""})
+    assert emptied.status_code == 422
+    assert field_error(emptied.text, f"category-{category['id']}") == REQUIRED
 
     deleted = admin.form_post("/admin/categories", f"{rename}/delete", {"name": "Xôi Chè"})
     assert deleted.status_code == 302
@@ -485,9 +499,9 @@ def test_admin_category_refusals_are_in_vietnamese(stack, admin):
     symbols = admin.form_post("/admin/categories", "/admin/categories", {"name": "--"})
     assert field_error(symbols.text, "f-name") == "Tên cần có ít nhất một chữ cái hoặc chữ số."
     category = stack.api("GET", "/api/categories").json()["items"][0]
-    admin.form_post("/admin/categories", f"/admin/categories/{category['id']}", {"name": "--"})
-    assert flashes(admin.get("/admin/categories").text) == [
-        "Tên danh mục không hợp lệ. Tên cần có ít nhất một chữ cái hoặc chữ số."]
+    renamed = admin.form_post("/admin/categories", f"/admin/categories/{category['id']}", {"name": "--"})
+    assert field_error(renamed.text, f"category-{category['id']}") == (
+        "Tên cần có ít nhất một chữ cái hoặc chữ số.")
 
 
 def test_checkout_address_errors_are_in_vietnamese(stack):
@@ -707,6 +721,142 @@ def test_the_password_page_needs_a_signed_in_shopper(stack):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
+# ---- two admins, stale pages, refused saves in the product editor ------------------------------
+
+@pytest.fixture(scope="module")
+def other_admin(stack):
+    """A second admin session (another browser), for pages left open while `admin` saves."""
+    client = Browserless(stack.url)
+    client.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    return client
+
+
+def _as_admin(stack, product_id: int) -> dict:
+    return stack.api("GET", f"/api/products/{product_id}", stack.admin_token()).json()
+
+
+def _save(client, action: str, fields: dict, **changes) -> requests.Response:
+    """Submit a form read off a page earlier, with the admin's `changes` (None: an unticked box)."""
+    data = {**fields, **changes}
+    return client.post(action, data={key: value for key, value in data.items() if value is not None})
+
+
+def test_two_admins_on_stale_pages_keep_each_others_changes(stack, admin, other_admin):
+    product = _product_of_its_own(stack, "Bánh Hai Người")
+    edit, size_id = f"/admin/products/{product['id']}", product["sizes"][0]["id"]
+
+    # A renames; B, whose page still shows the old name, fixes the description.
+    a, b = (form_fields(client.get(edit).text, "product-form") for client in (admin, other_admin))
+    assert _save(admin, edit, a, name="Bánh Hai Người Mới").status_code == 302
+    assert _save(other_admin, edit, b, description="Mềm, ít ngọt.").status_code == 302
+    saved = _as_admin(stack, product["id"])
+    assert (saved["name"], saved["description"], saved["active"]) == ("Bánh Hai Người Mới", "Mềm, ít ngọt.",
+                                                                       True)
+
+    # A takes it off sale; B fixes a typo: it stays off sale.
+    a, b = (form_fields(client.get(edit).text, "product-form") for client in (admin, other_admin))
+    assert _save(admin, edit, a, active=None).status_code == 302
+    assert _save(other_admin, edit, b, description="Mềm, ít ngọt, thơm.").status_code == 302
+    saved = _as_admin(stack, product["id"])
+    assert (saved["active"], saved["description"]) == (False, "Mềm, ít ngọt, thơm.")
+
+    # A changes 12cm's price; B renames that size.
+    form = f"size-form-{size_id}"
+    a, b = (form_fields(client.get(edit).text, form) for client in (admin, other_admin))
+    assert _save(admin, f"{edit}/sizes/{size_id}", a, price="95.000").status_code == 302
+    assert _save(other_admin, f"{edit}/sizes/{size_id}", b, size="Cỡ 12cm").status_code == 302
+    assert _prices(stack, product["id"]) == {"Cỡ 12cm": 95000}
+
+    # A form sent back unchanged asks nothing of the catalog, and says so.
+    stale = form_fields(other_admin.get(edit).text, "product-form")
+    stack.api("PATCH", f"/api/products/{product['id']}", stack.admin_token(), json={"name": "Bánh Ba Người"})
+    unchanged = _save(other_admin, edit, stale)
+    assert unchanged.status_code == 302
+    assert flashes(other_admin.get(edit).text) == ["Không có thay đổi nào để lưu."]
+    assert _as_admin(stack, product["id"])["name"] == "Bánh Ba Người"
+
+
+def test_a_stale_categories_page_does_not_undo_a_rename(stack, admin, other_admin):
+    category = stack.api("POST", "/api/categories", stack.admin_token(), json={"name": "Bánh Tét"}).json()
+    form = f"rename-{category['id']}"
+    a, b = (form_fields(client.get("/admin/categories").text, form) for client in (admin, other_admin))
+    action = f"/admin/categories/{category['id']}"
+    assert _save(admin, action, a, name="Bánh Tét Lá Cẩm").status_code == 302
+    assert _save(other_admin, action, b).status_code == 302  # "Đổi tên" clicked on the old name
+    assert _category_named(stack, "Bánh Tét Lá Cẩm")["id"] == category["id"]
+    assert flashes(other_admin.get("/admin/categories").text) == ["Không có thay đổi nào để lưu."]
+    stack.api("DELETE", f"/api/categories/{category['id']}", stack.admin_token())
+
+
+@pytest.mark.parametrize("name, message", [
+    ("   ", REQUIRED), ("🎂", "Tên cần có ít nhất một chữ cái hoặc chữ số."),
+    ("B" * 201, "Tối đa 200 ký tự."), ("Bánh\x01", "Có ký tự không hợp lệ.")])
+def test_a_refused_product_save_keeps_what_was_typed(stack, admin, name, message):
+    product = _product_of_its_own(stack, "Bánh Gõ Lại")
+    edit = f"/admin/products/{product['id']}"
+    categories = stack.api("GET", "/api/categories").json()["items"]
+    other = next(c["id"] for c in categories if c["id"] != product["category"]["id"])
+    fields = form_fields(admin.get(edit).text, "product-form")
+    refused = _save(admin, edit, fields, name=name, description="Mô tả mới", categoryId=str(other),
+                    active=None)
+    assert refused.status_code == 422 and field_error(refused.text, "f-name") == message
+    shown = form_fields(refused.text, "product-form")
+    assert (shown["name"], shown["description"]) == (name.strip(), "Mô tả mới")
+    assert shown["categoryId"] == str(other)
+    assert "active" not in shown  # still unticked
+    assert _as_admin(stack, product["id"])["name"] == "Bánh Gõ Lại"
+
+    # The page shown again still sends only what this admin changed.
+    stack.api("PATCH", f"/api/products/{product['id']}", stack.admin_token(), json={"image": "mousse.svg"})
+    fixed = _save(admin, edit, shown, name="Bánh Gõ Lại Đúng")
+    assert fixed.status_code == 302, fixed.text[:500]
+    saved = _as_admin(stack, product["id"])
+    assert (saved["name"], saved["description"], saved["category"]["id"], saved["active"]) == (
+        "Bánh Gõ Lại Đúng", "Mô tả mới", other, False)
+
+
+def test_a_product_save_into_a_deleted_category_keeps_the_choice_and_says_why(stack, admin):
+    product = _product_of_its_own(stack, "Bánh Đổi Danh Mục")
+    edit = f"/admin/products/{product['id']}"
+    category = stack.api("POST", "/api/categories", stack.admin_token(), json={"name": "Sắp Xóa"}).json()
+    fields = form_fields(admin.get(edit).text, "product-form")
+    assert stack.api("DELETE", f"/api/categories/{category['id']}", stack.admin_token()).status_code == 204
+    refused = _save(admin, edit, fields, name="Bánh Đổi Danh Mục Mới", categoryId=str(category["id"]))
+    assert refused.status_code == 422
+    assert field_error(refused.text, "f-categoryId") == "Danh mục không tồn tại."
+    shown = form_fields(refused.text, "product-form")
+    assert (shown["name"], shown["categoryId"]) == ("Bánh Đổi Danh Mục Mới", str(category["id"]))
+
+
+def test_a_refused_category_rename_keeps_what_was_typed(stack, admin):
+    category = stack.api("POST", "/api/categories", stack.admin_token(), json={"name": "Bánh Ú"}).json()
+    form, box = f"rename-{category['id']}", f"category-{category['id']}"
+    for typed, message in (("   ", REQUIRED), ("🍰", "Tên cần có ít nhất một chữ cái hoặc chữ số.")):
+        fields = form_fields(admin.get("/admin/categories").text, form)
+        refused = _save(admin, f"/admin/categories/{category['id']}", fields, name=typed)
+        assert refused.status_code == 422 and field_error(refused.text, box) == message, typed
+        assert form_fields(refused.text, form)["name"] == typed.strip(), typed
+        assert f'id="{box}" type="text" name="name" value="{typed.strip()}"' in refused.text
+        assert 'aria-invalid="true" aria-describedby="' + box + '-error"' in refused.text
+    assert _category_named(stack, "Bánh Ú") is not None
+    stack.api("DELETE", f"/api/categories/{category['id']}", stack.admin_token())
+
+
+def test_a_description_at_the_limit_with_line_breaks_is_saved_with_lf(stack, admin):
+    """maxlength counts a line break as 1; browsers submit CRLF (2)."""
+    product = _product_of_its_own(stack, "Bánh Nhiều Dòng")
+    edit = f"/admin/products/{product['id']}"
+    typed = "\n".join(["a" * 666] * 3)
+    assert len(typed) == 2000
+    fields = form_fields(admin.get(edit).text, "product-form")
+    saved = _save(admin, edit, fields, description=typed.replace("\n", "\r\n"))
+    assert saved.status_code == 302, field_error(saved.text, "f-description")
+    assert _as_admin(stack, product["id"])["description"] == typed
+    fields = form_fields(admin.get(edit).text, "product-form")
+    assert _save(admin, edit, fields, description="Dòng một\rDòng hai\r\nDòng ba").status_code == 302
+    assert _as_admin(stack, product["id"])["description"] == "Dòng một\nDòng hai\nDòng ba"
+
+
 def test_profile_and_checkout_textareas_are_stored_with_lf(stack):
     shopper, client = _shopper_client(stack)
     assert client.form_post("/account", "/account", {"name": "Trang", "address": "7 Pasteur\r\nQuận 3"}
@@ -721,3 +871,43 @@ def test_profile_and_checkout_textareas_are_stored_with_lf(stack):
     assert client.post("/checkout", data=fields).status_code == 302
     order = _orders_of(stack, shopper)[0]
     assert (order["shippingAddress"], order["notes"]) == ("4 Tôn Đức Thắng\nQuận 1", "Viết chữ:\nChúc mừng")
+
+
+def test_a_size_another_admin_deleted_is_said_to_be_gone(stack, admin):
+    product = _product_of_its_own(stack, "Bánh Mất Cỡ")
+    edit, token = f"/admin/products/{product['id']}", stack.admin_token()
+    extra = stack.api("POST", f"/api/products/{product['id']}/sizes", token,
+                      json={"size": "20cm", "price": 150000}).json()
+    page = admin.get(edit).text
+    change, delete = form_fields(page, f"size-form-{extra['id']}"), csrf_token(page)
+    assert stack.api("DELETE", f"/api/products/{product['id']}/sizes/{extra['id']}", token).status_code == 204
+
+    for price in ("160.000", "1.5"):  # the catalog's 404, and a refusal of the storefront's own
+        changed = _save(admin, f"{edit}/sizes/{extra['id']}", change, price=price)
+        assert (changed.status_code, changed.headers["Location"]) == (302, edit), price
+        assert flashes(admin.get(edit).text) == [
+            "Không lưu được: kích cỡ “20cm” không còn nữa (có thể một quản trị viên khác vừa xóa). "
+            "Dưới đây là các kích cỡ hiện có."], price
+    deleted = admin.post(f"{edit}/sizes/{extra['id']}/delete",
+                         data={"csrf_token": delete, "was_size": "20cm"})
+    assert (deleted.status_code, deleted.headers["Location"]) == (302, edit)
+    assert flashes(admin.get(edit).text) == ["Kích cỡ “20cm” đã được xóa trước đó."]
+    assert _prices(stack, product["id"]) == {"12cm": 90000}
+    # A product that is gone is still this page's 404.
+    gone = admin.post("/admin/products/999999/sizes/1", data={"csrf_token": delete, "price": "1"})
+    assert gone.status_code == 404
+
+
+def test_a_refused_price_comes_back_as_typed(stack, admin):
+    product = _product_of_its_own(stack, "Bánh Quá Đắt")
+    edit, size_id = f"/admin/products/{product['id']}", product["sizes"][0]["id"]
+    fields = form_fields(admin.get(edit).text, f"size-form-{size_id}")
+    refused = _save(admin, f"{edit}/sizes/{size_id}", fields, price="1.000.000.001")
+    assert refused.status_code == 422
+    assert field_error(refused.text, f"price-{size_id}") == "Tối đa 1.000.000.000."
+    assert form_fields(refused.text, f"size-form-{size_id}")["price"] == "1.000.000.001"
+    category = product["category"]["id"]
+    created = admin.form_post("/admin/products/new", "/admin/products/new", {
+        "name": "Bánh Quá Đắt 2", "categoryId": category, "size": "Hộp", "price": "1.000.000.001"})
+    assert created.status_code == 422
+    assert 'id="f-price" name="price" type="text" value="1.000.000.001"' in created.text

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from ..api import ApiError, api, segment
 from ..charts import bar_chart, daily_chart, funnel_chart
 from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
-from ..validation import PRICE_REFUSED, REQUIRED, parse_price, whole_number
+from ..validation import PRICE_REFUSED, REQUIRED, multi_line, parse_price, whole_number
 from .lists import filtered_or_all, page_arg, past_the_end
 from .orders import fetch_order
 
@@ -230,15 +231,43 @@ def analytics():
 
 # ---- catalog ----------------------------------------------------------------------------------
 
+# An edit form also carries, in hidden fields named RENDERED + the field's name, the values it was
+# rendered with. A save sends only the fields the admin changed, so a page left open while another
+# admin saved does not put back what it showed (a rename, the active flag, a size's price).
+RENDERED = "was_"
+NOTHING_CHANGED = "Không có thay đổi nào để lưu."
+
+
+def _rendered(form) -> MultiDict:
+    """What an edit form showed when it was rendered (its was_* fields), under the fields' names."""
+    return MultiDict([(key[len(RENDERED):], value) for key, value in form.items(multi=True)
+                      if key.startswith(RENDERED)])
+
+
+def _changes(body: dict, form, read: Callable[[MultiDict], dict]) -> dict:
+    """The fields of `body` (the form as `read` reads it) that differ from what the form showed,
+    read the same way; a field the form did not carry as rendered is sent as it is."""
+    shown = _rendered(form)
+    before = read(shown)
+    return {key: value for key, value in body.items() if key not in shown or before[key] != value}
+
+
 def _product_body(form) -> dict:
     """Text fields as typed; the category as an id when it is one (the API validates the rest)."""
     body: dict = {"name": form.get("name", "").strip(),
-                  "description": form.get("description", "").strip(),
+                  "description": multi_line(form.get("description")),
                   "active": form.get("active") == "on"}
     category = form.get("categoryId", "")
     category_id = whole_number(category)
     body["categoryId"] = category if category_id is None else category_id
     return body
+
+
+def _product_shown(product: dict) -> dict:
+    """The product form's fields as rendered from a saved product (RENDERED)."""
+    return {"name": product["name"], "description": product.get("description") or "",
+            "categoryId": (product.get("category") or {}).get("id", ""),
+            "active": "on" if product.get("active") else "off"}
 
 
 def _size_body(form) -> tuple[dict, dict[str, str]]:
@@ -250,6 +279,11 @@ def _size_body(form) -> tuple[dict, dict[str, str]]:
     if price is None:
         return body, {"price": PRICE_REFUSED if typed else REQUIRED}
     return body, {}
+
+
+def _size_typed(form) -> dict:
+    """A size form as typed, to show again when it is refused (1.000.000.001, not 1000000001)."""
+    return {"size": form.get("size", "").strip(), "price": form.get("price", "").strip()}
 
 
 @bp.get("/products")
@@ -266,15 +300,16 @@ def products():
 def new_product():
     values, errors, message, status = {"active": True}, {}, None, 200
     if request.method == "POST":
-        values = _product_body(request.form)
+        body = _product_body(request.form)
         size, errors = _size_body(request.form)
-        values["sizes"] = [size]
+        body["sizes"] = [size]
+        values = {**body, "sizes": [_size_typed(request.form)]}
         check_again = "Vui lòng kiểm tra lại thông tin sản phẩm."
         if errors:
             status, message = 422, check_again
         else:
             created, refused = _submit(
-                lambda: api().post("/api/products", json=values),
+                lambda: api().post("/api/products", json=body),
                 lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
                              else check_again),
                 # The form's size and price fields are the product's first size.
@@ -296,27 +331,45 @@ def _admin_product(product_id: int) -> dict:
         raise
 
 
+class SizeGone(Exception):
+    """The size a form is about was deleted meanwhile (by another admin, or in another tab)."""
+
+
 def _product_page(product_id: int, errors: dict | None = None, message: str | None = None,
-                  status: int = 200, size_form: dict | None = None):
-    """The product editor. `size_form` is a refused size form shown again as typed, with its errors:
-    {"key": the size's id, or "new" for the add form, "values": ..., "errors": ...}."""
-    return render_template("admin/product_edit.html", product=_admin_product(product_id),
+                  status: int = 200, size_form: dict | None = None, product_form: dict | None = None):
+    """The product editor. A refused form is shown again as typed, with its errors:
+    `product_form` {"values": ..., "rendered": what the form was rendered with}; `size_form` the
+    same and "key": the size's id, or "new" for the add form. SizeGone when that size is gone."""
+    product = _admin_product(product_id)
+    size_form = size_form or {}
+    if size_form.get("key", "new") != "new" and all(s["id"] != size_form["key"] for s in product["sizes"]):
+        raise SizeGone
+    product_form = product_form or {}
+    product_form = {"values": product_form.get("values", product),
+                    "rendered": {**_product_shown(product), **product_form.get("rendered", {})}}
+    return render_template("admin/product_edit.html", product=product,
                            categories=api().get("/api/categories")["items"], errors=errors or {},
-                           message=message, size_form=size_form or {}), status
+                           message=message, size_form=size_form, product_form=product_form), status
 
 
 @bp.route("/products/<int:product_id>", methods=["GET", "POST"])
 def product(product_id: int):
     if request.method == "GET":
         return _product_page(product_id)
+    typed = _product_body(request.form)
+    changes = _changes(typed, request.form, _product_body)
+    if not changes:
+        flash(NOTHING_CHANGED, "info")
+        return redirect(url_for("admin.product", product_id=product_id))
     _, refused = _submit(
-        lambda: api().patch(f"/api/products/{product_id}", json=_product_body(request.form)),
+        lambda: api().patch(f"/api/products/{product_id}", json=changes),
         lambda _: "Vui lòng kiểm tra lại thông tin sản phẩm.")
     if refused is None:
         flash("Đã lưu sản phẩm.", "success")
         return redirect(url_for("admin.product", product_id=product_id))
     errors, status, message = refused
-    return _product_page(product_id, errors, message, status)
+    return _product_page(product_id, errors, message, status,
+                         product_form={"values": typed, "rendered": _rendered(request.form).to_dict()})
 
 
 def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], back: str):
@@ -330,21 +383,46 @@ def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], bac
     return redirect(back)
 
 
+def _on_size(product_id: int, call: Callable[[], object]):
+    """A call about one of a product's sizes: SizeGone when the catalog no longer has that size
+    but still has the product (a gone product stays this page's 404)."""
+    try:
+        return call()
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        _admin_product(product_id)
+        raise SizeGone from exc
+
+
 def _save_size(product_id: int, form_key: int | str, send: Callable[[dict], object], success: str):
-    """Add or change a size from its form: back to the editor saying `success` (with {size}), or the
-    editor again with the form as typed and what is wrong next to its fields, nothing written."""
+    """Add or change a size from its form, sending only what changed: back to the editor saying
+    `success` (with {size}), or the editor again with the form as typed and what is wrong next to
+    its fields, nothing written."""
     body, errors = _size_body(request.form)
+    changes = _changes(body, request.form, lambda form: _size_body(form)[0])
+    if not changes:
+        flash(NOTHING_CHANGED, "info")
+        return redirect(url_for("admin.product", product_id=product_id))
     status, message = 422, "Không lưu được kích cỡ. Vui lòng kiểm tra lại ô được đánh dấu."
     if not errors:
-        _, refused = _submit(lambda: send(body), lambda exc: (
+        _, refused = _submit(lambda: send(changes), lambda exc: (
             f"Không lưu được kích cỡ: sản phẩm đã có cỡ “{body['size']}”." if exc.status == 409
             else message))
         if refused is None:
             flash(success.format(size=body["size"]), "success")
             return redirect(url_for("admin.product", product_id=product_id))
         errors, status, message = refused
-    return _product_page(product_id, message=message, status=status,
-                         size_form={"key": form_key, "values": body, "errors": errors})
+    return _product_page(product_id, message=message, status=status, size_form={
+        "key": form_key, "values": _size_typed(request.form), "errors": errors,
+        "rendered": _rendered(request.form).to_dict()})
+
+
+def _size_gone(product_id: int, message: str, category: str):
+    """Back to the editor, which lists the sizes there are now, saying that this one is gone."""
+    name = request.form.get(f"{RENDERED}size", "").strip()[:20]
+    flash(message.format(size=f"“{name}”" if name else "này"), category)
+    return redirect(url_for("admin.product", product_id=product_id))
 
 
 @bp.post("/products/<int:product_id>/sizes")
@@ -356,24 +434,33 @@ def add_size(product_id: int):
 
 @bp.post("/products/<int:product_id>/sizes/<int:size_id>")
 def update_size(product_id: int, size_id: int):
-    return _save_size(product_id, size_id,
-                      lambda body: api().patch(f"/api/products/{product_id}/sizes/{size_id}", json=body),
-                      "Đã lưu kích cỡ {size}.")
+    path = f"/api/products/{product_id}/sizes/{size_id}"
+    try:
+        return _save_size(product_id, size_id,
+                          lambda body: _on_size(product_id, lambda: api().patch(path, json=body)),
+                          "Đã lưu kích cỡ {size}.")
+    except SizeGone:
+        return _size_gone(product_id, "Không lưu được: kích cỡ {size} không còn nữa (có thể một quản "
+                                      "trị viên khác vừa xóa). Dưới đây là các kích cỡ hiện có.", "error")
 
 
 @bp.post("/products/<int:product_id>/sizes/<int:size_id>/delete")
 def delete_size(product_id: int, size_id: int):
-    return _admin_change(lambda: api().delete(f"/api/products/{product_id}/sizes/{size_id}"),
-                         success="Đã xóa kích cỡ.",
-                         refusal=lambda _: "Không xóa được kích cỡ: sản phẩm cần ít nhất một kích cỡ.",
-                         back=url_for("admin.product", product_id=product_id))
+    path = f"/api/products/{product_id}/sizes/{size_id}"
+    try:
+        return _admin_change(lambda: _on_size(product_id, lambda: api().delete(path)),
+                             success="Đã xóa kích cỡ.",
+                             refusal=lambda _: "Không xóa được kích cỡ: sản phẩm cần ít nhất một kích cỡ.",
+                             back=url_for("admin.product", product_id=product_id))
+    except SizeGone:
+        return _size_gone(product_id, "Kích cỡ {size} đã được xóa trước đó.", "info")
 
 
 # ---- categories -------------------------------------------------------------------------------
 
 def _category_body(form) -> dict:
     body = {"name": form.get("name", "").strip()}
-    description = form.get("description", "").strip()
+    description = multi_line(form.get("description"))
     return {**body, "description": description} if description else body
 
 
@@ -381,27 +468,34 @@ def _category_taken(name: str) -> str:
     return f"Đã có danh mục tên “{name}” (không phân biệt hoa thường) hoặc trùng đường dẫn."
 
 
-@bp.route("/categories", methods=["GET", "POST"])
-def categories():
-    values, errors, message, status = {}, {}, None, 200
-    if request.method == "POST":
-        values = _category_body(request.form)
-        created, refused = _submit(
-            lambda: api().post("/api/categories", json=values),
-            lambda exc: (_category_taken(values["name"]) if exc.status == 409
-                         else "Vui lòng kiểm tra lại thông tin danh mục."))
-        if refused is None:
-            flash(f"Đã tạo danh mục “{created['name']}”.", "success")
-            return redirect(url_for("admin.categories"))
-        errors, status, message = refused
+def _categories_page(values: dict | None = None, errors: dict | None = None, message: str | None = None,
+                     status: int = 200, rename: dict | None = None):
+    """The categories page; `rename` is a refused rename shown again as typed, its error next to the
+    name: {"id", "name", "error", "rendered": the name that form showed}."""
     # Counted with inactive products: a category can be deleted only when it has none at all.
     listed = api().get("/api/categories", params={"includeInactive": "true"})["items"]
-    return render_template("admin/categories.html", categories=listed, values=values,
-                           errors=errors, message=message), status
+    return render_template("admin/categories.html", categories=listed, values=values or {},
+                           errors=errors or {}, message=message, rename=rename or {}), status
+
+
+@bp.route("/categories", methods=["GET", "POST"])
+def categories():
+    if request.method == "GET":
+        return _categories_page()
+    values = _category_body(request.form)
+    created, refused = _submit(
+        lambda: api().post("/api/categories", json=values),
+        lambda exc: (_category_taken(values["name"]) if exc.status == 409
+                     else "Vui lòng kiểm tra lại thông tin danh mục."))
+    if refused is None:
+        flash(f"Đã tạo danh mục “{created['name']}”.", "success")
+        return redirect(url_for("admin.categories"))
+    errors, status, message = refused
+    return _categories_page(values, errors, message, status)
 
 
 def _category_change(call, success: str, refused: Callable[[ApiError], str]):
-    """A rename or delete; `refused` words the catalog's 409."""
+    """A delete; `refused` words the catalog's 409."""
     def refusal(exc: ApiError) -> str:
         if exc.status == 409:
             return refused(exc)
@@ -411,9 +505,23 @@ def _category_change(call, success: str, refused: Callable[[ApiError], str]):
 
 @bp.post("/categories/<int:category_id>")
 def rename_category(category_id: int):
+    """A rename, sent only when the name differs from the one the form showed; a refused one is
+    shown again as typed, with the reason next to it."""
     name = request.form.get("name", "").strip()
-    return _category_change(lambda: api().patch(f"/api/categories/{category_id}", json={"name": name}),
-                            f"Đã đổi tên danh mục thành “{name}”.", lambda _: _category_taken(name))
+    shown = _rendered(request.form)
+    if "name" in shown and shown["name"].strip() == name:
+        flash(NOTHING_CHANGED, "info")
+        return redirect(url_for("admin.categories"))
+    _, refused = _submit(
+        lambda: api().patch(f"/api/categories/{category_id}", json={"name": name}),
+        lambda exc: (_category_taken(name) if exc.status == 409
+                     else exc.field_errors().get("name") or "Tên danh mục không hợp lệ."))
+    if refused is None:
+        flash(f"Đã đổi tên danh mục thành “{name}”.", "success")
+        return redirect(url_for("admin.categories"))
+    _, status, message = refused
+    return _categories_page(status=status, rename={"id": category_id, "name": name, "error": message,
+                                                   "rendered": shown.get("name")})
 
 
 def _still_has_products(name: str, exc: ApiError) -> str:
