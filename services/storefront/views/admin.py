@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from services.kit.api import FIRST_DAY, LAST_DAY
+
 from ..api import ApiError, api, segment
 from ..charts import bar_chart, daily_chart, funnel_chart
 from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
@@ -39,9 +41,12 @@ def _day(name: str) -> date | None:
     """The day named by a date filter; None when the filter is not in use."""
     raw = request.args.get(name, "")
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError as exc:
         raise BadFilter(name) from exc
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:  # the orders API refuses it (422)
+        raise BadFilter(name)
+    return day
 
 
 def _order_filters() -> dict[str, str]:
