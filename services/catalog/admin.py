@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kit.db import db_session
 from services.kit.errors import Conflict, NotFound, Unprocessable
+from services.kit.text import same_name
 
 from .config import SERVICE_DIR
 from .models import Category, Product, ProductSize
@@ -115,8 +116,9 @@ def update_product(product_id: int, body: ProductPatch) -> Product:
 
 
 def _has_size(product: Product, label: str, *, except_id: int | None = None) -> bool:
-    """In any letter case: "Hũ" and "hũ" would read as one size to a shopper, at two prices."""
-    return any(size.label.casefold() == label.casefold() and size.id != except_id for size in product.sizes)
+    """In any letter case, however typed: "Hũ" and "hũ" would read as one size to a shopper, at two
+    prices."""
+    return any(same_name(size.label, label) and size.id != except_id for size in product.sizes)
 
 
 def add_size(product_id: int, body: SizeIn) -> ProductSize:
@@ -165,7 +167,7 @@ def _check_category_unique(name: str | None, slug: str | None, except_id: int | 
     # a handful of categories, so reading their names is cheap.
     if name is not None:
         names = db_session().execute(select(Category.id, Category.name)).all()
-        if any(other.casefold() == name.casefold() and cid != except_id for cid, other in names):
+        if any(same_name(other, name) and cid != except_id for cid, other in names):
             raise Conflict(f"A category named {name!r} already exists")
     if slug is not None and _slug_taken(Category, slug, except_id=except_id):
         raise Conflict(f"Another category already has the slug {slug!r}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from services.kit.api import CamelModel, Id, Moment
 from services.kit.db import as_utc
-from services.kit.text import MULTI_LINE, SINGLE_LINE, normalize
+from services.kit.text import MULTI_LINE, SINGLE_LINE, composed, normalize, same_name
 
 from .models import QUANTITY_MAX, CartItem, Category, Product, ProductSize
 
@@ -20,8 +20,9 @@ IMAGE_URL_PREFIX = "/api/images/"
 # Strict: JSON `true`, "3" or 1.5 is not a price or a quantity.
 Price = Annotated[int, Field(strict=True, ge=1, le=PRICE_MAX)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=QUANTITY_MAX)]
-SizeLabel = Annotated[str, Field(min_length=1, max_length=20, pattern=SINGLE_LINE,
-                                 description='e.g. "12cm", "Hộp 6 cái"')]
+# Names and labels in NFC (`composed`), so one typed with separate accents is the same one.
+SizeLabel = Annotated[str, BeforeValidator(composed), Field(
+    min_length=1, max_length=20, pattern=SINGLE_LINE, description='e.g. "12cm", "Hộp 6 cái"')]
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 ImageName = Annotated[str, Field(min_length=5, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*\.svg$",
                                  description="A file served under /api/images/")]
@@ -37,9 +38,11 @@ def _searchable(value: str) -> str:
 
 SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
                        AfterValidator(_searchable)]
-CategoryName = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
+CategoryName = Annotated[str, BeforeValidator(composed), Field(min_length=1, max_length=100,
+                                                               pattern=SINGLE_LINE),
                          AfterValidator(_searchable)]
-ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=SINGLE_LINE),
+ProductName = Annotated[str, BeforeValidator(composed), Field(min_length=1, max_length=200,
+                                                              pattern=SINGLE_LINE),
                         AfterValidator(_searchable)]
 
 
@@ -143,8 +146,8 @@ class ProductIn(CamelModel):
     @field_validator("sizes")
     @classmethod
     def _distinct_sizes(cls, sizes: list[SizeIn]) -> list[SizeIn]:
-        labels = [size.size.casefold() for size in sizes]
-        if len(set(labels)) != len(labels):
+        labels = [size.size for size in sizes]
+        if any(same_name(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]):
             raise ValueError("each size label may appear only once, in any letter case")
         return sizes
 
@@ -176,7 +179,7 @@ class CategoryPatch(PatchModel):
 
 class PriceLineIn(CamelModel):
     product_id: Id
-    size: str = Field(min_length=1, max_length=100)
+    size: Annotated[str, BeforeValidator(composed), Field(min_length=1, max_length=100)]
 
 
 class PriceLookupIn(CamelModel):

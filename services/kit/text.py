@@ -21,6 +21,22 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _LETTER_FOLDS = str.maketrans({"đ": "d", "Đ": "d"})
 
 
+def composed(value: object) -> object:
+    """Text in NFC (a pydantic BeforeValidator): a letter and its accent typed as one character or
+    as two (some Vietnamese keyboards send the tilde of "Hũ" apart) are the same text, so they are
+    stored, and compared, one way. Anything but a string is left for the type check."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
+def same_name(a: str, b: str) -> bool:
+    """One name to a reader: equal in any letter case, however the accents were typed."""
+    return _name_key(a) == _name_key(b)
+
+
+def _name_key(text: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
 def normalize(text: str | None) -> str:
     """'Bánh Kem Bắp!' → 'banh kem bap'; 'Đậu' → 'dau'."""
     if not text:

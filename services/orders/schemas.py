@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from services.kit.api import CamelModel, Day, Id
 from services.kit.auth import Principal, current_user
 from services.kit.db import as_utc
-from services.kit.text import MULTI_LINE, SINGLE_LINE
+from services.kit.text import MULTI_LINE, SINGLE_LINE, composed
 
 from .models import Order, OrderStatus, next_statuses
 
@@ -23,7 +23,8 @@ Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
 
 class OrderItemIn(CamelModel):
     product_id: Id
-    size: str = Field(min_length=1, max_length=20, pattern=SINGLE_LINE)
+    size: Annotated[str, BeforeValidator(composed),  # NFC, as the catalog stores its labels
+                    Field(min_length=1, max_length=20, pattern=SINGLE_LINE)]
     quantity: int = Field(strict=True, ge=1, le=99)
     price: Money | None = Field(default=None, description="Unit price the shopper saw; checked, never used")
 

@@ -1,6 +1,7 @@
 """Catalog editing: admins only, every field validated, conflicts are 409."""
 
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -195,6 +196,30 @@ def test_size_conflicts_and_unknowns(client, admin):
     # Size 4 belongs to product 2, not product 1.
     assert_error(client.patch("/api/products/1/sizes/4", json={"price": 1}, headers=admin), 404, "not_found")
     assert_error(client.delete("/api/products/1/sizes/4", headers=admin), 404, "not_found")
+
+
+def test_accents_typed_apart_make_the_same_size_and_category(client, admin):
+    """Some Vietnamese keyboards send "Hũ" as u + a combining tilde (NFD): it reads, and must count,
+    as the same size or category as the precomposed one; what is stored is NFC."""
+    hu, hu_apart = "Hũ", unicodedata.normalize("NFD", "Hũ")
+    assert hu != hu_apart
+    added = client.post("/api/products/1/sizes", json={"size": hu_apart, "price": 1000}, headers=admin)
+    assert added.status_code == 201 and added.get_json()["size"] == hu
+    for size in (hu, "HŨ", unicodedata.normalize("NFD", "HŨ")):
+        assert_error(client.post("/api/products/1/sizes", json={"size": size, "price": 1}, headers=admin),
+                     409, "conflict")
+    assert_error(client.post("/api/products", headers=admin, json={
+        "name": "Chè", "categoryId": 4, "sizes": [{"size": hu, "price": 1}, {"size": hu_apart, "price": 2}]}),
+        422, "validation_error")
+    kem = client.post("/api/categories", json={"name": unicodedata.normalize("NFD", "Bánh Kẹo")},
+                      headers=admin)
+    assert kem.status_code == 201 and kem.get_json()["name"] == "Bánh Kẹo"
+    assert_error(client.post("/api/categories", json={"name": "bánh kẹo"}, headers=admin), 409, "conflict")
+    assert_error(client.patch("/api/categories/1", json={"name": unicodedata.normalize("NFD", "Bánh Kẹo")},
+                              headers=admin), 409, "conflict")
+    [line] = client.post("/api/products/prices", json={"items": [{"productId": 1, "size": hu_apart}]}
+                         ).get_json()["items"]
+    assert (line["available"], line["price"]) == (True, 1000)
 
 
 def test_a_products_last_size_cannot_be_removed(client, admin):

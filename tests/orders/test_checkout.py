@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import unicodedata
 
 import pytest
 import requests
@@ -38,6 +39,15 @@ def test_prices_come_from_the_catalog_and_shipping_is_in_the_total(client, auth,
     [created] = order["statusHistory"]
     assert created["fromStatus"] is None and created["toStatus"] == "PENDING"
     assert created["actorId"] == CUSTOMER
+
+
+def test_a_size_typed_with_its_accents_apart_is_the_catalogs_size(client, auth, catalog):
+    """"Hộp 6 cái" sent as NFD (letters and combining accents) names the catalog's NFC label."""
+    apart = unicodedata.normalize("NFD", "Hộp 6 cái")
+    response = client.post("/api/orders", json=order_body((4, apart, 1)), headers=auth(CUSTOMER))
+    assert response.status_code == 201, response.get_json()
+    [item] = response.get_json()["items"]
+    assert (item["size"], item["unitPrice"]) == ("Hộp 6 cái", catalog.price(4, "Hộp 6 cái"))
 
 
 def test_shipping_fee_comes_from_config(make_app, orders_database, auth, catalog):
