@@ -42,9 +42,11 @@ class ApiError(Exception):
         errors: dict[str, str] = {}
         if isinstance(self.details, list):
             for item in self.details:
-                if isinstance(item, dict) and str(item.get("field") or "").startswith(prefix):
+                # Details without a field (the lines of items_unavailable) belong to no form field.
+                path = item.get("field") if isinstance(item, dict) else None
+                if isinstance(path, str) and path.startswith(prefix):
                     # "phone.str" or "phone.function-after[...]": the form field is the first part.
-                    field = str(item["field"])[len(prefix):].split(".")[0]
+                    field = path[len(prefix):].split(".")[0]
                     if field:
                         errors.setdefault(field, field_message(field, item))
         return errors
