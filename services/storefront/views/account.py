@@ -14,6 +14,7 @@ from ..session import (
     sign_out,
 )
 from ..validation import multi_line
+from .cart import refresh_cart_count
 
 bp = Blueprint("account", __name__)
 
@@ -82,6 +83,7 @@ def login():
                 raise
         else:
             sign_in(result["token"], result["user"])
+            refresh_cart_count()
             flash("Đăng nhập thành công.", "success")
             return redirect(next_url)
     return render_template("account/login.html", email=email, message=message,

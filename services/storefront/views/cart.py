@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -32,6 +33,13 @@ def load_cart() -> dict:
         # Only when it changed: an unchanged cookie echoed by a slow page could undo a sign-out.
         session["cart_count"] = cart["itemCount"]
     return cart
+
+
+def refresh_cart_count() -> None:
+    """The header's count from the cart as it stands, e.g. after signing in to a cart kept from an
+    earlier visit. Signing in does not wait for the catalog: without it the count comes later."""
+    with contextlib.suppress(ApiError):
+        load_cart()
 
 
 def cart_totals(cart: dict) -> dict[str, int]:
@@ -68,7 +76,11 @@ def add():
     except ApiError as exc:
         if exc.status not in (404, 409, 422):
             raise
-        flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
+        if "quantity" in exc.field_errors():  # the line would pass the cap; nothing is out of stock
+            flash(f"Mỗi loại bánh và kích cỡ chỉ đặt tối đa {MAX_QUANTITY} trong một giỏ hàng. "
+                  "Vui lòng xem lại số lượng trong giỏ.", "error")
+        else:
+            flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
         return redirect(back)
     session["cart_count"] = session.get("cart_count", 0) + quantity
     flash(f"Đã thêm {quantity} × {size} vào giỏ hàng.", "success")
@@ -108,8 +120,10 @@ def remove(item_id: int):
 def checkout_key(cart: dict) -> str:
     """The order's Idempotency-Key, one per cart as it stands: every checkout page showing the same
     cart (a second tab, another device) confirms the same order, so they cannot place it twice,
-    and any change to the cart makes a new key. Lines keep their id and change `updatedAt`."""
-    lines = sorted((item["id"], item["updatedAt"], item["quantity"]) for item in cart["available"])
+    and any change to the cart makes a new key. Lines keep their id and change `updatedAt`; a size
+    the admin renamed changes only its label."""
+    lines = sorted((item["id"], item["updatedAt"], item["quantity"], item["productId"], item["size"])
+                   for item in cart["available"])
     return str(uuid.uuid5(CHECKOUT_KEYS, json.dumps([cart["userId"], lines])))
 
 
