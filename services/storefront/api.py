@@ -122,6 +122,11 @@ class Api:
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.call("GET", path, **kwargs)
 
+    def counted_get(self, path: str, **kwargs: Any) -> Any:
+        """A read the catalog counts as an event (a product page, a search): never repeated once it
+        may have reached the service (a read timeout), so one page shown is one event."""
+        return self.call("GET", path, idempotent=False, **kwargs)
+
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.call("POST", path, **kwargs)
 

@@ -8,6 +8,7 @@ only their body is swapped for a page, so no stack trace or internal message rea
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -15,7 +16,7 @@ from flask_wtf.csrf import CSRFError
 from services.kit.errors import error_response
 
 from .api import ApiError, ApiUnavailable
-from .session import SESSION_EXPIRED, sign_out
+from .session import SESSION_EXPIRED, safe_next, sign_out
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,22 @@ def error_page(status: int, title: str | None = None, message: str | None = None
                headers: dict[str, str] | None = None) -> Response:
     default_title, default_message = FRIENDLY.get(status, FRIENDLY[500 if status >= 500 else 400])
     html = render_template("errors/error.html", status=status, title=title or default_title,
-                           message=message or default_message)
+                           message=message or default_message, retry_url=_retry_url())
     response = Response(html, status=status, mimetype="text/html")
     response.headers.update(headers or {})
     return response
+
+
+def _retry_url() -> str:
+    """Where "Thử lại" leads: this page again; after a form post, the page the form was on (this
+    site's only), whose fields the browser's Back button still holds."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return url_for("shop.catalog")
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""),
+                     url_for("shop.catalog"))
 
 
 def _as_page(json_handler):

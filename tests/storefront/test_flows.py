@@ -4,6 +4,7 @@ profile and password, cancelling, checkout (changed prices, second tabs), catalo
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -980,3 +981,127 @@ def test_adding_past_the_cap_says_so_not_out_of_stock(stack):
     said = flashes(client.get(refused.headers["Location"]).text)
     assert any("tối đa 99" in message for message in said), said
     assert not any("hết hàng" in message for message in said), said
+
+
+def _orders_answer_lost(monkeypatch, stack, *, placed: bool):
+    """The orders service does not answer the storefront in time; with `placed` it still placed
+    the order (it finishes what it started), as after a read timeout."""
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_post = api.post
+
+    def slow_orders(path, **kwargs):
+        if path == "/api/orders":
+            if placed:
+                real_post(path, **kwargs)
+            raise ApiUnavailable()
+        return real_post(path, **kwargs)
+
+    monkeypatch.setattr(api, "post", slow_orders)
+
+
+def _checkout_form(stack):
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add",
+                     {"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    details = [("shippingAddress", "7 Lê Lợi\r\nQuận 1"), ("notes", "Giao buổi sáng")]
+    return shopper, client, [*_hidden_fields(client.get("/checkout").text, "checkout-form"), *details]
+
+
+def test_an_order_placed_after_the_storefront_stopped_waiting_is_shown_not_called_a_failure(
+        stack, monkeypatch):
+    shopper, client, form = _checkout_form(stack)
+    _orders_answer_lost(monkeypatch, stack, placed=True)
+    response = client.post("/checkout", data=form)
+    [order] = _orders_of(stack, shopper)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/orders/{order['id']}?placed=1"
+
+
+def test_an_order_not_confirmed_in_time_keeps_the_form_and_orders_once_on_the_next_click(
+        stack, monkeypatch):
+    shopper, client, form = _checkout_form(stack)
+    _orders_answer_lost(monkeypatch, stack, placed=False)
+    refused = client.post("/checkout", data=form)
+    assert refused.status_code == 503 and "Chưa xác nhận được đơn hàng" in refused.text
+    assert "7 Lê Lợi\nQuận 1</textarea>" in refused.text and "Giao buổi sáng</textarea>" in refused.text
+    assert _orders_of(stack, shopper) == []
+    monkeypatch.undo()
+    again = [*_hidden_fields(refused.text, "checkout-form"), *form[-2:]]
+    assert client.post("/checkout", data=again).status_code == 302
+    assert client.post("/checkout", data=again).status_code == 302  # a second click: the same order
+    assert len(_orders_of(stack, shopper)) == 1
+
+
+def test_checkout_opens_without_the_users_service_only_the_address_is_not_filled_in(stack, monkeypatch):
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    client.form_post(f"/products/{product['id']}", "/cart/add",
+                     {"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_get = api.get
+
+    def users_down(path, **kwargs):
+        if path.startswith("/api/customers/"):
+            raise ApiUnavailable()
+        return real_get(path, **kwargs)
+
+    monkeypatch.setattr(api, "get", users_down)
+    page = client.get("/checkout")
+    assert page.status_code == 200 and 'id="checkout-form"' in page.text
+
+
+def test_retry_after_a_failed_form_post_returns_to_the_form(stack, monkeypatch):
+    client = Browserless(stack.url)
+    api = stack.storefront_app.extensions["storefront_api"]
+    monkeypatch.setattr(api, "post", lambda path, **kwargs: (_ for _ in ()).throw(ApiUnavailable()))
+    page = client.get("/register")
+    failed = client.post("/register", headers={"Referer": stack.url + "/register?next=%2Fcart"}, data={
+        "csrf_token": csrf_token(page.text), "name": "Mai", "email": "mai@example.com",
+        "password": "password123", "confirm": "password123"})
+    assert failed.status_code == 503
+    assert 'href="/register?next=%2Fcart">Thử lại</a>' in failed.text
+    elsewhere = client.post("/register", headers={"Referer": "https://evil.example/register"}, data={
+        "csrf_token": csrf_token(page.text), "name": "Mai", "email": "mai@example.com"})
+    assert 'href="/products">Thử lại</a>' in elsewhere.text
+
+
+def test_a_counted_read_is_not_repeated_after_it_may_have_reached_the_catalog():
+    """A product page or a search counts as an event where the catalog answers it: repeating it
+    after a read timeout would count one page twice."""
+    from tests.conftest import live_server
+    hits = []
+
+    def slow(environ, start_response):
+        hits.append(environ["PATH_INFO"])
+        time.sleep(0.5)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    from services.storefront import create_app
+    from services.storefront.config import StorefrontConfig
+    with live_server(slow) as url:
+        app = create_app(StorefrontConfig(environment="test", api_base_url=url, api_read_timeout=0.2,
+                                          api_retries=1))
+        api = app.extensions["storefront_api"]
+        with app.test_request_context():
+            for read in (api.counted_get, api.get):
+                with pytest.raises(ApiUnavailable):
+                    read("/api/products/1")
+    assert hits == ["/api/products/1"] * 3  # once counted, twice as a plain read
+
+
+def test_product_pages_and_searches_read_the_catalog_as_counted_reads(stack, monkeypatch):
+    api = stack.storefront_app.extensions["storefront_api"]
+    counted, real = [], api.counted_get
+
+    def record(path, **kwargs):
+        counted.append((path, (kwargs.get("params") or {}).get("q")))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(api, "counted_get", record)
+    client = Browserless(stack.url)
+    product = _first_product(stack)
+    assert client.get(f"/products/{product['id']}").status_code == 200
+    assert client.get("/products", params={"q": "kem"}).status_code == 200
+    assert counted == [(f"/api/products/{product['id']}", None), ("/api/products", "kem")]

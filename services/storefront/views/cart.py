@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 
 from services.kit.events import emit_event
 
-from ..api import ApiError, api, current_config, segment
+from ..api import ApiError, ApiUnavailable, api, current_config, segment
 from ..session import current_shopper, login_required, safe_next
 from ..validation import multi_line, whole_number
 
@@ -142,11 +142,13 @@ def checkout():
     if not cart["available"]:
         return _nothing_to_order(cart)
     shopper = current_shopper()
-    profile = api().get(f"/api/customers/{segment(shopper.id)}")
+    address = ""
+    with contextlib.suppress(ApiUnavailable):  # the profile only fills in the address; ordering works
+        address = api().get(f"/api/customers/{segment(shopper.id)}").get("address") or ""
     totals = cart_totals(cart)
     emit_event("Checkout Started", {"cartTotal": totals["total"], "itemCount": totals["count"]},
                user_id=shopper.id, session_id=session.get("sid"))
-    return _checkout_page(cart, profile.get("address") or "")
+    return _checkout_page(cart, address)
 
 
 def _nothing_to_order(cart: dict):
@@ -190,6 +192,8 @@ def place_order():
         return _cart_changed(cart, token, body)
     try:
         order = _post_order(body, token)
+    except ApiUnavailable:
+        return _order_unconfirmed(cart, token, body)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
@@ -207,6 +211,19 @@ def place_order():
         return _checkout_page(cart, address, notes, exc.field_errors(), message, exc.status)
     session["cart_count"] = 0  # the page showed the whole cart, and the order took it
     return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+
+
+def _order_unconfirmed(cart: dict, token: str, body: dict):
+    """No answer from the orders service in time: it may still have placed the order (it finishes
+    what it started). If it did, show it; otherwise never say it failed, but show the page again as
+    typed, whose key cannot order twice."""
+    with contextlib.suppress(ApiError):
+        order = api().get("/api/orders/by-key", params={"idempotencyKey": token})
+        return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+    message = ("Chưa xác nhận được đơn hàng vì cửa hàng đang gián đoạn. Vui lòng bấm Đặt hàng lần nữa "
+               "sau giây lát: đơn hàng sẽ không bị đặt hai lần.")
+    return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""), message=message,
+                          status=503)
 
 
 def _cart_changed(cart: dict, token: str, body: dict):

@@ -77,7 +77,7 @@ def home():
 def catalog():
     page_size = current_config().page_size
     result, filters, message = filtered_or_all(
-        lambda filters: api().get("/api/products", params={**filters, "pageSize": page_size}),
+        lambda filters: api().counted_get("/api/products", params={**filters, "pageSize": page_size}),
         catalog_filters(), "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm.")
     page = int(filters.get("page", 1))
     moved = past_the_end(page, result, "shop.catalog", filters)
@@ -93,7 +93,7 @@ def catalog():
 @bp.get("/products/<int:product_id>")
 def product(product_id: int):
     try:
-        item = api().get(f"/api/products/{product_id}")
+        item = api().counted_get(f"/api/products/{product_id}")
     except ApiError as exc:
         if exc.status in (404, 422):
             abort(404)
