@@ -1,0 +1,47 @@
+"""Catalog migrations that rewrite rows already there."""
+
+from __future__ import annotations
+
+import unicodedata
+from contextlib import ExitStack
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from services.catalog.config import CatalogConfig
+from services.kit.db import alembic_config
+from tests.conftest import SERVICES_DIR, temporary_postgres_database
+
+NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731  (accents typed apart)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_names_typed_with_accents_apart_become_composed_unless_that_name_is_taken(dialect, tmp_path):
+    with ExitStack() as cleanup:
+        url = (f"sqlite:///{tmp_path / 'catalog.db'}" if dialect == "sqlite"
+               else cleanup.enter_context(temporary_postgres_database("sdcatalog_migration")))
+        url = CatalogConfig(database_url=url).sqlalchemy_url
+        migrations = alembic_config(SERVICES_DIR / "catalog", url)
+        command.upgrade(migrations, "0001")
+        engine = create_engine(url)
+        cleanup.callback(engine.dispose)
+        now = "CURRENT_TIMESTAMP"
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO categories (id, name, slug, description, search_name, created_at, updated_at)"
+                f" VALUES (1, :name, 'banh-keo', '', 'banh keo', {now}, {now})"), {"name": NFD("Bánh Kẹo")})
+            conn.execute(text(
+                "INSERT INTO products (id, name, slug, description, image, category_id, active, search_name,"
+                f" search_description, created_at, updated_at) VALUES (1, :name, 'che', '', 'cake.svg', 1,"
+                f" :active, 'che', '', {now}, {now})"), {"name": NFD("Chè Đậu"), "active": True})
+            conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
+                              " (1, 1, :composed, 10000), (2, 1, :apart, 20000), (3, 1, :alone, 30000)"),
+                         {"composed": "Hũ", "apart": NFD("Hũ"), "alone": NFD("Hộp 6 cái")})
+        command.upgrade(migrations, "head")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM categories")).scalar_one() == "Bánh Kẹo"
+            assert conn.execute(text("SELECT name FROM products")).scalar_one() == "Chè Đậu"
+            labels = dict(conn.execute(text("SELECT id, label FROM product_sizes")).all())
+    # The second Hũ is the duplicate this change prevents: left as it was, for an admin to remove.
+    assert labels == {1: "Hũ", 2: NFD("Hũ"), 3: "Hộp 6 cái"}
