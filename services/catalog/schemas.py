@@ -20,9 +20,10 @@ IMAGE_URL_PREFIX = "/api/images/"
 # Strict: JSON `true`, "3" or 1.5 is not a price or a quantity.
 Price = Annotated[int, Field(strict=True, ge=1, le=PRICE_MAX)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=QUANTITY_MAX)]
-# Names and labels in NFC (`composed`), so one typed with separate accents is the same one.
-SizeLabel = Annotated[str, BeforeValidator(composed), Field(
-    min_length=1, max_length=20, pattern=SINGLE_LINE, description='e.g. "12cm", "Hộp 6 cái"')]
+# Names and labels in NFC (`composed`), so one typed with separate accents is the same one. The
+# BeforeValidator goes after Field: before it, the length checks lose their string error types.
+SizeLabel = Annotated[str, Field(min_length=1, max_length=20, pattern=SINGLE_LINE,
+                                 description='e.g. "12cm", "Hộp 6 cái"'), BeforeValidator(composed)]
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 ImageName = Annotated[str, Field(min_length=5, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*\.svg$",
                                  description="A file served under /api/images/")]
@@ -38,12 +39,10 @@ def _searchable(value: str) -> str:
 
 SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
                        AfterValidator(_searchable)]
-CategoryName = Annotated[str, BeforeValidator(composed), Field(min_length=1, max_length=100,
-                                                               pattern=SINGLE_LINE),
-                         AfterValidator(_searchable)]
-ProductName = Annotated[str, BeforeValidator(composed), Field(min_length=1, max_length=200,
-                                                              pattern=SINGLE_LINE),
-                        AfterValidator(_searchable)]
+CategoryName = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
+                         AfterValidator(_searchable), BeforeValidator(composed)]
+ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=SINGLE_LINE),
+                        AfterValidator(_searchable), BeforeValidator(composed)]
 
 
 def _patch_schema(schema: dict) -> None:
@@ -179,7 +178,7 @@ class CategoryPatch(PatchModel):
 
 class PriceLineIn(CamelModel):
     product_id: Id
-    size: Annotated[str, BeforeValidator(composed), Field(min_length=1, max_length=100)]
+    size: Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(composed)]
 
 
 class PriceLookupIn(CamelModel):

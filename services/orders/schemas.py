@@ -23,8 +23,8 @@ Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
 
 class OrderItemIn(CamelModel):
     product_id: Id
-    size: Annotated[str, BeforeValidator(composed),  # NFC, as the catalog stores its labels
-                    Field(min_length=1, max_length=20, pattern=SINGLE_LINE)]
+    size: Annotated[str, Field(min_length=1, max_length=20, pattern=SINGLE_LINE),
+                    BeforeValidator(composed)]  # NFC, as the catalog stores its labels
     quantity: int = Field(strict=True, ge=1, le=99)
     price: Money | None = Field(default=None, description="Unit price the shopper saw; checked, never used")
 
