@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -149,6 +149,26 @@ def migrate_once(service: str, database_url: str) -> str:
 def events_file(tmp_path) -> Path:
     """The app's local event log (EVENT_LOG_FILE) for one test."""
     return tmp_path / "events.jsonl"
+
+
+@contextmanager
+def migrated_to(service: str, revision: str, dialect: str, tmp_path: Path):
+    """A fresh `dialect` database with `service`'s tables at `revision`: yields (engine, upgrade),
+    `upgrade()` taking it to head. For migrations that rewrite rows already there."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from services.kit.db import alembic_config
+
+    with ExitStack() as cleanup:
+        url = (f"sqlite:///{tmp_path / f'{service}.db'}" if dialect == "sqlite"
+               else cleanup.enter_context(temporary_postgres_database(f"sd{service}_migration")))
+        url = ServiceConfig(environment="test", database_url=url).sqlalchemy_url
+        migrations = alembic_config(SERVICES_DIR / service, url)
+        command.upgrade(migrations, revision)
+        engine = create_engine(url)
+        cleanup.callback(engine.dispose)
+        yield engine, lambda: command.upgrade(migrations, "head")
 
 
 def read_events(path: Path, name: str | None = None) -> list[dict]:

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import unicodedata
-from contextlib import ExitStack
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from services.catalog.config import CatalogConfig
-from services.kit.db import alembic_config
-from tests.conftest import SERVICES_DIR, temporary_postgres_database
+from tests.conftest import migrated_to
 
 NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731  (accents typed apart)
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 def test_names_typed_with_accents_apart_become_composed_unless_that_name_is_taken(dialect, tmp_path):
-    with ExitStack() as cleanup:
-        url = (f"sqlite:///{tmp_path / 'catalog.db'}" if dialect == "sqlite"
-               else cleanup.enter_context(temporary_postgres_database("sdcatalog_migration")))
-        url = CatalogConfig(database_url=url).sqlalchemy_url
-        migrations = alembic_config(SERVICES_DIR / "catalog", url)
-        command.upgrade(migrations, "0001")
-        engine = create_engine(url)
-        cleanup.callback(engine.dispose)
+    with migrated_to("catalog", "0001", dialect, tmp_path) as (engine, upgrade):
         now = "CURRENT_TIMESTAMP"
         with engine.begin() as conn:
             conn.execute(text(
@@ -38,7 +27,7 @@ def test_names_typed_with_accents_apart_become_composed_unless_that_name_is_take
             conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
                               " (1, 1, :composed, 10000), (2, 1, :apart, 20000), (3, 1, :alone, 30000)"),
                          {"composed": "Hũ", "apart": NFD("Hũ"), "alone": NFD("Hộp 6 cái")})
-        command.upgrade(migrations, "head")
+        upgrade()
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM categories")).scalar_one() == "Bánh Kẹo"
             assert conn.execute(text("SELECT name FROM products")).scalar_one() == "Chè Đậu"

@@ -203,9 +203,8 @@ def test_admin_order_page_shows_who_to_deliver_to(stack, admin):
     assert 'href="tel:0901234567">0901 234 567</a>' in contact
 
 
-def test_admin_order_page_renders_while_the_users_api_is_down(stack, admin, monkeypatch):
-    shopper = stack.register(name="Lan Hồ")
-    order = _order_for(stack, shopper["token"])
+def _users_down(stack, monkeypatch) -> None:
+    """The storefront's reads of customer profiles fail as with the users service down."""
     api = stack.storefront_app.extensions["storefront_api"]
     real_get = api.get
 
@@ -215,6 +214,12 @@ def test_admin_order_page_renders_while_the_users_api_is_down(stack, admin, monk
         return real_get(path, **kwargs)
 
     monkeypatch.setattr(api, "get", users_down)
+
+
+def test_admin_order_page_renders_while_the_users_api_is_down(stack, admin, monkeypatch):
+    shopper = stack.register(name="Lan Hồ")
+    order = _order_for(stack, shopper["token"])
+    _users_down(stack, monkeypatch)
     page = admin.get(f"/admin/orders/{order['id']}")
     assert page.status_code == 200
     assert f"Khách #{shopper['user']['id']}" in page.text and "5 Nguyễn Du" in page.text
@@ -1038,15 +1043,7 @@ def test_checkout_opens_without_the_users_service_only_the_address_is_not_filled
     product = _first_product(stack)
     client.form_post(f"/products/{product['id']}", "/cart/add",
                      {"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1})
-    api = stack.storefront_app.extensions["storefront_api"]
-    real_get = api.get
-
-    def users_down(path, **kwargs):
-        if path.startswith("/api/customers/"):
-            raise ApiUnavailable()
-        return real_get(path, **kwargs)
-
-    monkeypatch.setattr(api, "get", users_down)
+    _users_down(stack, monkeypatch)
     page = client.get("/checkout")
     assert page.status_code == 200 and 'id="checkout-form"' in page.text
 

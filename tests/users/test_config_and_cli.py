@@ -180,27 +180,16 @@ def test_migrations_match_the_models(users_database):
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 def test_the_search_name_migration_folds_the_names_already_there(dialect, tmp_path):
     """Accounts made before migration 0003 are found without accents too."""
-    from contextlib import ExitStack
+    from sqlalchemy import text
 
-    from alembic import command
-    from sqlalchemy import create_engine, text
+    from tests.conftest import migrated_to
 
-    from services.kit.db import alembic_config
-    from tests.conftest import SERVICES_DIR, temporary_postgres_database
-
-    with ExitStack() as cleanup:
-        url = (f"sqlite:///{tmp_path / 'users.db'}" if dialect == "sqlite"
-               else cleanup.enter_context(temporary_postgres_database("sdusers_migration")))
-        url = UsersConfig(database_url=url).sqlalchemy_url
-        migrations = alembic_config(SERVICES_DIR / "users", url)
-        command.upgrade(migrations, "0002")
-        engine = create_engine(url)
-        cleanup.callback(engine.dispose)
+    with migrated_to("users", "0002", dialect, tmp_path) as (engine, upgrade):
         with engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO customers (email, password_hash, name, role, created_at, updated_at)"
                 " VALUES ('lan@example.com', 'x', 'Nguyễn Thị Lan', 'CUSTOMER', CURRENT_TIMESTAMP,"
                 " CURRENT_TIMESTAMP)"))
-        command.upgrade(migrations, "head")
+        upgrade()
         with engine.connect() as conn:
             assert conn.execute(text("SELECT search_name FROM customers")).scalar_one() == "nguyen thi lan"
