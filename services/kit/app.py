@@ -80,6 +80,10 @@ def _check_json_body():
         return None
     if not request.is_json:
         raise UnsupportedMediaType("Send the request body as application/json")
+    if request.content_length is None and len(request.get_data(cache=True)) >= limit:
+        # Chunked: werkzeug stops reading at the limit without a word, and the cut JSON would read
+        # as malformed (a 400), not as too large.
+        raise RequestEntityTooLarge(f"Request body is larger than {limit} bytes")
     try:
         body = request.get_json()
     except BadRequest as exc:

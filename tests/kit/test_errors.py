@@ -1,5 +1,7 @@
 """Every error has one JSON shape and the right status; client mistakes never give a 500."""
 
+import io
+
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -32,6 +34,22 @@ def test_body_over_one_megabyte_is_413(client, tokens):
     response = client.post("/api/notes", data=b'"' + b"x" * (1024 * 1024 + 1) + b'"',
                            content_type="application/json", headers=tokens.headers(1))
     assert_error(response, 413, "payload_too_large")
+
+
+def _chunked(body: bytes) -> dict:
+    """A body sent without Content-Length, as gunicorn hands a chunked one to the app."""
+    return {"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True,
+            "HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_TYPE": "application/json"}
+
+
+def test_a_chunked_body_over_one_megabyte_is_413_not_cut_short(client, tokens):
+    """Werkzeug stops reading a chunked body at the limit without a word: the JSON looked broken."""
+    big = b'{"text": "' + b"x" * (1024 * 1024) + b'"}'
+    response = client.post("/api/notes", environ_overrides=_chunked(big), headers=tokens.headers(1))
+    assert_error(response, 413, "payload_too_large")
+    small = client.post("/api/notes", environ_overrides=_chunked(b'{"text": "hi"}'),
+                        headers=tokens.headers(1))
+    assert small.status_code == 201, small.get_json()
 
 
 def test_unknown_route_is_404(client):
