@@ -78,7 +78,8 @@ def _read_event(name: str, properties: dict) -> None:
     if viewer is not None and viewer.is_admin:
         return
     g.read_event = (name, properties)
-    emit_event(name, properties)
+    if request.method != "HEAD":  # a HEAD shows nobody anything (a link checker, a probe)
+        emit_event(name, properties)
 
 
 def shopper_read(view):
@@ -107,7 +108,7 @@ def shopper_read(view):
         if "response" in fresh:  # built for this request (a non-200 is answered, never kept)
             return fresh["response"]
         body, etag, read_event = cached
-        if read_event is not None:
+        if read_event is not None and request.method != "HEAD":
             emit_event(*read_event)
         response = current_app.response_class(body, mimetype="application/json")
         response.set_etag(etag)  # hashed once per cached body, not per request

@@ -28,6 +28,16 @@ def test_product_viewed_anonymously_and_not_for_unknown_products(client, events_
     assert event["userId"] is None and event["properties"]["price"] == 15000  # the cheapest size
 
 
+def test_a_head_request_counts_no_view_and_leaves_the_next_get_counted(client, events_file):
+    """A HEAD (a link checker, a probe) shows nobody the product; the GET after it, answered from
+    the read cache the HEAD filled, is still a view."""
+    assert client.head("/api/products/2").status_code == 200
+    assert client.head("/api/products/2").status_code == 200  # from the read cache
+    assert read_events(events_file, "Product Viewed") == []
+    client.get("/api/products/2")
+    assert len(read_events(events_file, "Product Viewed")) == 1
+
+
 def test_product_search(client, events_file):
     client.get("/api/products/search?q=Dâu", headers={"X-Session-Id": "sess-2"})
     client.get("/api/products/search?q=xyz")
