@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_v
 
 from services.kit.api import CamelModel, Id, Moment
 from services.kit.db import as_utc
-from services.kit.text import MULTI_LINE, SINGLE_LINE, composed, normalize, same_name
+from services.kit.text import MULTI_LINE, SINGLE_LINE, canonical_name, normalize, same_name
 
 from .models import QUANTITY_MAX, CartItem, Category, Product, ProductSize
 
@@ -20,10 +20,11 @@ IMAGE_URL_PREFIX = "/api/images/"
 # Strict: JSON `true`, "3" or 1.5 is not a price or a quantity.
 Price = Annotated[int, Field(strict=True, ge=1, le=PRICE_MAX)]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=QUANTITY_MAX)]
-# Names and labels in NFC (`composed`), so one typed with separate accents is the same one. The
+# Names and labels written one way (`canonical_name`: NFC, single spaces), so one typed with separate
+# accents or a doubled space is the same one. The
 # BeforeValidator goes after Field: before it, the length checks lose their string error types.
 SizeLabel = Annotated[str, Field(min_length=1, max_length=20, pattern=SINGLE_LINE,
-                                 description='e.g. "12cm", "Hộp 6 cái"'), BeforeValidator(composed)]
+                                 description='e.g. "12cm", "Hộp 6 cái"'), BeforeValidator(canonical_name)]
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 ImageName = Annotated[str, Field(min_length=5, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*\.svg$",
                                  description="A file served under /api/images/")]
@@ -40,9 +41,9 @@ def _searchable(value: str) -> str:
 SearchText = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
                        AfterValidator(_searchable)]
 CategoryName = Annotated[str, Field(min_length=1, max_length=100, pattern=SINGLE_LINE),
-                         AfterValidator(_searchable), BeforeValidator(composed)]
+                         AfterValidator(_searchable), BeforeValidator(canonical_name)]
 ProductName = Annotated[str, Field(min_length=1, max_length=200, pattern=SINGLE_LINE),
-                        AfterValidator(_searchable), BeforeValidator(composed)]
+                        AfterValidator(_searchable), BeforeValidator(canonical_name)]
 
 
 def _patch_schema(schema: dict) -> None:
@@ -178,7 +179,7 @@ class CategoryPatch(PatchModel):
 
 class PriceLineIn(CamelModel):
     product_id: Id
-    size: Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(composed)]
+    size: Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(canonical_name)]
 
 
 class PriceLookupIn(CamelModel):

@@ -17,24 +17,28 @@ SINGLE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"  # an address or a note may span lines
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
+_SPACES = re.compile(" {2,}")
 # đ/Đ is a letter of its own, not d plus a combining mark, so NFD leaves it alone.
 _LETTER_FOLDS = str.maketrans({"đ": "d", "Đ": "d"})
 
 
-def composed(value: object) -> object:
-    """Text in NFC (a pydantic BeforeValidator): a letter and its accent typed as one character or
-    as two (some Vietnamese keyboards send the tilde of "Hũ" apart) are the same text, so they are
-    stored, and compared, one way. Anything but a string is left for the type check."""
-    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+def canonical_name(value: object) -> object:
+    """A name or size label written one way (a pydantic BeforeValidator): in NFC, so a letter and
+    its accent typed as one character or as two (some Vietnamese keyboards send the tilde of "Hũ"
+    apart) are the same text, and with each run of spaces as one ("Hộp  6 cái" reads as "Hộp 6
+    cái"). Anything but a string is left for the type check."""
+    if not isinstance(value, str):
+        return value
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value))
 
 
 def same_name(a: str, b: str) -> bool:
-    """One name to a reader: equal in any letter case, however the accents were typed."""
+    """One name to a reader: equal in any letter case, however the accents and spaces were typed."""
     return _name_key(a) == _name_key(b)
 
 
 def _name_key(text: str) -> str:
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    return unicodedata.normalize("NFC", canonical_name(text).casefold())
 
 
 def normalize(text: str | None) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from services.kit.api import CamelModel, Day, Id
 from services.kit.auth import Principal, current_user
 from services.kit.db import as_utc
-from services.kit.text import MULTI_LINE, SINGLE_LINE, composed
+from services.kit.text import MULTI_LINE, SINGLE_LINE, canonical_name
 
 from .models import Order, OrderStatus, next_statuses
 
@@ -24,7 +24,7 @@ Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
 class OrderItemIn(CamelModel):
     product_id: Id
     size: Annotated[str, Field(min_length=1, max_length=20, pattern=SINGLE_LINE),
-                    BeforeValidator(composed)]  # NFC, as the catalog stores its labels
+                    BeforeValidator(canonical_name)]  # as the catalog stores its labels
     quantity: int = Field(strict=True, ge=1, le=99)
     price: Money | None = Field(default=None, description="Unit price the shopper saw; checked, never used")
 

@@ -222,6 +222,16 @@ def test_accents_typed_apart_make_the_same_size_and_category(client, admin):
     assert (line["available"], line["price"]) == (True, 1000)
 
 
+def test_a_doubled_space_makes_the_same_size(client, admin):
+    added = client.post("/api/products/1/sizes", json={"size": "Hộp  6  cái", "price": 1000}, headers=admin)
+    assert added.status_code == 201 and added.get_json()["size"] == "Hộp 6 cái"
+    def add(size: str):
+        return client.post("/api/products/1/sizes", json={"size": size, "price": 1}, headers=admin)
+
+    assert_error(add("hộp 6   cái"), 409, "conflict")
+    assert_error(add("Hộp\n6 cái"), 422, "validation_error")  # a line break is refused, not made a space
+
+
 def test_a_products_last_size_cannot_be_removed(client, admin):
     [size] = client.get("/api/products/6").get_json()["sizes"]
     assert_error(client.delete(f"/api/products/6/sizes/{size['id']}", headers=admin), 409, "conflict")

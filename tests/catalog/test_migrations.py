@@ -13,7 +13,7 @@ NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731  (accents ty
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
-def test_names_typed_with_accents_apart_become_composed_unless_that_name_is_taken(dialect, tmp_path):
+def test_names_typed_with_accents_apart_or_doubled_spaces_are_written_one_way_unless_taken(dialect, tmp_path):
     with migrated_to("catalog", "0001", dialect, tmp_path) as (engine, upgrade):
         now = "CURRENT_TIMESTAMP"
         with engine.begin() as conn:
@@ -25,12 +25,14 @@ def test_names_typed_with_accents_apart_become_composed_unless_that_name_is_take
                 f" search_description, created_at, updated_at) VALUES (1, :name, 'che', '', 'cake.svg', 1,"
                 f" :active, 'che', '', {now}, {now})"), {"name": NFD("Chè Đậu"), "active": True})
             conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
-                              " (1, 1, :composed, 10000), (2, 1, :apart, 20000), (3, 1, :alone, 30000)"),
-                         {"composed": "Hũ", "apart": NFD("Hũ"), "alone": NFD("Hộp 6 cái")})
+                              " (1, 1, :composed, 10000), (2, 1, :apart, 20000), (3, 1, :alone, 30000),"
+                              " (4, 1, :spaced, 40000)"),
+                         {"composed": "Hũ", "apart": NFD("Hũ"), "alone": NFD("Hộp 6 cái"),
+                          "spaced": "Túi  10  cái"})
         upgrade()
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM categories")).scalar_one() == "Bánh Kẹo"
             assert conn.execute(text("SELECT name FROM products")).scalar_one() == "Chè Đậu"
             labels = dict(conn.execute(text("SELECT id, label FROM product_sizes")).all())
     # The second Hũ is the duplicate this change prevents: left as it was, for an admin to remove.
-    assert labels == {1: "Hũ", 2: NFD("Hũ"), 3: "Hộp 6 cái"}
+    assert labels == {1: "Hũ", 2: NFD("Hũ"), 3: "Hộp 6 cái", 4: "Túi 10 cái"}

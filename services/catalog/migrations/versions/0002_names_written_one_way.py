@@ -1,10 +1,11 @@
-"""names and size labels in NFC, as the API now stores them
+"""names and size labels written one way (NFC, single spaces), as the API now stores them
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25
 
 """
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -21,8 +22,8 @@ TEXTS = (("categories", "name", ()), ("products", "name", None), ("product_sizes
 
 
 def upgrade() -> None:
-    """A name typed with its accents apart (NFD) becomes the composed one the API now writes, so an
-    order or a cart naming it in NFC finds it. Where the composed name is already taken (the
+    """A name typed with its accents apart (NFD) or with a doubled space becomes the one the API now
+    writes, so an order or a cart naming it that way finds it. Where that name is already taken (the
     duplicate this change prevents from now on), the row is left for an admin to merge."""
     connection = op.get_bind()
     for table_name, column, unique_within in TEXTS:
@@ -31,7 +32,7 @@ def upgrade() -> None:
         rows = connection.execute(sa.select(table.c.id, table.c[column], *[table.c[c] for c in scope])).all()
         taken = {(tuple(row[2:]), row[1]) for row in rows}
         for row in rows:
-            composed = unicodedata.normalize("NFC", row[1])
+            composed = re.sub(" {2,}", " ", unicodedata.normalize("NFC", row[1]))
             if composed == row[1]:
                 continue
             key = (tuple(row[2:]), composed)
