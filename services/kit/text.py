@@ -17,7 +17,9 @@ SINGLE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"  # an address or a note may span lines
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
-_SPACES = re.compile(" {2,}")
+# Space characters (Unicode Zs): a no-break space pasted from a document reads as a space.
+SPACES = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
+_SPACES = re.compile(SPACES)
 # đ/Đ is a letter of its own, not d plus a combining mark, so NFD leaves it alone.
 _LETTER_FOLDS = str.maketrans({"đ": "d", "Đ": "d"})
 
@@ -25,8 +27,9 @@ _LETTER_FOLDS = str.maketrans({"đ": "d", "Đ": "d"})
 def canonical_name(value: object) -> object:
     """A name or size label written one way (a pydantic BeforeValidator): in NFC, so a letter and
     its accent typed as one character or as two (some Vietnamese keyboards send the tilde of "Hũ"
-    apart) are the same text, and with each run of spaces as one ("Hộp  6 cái" reads as "Hộp 6
-    cái"). Anything but a string is left for the type check."""
+    apart) are the same text, and with each run of spaces, of any kind, as one plain space ("Hộp  6
+    cái" and "Hộp\u00a06 cái" read as "Hộp 6 cái"). Anything but a string is left for the type
+    check."""
     if not isinstance(value, str):
         return value
     return _SPACES.sub(" ", unicodedata.normalize("NFC", value))

@@ -228,7 +228,8 @@ def test_a_doubled_space_makes_the_same_size(client, admin):
     def add(size: str):
         return client.post("/api/products/1/sizes", json={"size": size, "price": 1}, headers=admin)
 
-    assert_error(add("hộp 6   cái"), 409, "conflict")
+    for twin in ("hộp 6   cái", "Hộp\u00a06 cái", "Hộp\u3000 6\u2009cái"):  # no-break, ideographic, thin
+        assert_error(add(twin), 409, "conflict")
     assert_error(add("Hộp\n6 cái"), 422, "validation_error")  # a line break is refused, not made a space
 
 

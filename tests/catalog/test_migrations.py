@@ -28,7 +28,7 @@ def test_names_typed_with_accents_apart_or_doubled_spaces_are_written_one_way_un
                               " (1, 1, :composed, 10000), (2, 1, :apart, 20000), (3, 1, :alone, 30000),"
                               " (4, 1, :spaced, 40000)"),
                          {"composed": "Hũ", "apart": NFD("Hũ"), "alone": NFD("Hộp 6 cái"),
-                          "spaced": "Túi  10  cái"})
+                          "spaced": "Túi  10\u00a0cái"})
         upgrade()
         with engine.connect() as conn:
             assert conn.execute(text("SELECT name FROM categories")).scalar_one() == "Bánh Kẹo"
