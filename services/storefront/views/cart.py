@@ -217,8 +217,10 @@ def _order_unconfirmed(cart: dict, token: str, body: dict):
     """No answer from the orders service in time: it may still have placed the order (it finishes
     what it started). If it did, show it; otherwise never say it failed, but show the page again as
     typed, whose key cannot order twice."""
-    with contextlib.suppress(ApiError):
-        order = api().get("/api/orders/by-key", params={"idempotencyKey": token})
+    order = None
+    with contextlib.suppress(ApiUnavailable):
+        order = _placed_with(token)
+    if order is not None:
         return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
     message = ("Chưa xác nhận được đơn hàng vì cửa hàng đang gián đoạn. Vui lòng bấm Đặt hàng lần nữa "
                "sau giây lát: đơn hàng sẽ không bị đặt hai lần.")
@@ -230,12 +232,8 @@ def _cart_changed(cart: dict, token: str, body: dict):
     """The cart is no longer the one the page showed. Either this page's order went through already
     (a double click whose first answer came back last, or a second tab), or the cart changed: then
     the shopper confirms it again as it is now."""
-    try:
-        order = api().get("/api/orders/by-key", params={"idempotencyKey": token})
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-    else:
+    order = _placed_with(token)
+    if order is not None:
         if (order["shippingAddress"], order.get("notes") or "") == (body["shippingAddress"],
                                                                       body.get("notes", "")):
             return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
@@ -245,6 +243,16 @@ def _cart_changed(cart: dict, token: str, body: dict):
         return _nothing_to_order(cart)
     return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""),
                           message="Giỏ hàng đã thay đổi. Vui lòng xem lại và xác nhận lần nữa.", status=409)
+
+
+def _placed_with(token: str) -> dict | None:
+    """The order this checkout key placed, if any."""
+    try:
+        return api().get("/api/orders/by-key", params={"idempotencyKey": token})
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return None
 
 
 def _post_order(body: dict, token: str) -> dict:
