@@ -513,8 +513,7 @@ def rename_category(category_id: int):
     """A rename, sent only when the name differs from the one the form showed; a refused one is
     shown again as typed, with the reason next to it."""
     name = request.form.get("name", "").strip()
-    shown = _rendered(request.form)
-    if "name" in shown and shown["name"].strip() == name:
+    if not _changes({"name": name}, request.form, lambda form: {"name": form.get("name", "").strip()}):
         flash(NOTHING_CHANGED, "info")
         return redirect(url_for("admin.categories"))
     _, refused = _submit(
@@ -526,7 +525,7 @@ def rename_category(category_id: int):
         return redirect(url_for("admin.categories"))
     _, status, message = refused
     return _categories_page(status=status, rename={"id": category_id, "name": name, "error": message,
-                                                   "rendered": shown.get("name")})
+                                                   "rendered": _rendered(request.form).get("name")})
 
 
 def _still_has_products(name: str, exc: ApiError) -> str:
