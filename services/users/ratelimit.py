@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import MemoryStorage, MovingWindowSupport, Storage
 from pydantic import ValidationError
@@ -51,14 +51,16 @@ def client_address() -> str:
 
 def login_email() -> str:
     """The account a login attempt is for, read as the login reads it, as the limiter's key; ""
-    when the body has no valid e-mail, which the login refuses (422) without checking a password."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return ""
-    try:
-        return LoginEmail.model_validate({"email": body.get("email")}).email
-    except ValidationError:
-        return ""
+    when the body has no valid e-mail, which the login refuses (422) without checking a password.
+    Read once per request: the limit's key and its exemption both ask."""
+    if "login_email" not in g:
+        body = request.get_json(silent=True)
+        try:
+            g.login_email = (LoginEmail.model_validate({"email": body.get("email")}).email
+                             if isinstance(body, dict) else "")
+        except ValidationError:
+            g.login_email = ""
+    return g.login_email
 
 
 _ENTRY = RateLimitEntry.__table__
