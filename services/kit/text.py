@@ -18,8 +18,7 @@ MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"  # an address or a not
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 # Space characters (Unicode Zs): a no-break space pasted from a document reads as a space.
-SPACES = "[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
-_SPACES = re.compile(SPACES)
+_SPACES = re.compile("[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # đ/Đ is a letter of its own, not d plus a combining mark, so NFD leaves it alone.
 _LETTER_FOLDS = str.maketrans({"đ": "d", "Đ": "d"})
 
