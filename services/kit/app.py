@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Blueprint, Flask, current_app, jsonify, request
+from flask.sessions import SessionInterface
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from .auth import TokenVerifier
@@ -54,6 +55,7 @@ def create_service_app(
     register_error_handlers(app, rollback=db.rollback if db else (lambda: None))
     if json_api:
         app.before_request(_check_json_body)
+        app.session_interface = _NoSessions()
     app.register_blueprint(_health_blueprint(db))
 
     for blueprint in blueprints:
@@ -62,6 +64,17 @@ def create_service_app(
         spec.register(app)
         app.add_url_rule("/openapi.json", "openapi", lambda: jsonify(spec.spec))
     return app
+
+
+class _NoSessions(SessionInterface):
+    """JSON APIs keep no cookie session (callers send a bearer token): Flask's default signed one
+    built its serializer on every request for nothing (README "Benchmarks")."""
+
+    def open_session(self, app, request):
+        return None  # Flask then gives the request a null session, and never saves it
+
+    def save_session(self, app, session, response):
+        pass
 
 
 def current_config() -> ServiceConfig:
