@@ -26,6 +26,9 @@ RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bund
 RDS_CA_BUNDLE_PATH = "/etc/ssl/certs/rds-global-bundle.pem"
 ACCOUNT_CONTEXT_KEY = "sweetdream:account"
 
+# The services refuse a larger fee at start (services/orders/config.py, services/storefront/config.py).
+MAX_SHIPPING_FEE_VND = 10_000_000
+
 # CloudWatch Logs accepts only these retention periods; the ones an environment may pick.
 RETENTION = {
     7: logs.RetentionDays.ONE_WEEK,
@@ -62,6 +65,9 @@ class EnvironmentConfig:
     db_allocated_storage_gib: int
     db_max_allocated_storage_gib: int
     termination_protection: bool
+    # One figure for the orders service, which charges it, and the storefront, which shows it:
+    # set apart, every checkout would be refused as "prices changed".
+    shipping_fee_vnd: int = 30_000
     cpu_target_percent: int = 70
     alarm_threshold_percent: int = 80
     # From context (with_context):
@@ -84,6 +90,8 @@ class EnvironmentConfig:
             raise ValueError(
                 "catalog must roll: orders reaches it through Cloud Map, which blue/green does not shift"
             )
+        if not 0 <= self.shipping_fee_vnd <= MAX_SHIPPING_FEE_VND:
+            raise ValueError(f"shipping_fee_vnd must be between 0 and {MAX_SHIPPING_FEE_VND}")
         if self.log_retention_days not in RETENTION:
             raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}")
         if self.bastion and not self.bastion_allowed:

@@ -164,6 +164,8 @@ class ServicesStack(SweetDreamStack):
             env["KMS_KEY_ID"] = self.data.token_signing_key.key_arn
             env["AWS_REGION"] = config.region
             env["TRUSTED_PROXY_NETWORKS"] = self._trusted_proxy_networks()
+        if spec.name in ("orders", "storefront"):
+            env["SHIPPING_FEE_VND"] = str(config.shipping_fee_vnd)
         if spec.name == "orders":
             env["CATALOG_URL"] = self._internal_url("catalog")
         if spec.name == "storefront":

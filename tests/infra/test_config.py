@@ -127,6 +127,8 @@ def test_a_certificate_of_another_account_is_refused_once_the_account_is_known()
         ({"min_tasks": 4}, "min_tasks"),
         ({"log_retention_days": 10}, "log_retention_days"),
         ({"blue_green_services": ("catalog",)}, "catalog must roll"),
+        ({"shipping_fee_vnd": -1}, "shipping_fee_vnd"),
+        ({"shipping_fee_vnd": 10_000_001}, "shipping_fee_vnd"),
     ],
 )
 def test_inconsistent_configs_are_refused(change, message):

@@ -179,6 +179,11 @@ def test_internal_urls(shop, services, config):
     assert "JWKS_URL" not in _environment(_container(services, "users"))
 
 
+def test_orders_and_storefront_share_one_shipping_fee(services, config):
+    for name in ("orders", "storefront"):
+        assert _environment(_container(services, name))["SHIPPING_FEE_VND"] == str(config.shipping_fee_vnd)
+
+
 def test_log_group_per_service_with_the_environment_retention(services, config):
     days = {"dev": 7, "prod": 30}[config.name]
     for spec in SERVICES:
