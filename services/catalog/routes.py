@@ -149,11 +149,18 @@ def list_products(query: ProductsQuery):
     """Products with filters (category id/slug, q, size, price range), sort and paging."""
     admin_view = _admin_view(query.include_inactive)
     page = products.list_products(query, include_inactive=admin_view)
-    # A shopper's search, counted once: later pages repeat it, and admins' lookups are not shopping.
-    if query.q is not None and query.page == 1:
+    if _is_new_search(query):
         _read_event("Product Search", {"searchQuery": query.q, "resultsCount": page.total})
     return jsonify({"items": [product_json(p) for p in page.items], "total": page.total,
                     "page": query.page, "pageSize": query.page_size})
+
+
+def _is_new_search(query: ProductsQuery) -> bool:
+    """A shopper's search (words, within a category or not), counted once. Its later pages, its
+    results narrowed by size or price, or sorted, are the same search: counting them again would
+    inflate searches, and a narrowed count of 0 would read as words that found nothing."""
+    return (query.q is not None and query.page == 1 and query.size is None and query.sort is None
+            and query.min_price is None and query.max_price is None)
 
 
 @bp.get("/api/products/search")

@@ -56,6 +56,16 @@ def test_listing_with_q_is_a_search_too(client, admin, events_file):
     assert event["properties"] == {"searchQuery": "banh kem", "resultsCount": 4}
 
 
+def test_narrowing_or_sorting_a_search_is_not_another_search(client, events_file):
+    client.get("/api/products?q=mousse")
+    client.get("/api/products?q=mousse&maxPrice=1000")  # nothing that cheap: the words still found
+    client.get("/api/products?q=mousse&minPrice=1")
+    client.get("/api/products?q=mousse&size=16cm")
+    client.get("/api/products?q=mousse&sort=price")
+    [event] = read_events(events_file, "Product Search")
+    assert event["properties"]["searchQuery"] == "mousse" and event["properties"]["resultsCount"] > 0
+
+
 def test_add_to_cart(client, auth, events_file):
     client.post("/api/cart", headers=auth(CUSTOMER, **{"X-Session-Id": "sess-3"}),
                 json={"productId": 4, "size": "Hộp 6 cái", "quantity": 2})
