@@ -25,7 +25,8 @@ class StorefrontConfig(ServiceConfig):
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (ALB or gateway).
     trusted_proxies: int = Field(default=1, ge=0, le=5)
     # Shown on the cart before checkout (same variable as the orders service). Orders computes the
-    # binding total and refuses one that differs (409 price_changed), so a stale figure cannot slip through.
+    # binding total and refuses one that differs (409 price_changed), so a stale figure cannot slip through;
+    # its refusal quotes its own fee, which this process shows from then on (views/cart.py shipping_fee).
     shipping_fee_vnd: int = Field(default=30_000, ge=0, le=10_000_000)
     page_size: int = Field(default=12, ge=1, le=100)
     # How long a process reuses the category menu and the home page's newest cakes (0: never).

@@ -7,11 +7,12 @@ import json
 import time
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 
 from services.kit.events import emit_event
 
 from ..api import ApiError, ApiUnavailable, api, current_config, segment
+from ..formatting import vnd
 from ..session import current_shopper, login_required, safe_next
 from ..validation import multi_line, whole_number
 
@@ -23,6 +24,7 @@ MAX_QUANTITY = 99
 IN_PROGRESS_RETRIES = 10
 IN_PROGRESS_WAIT_S = 0.3
 CHECKOUT_KEYS = uuid.UUID("5b0d8a43-1c55-4b8e-9a65-0f3f3c8b2d17")  # the uuid5 namespace of checkout_key()
+QUOTED_FEE = "storefront_quoted_shipping_fee"  # app.extensions: the fee orders last quoted to us
 
 
 def load_cart() -> dict:
@@ -42,9 +44,15 @@ def refresh_cart_count() -> None:
         load_cart()
 
 
+def shipping_fee() -> int:
+    """The orders service's fee is binding; ours is only a first guess until it quotes its own (in
+    a price_changed answer), which this process then shows, so the next checkout is not refused."""
+    return current_app.extensions.get(QUOTED_FEE, current_config().shipping_fee_vnd)
+
+
 def cart_totals(cart: dict) -> dict[str, int]:
     """Only lines still on sale count; the catalog's subtotal already leaves the others out."""
-    shipping = current_config().shipping_fee_vnd if cart["available"] else 0
+    shipping = shipping_fee() if cart["available"] else 0
     return {"subtotal": cart["subtotal"], "shipping": shipping, "total": cart["subtotal"] + shipping,
             "count": cart["itemCount"]}
 
@@ -128,8 +136,8 @@ def checkout_key(cart: dict) -> str:
 
 
 def _checkout_page(cart: dict, address: str, notes: str = "", errors: dict | None = None,
-                   message: str | None = None, status: int = 200):
-    totals = cart_totals(cart)
+                   message: str | None = None, status: int = 200, totals: dict | None = None):
+    totals = totals or cart_totals(cart)
     return render_template("shop/checkout.html", cart=cart, totals=totals, address=address,
                            notes=notes, errors=errors or {}, message=message,
                            checkout_token=checkout_key(cart)), status
@@ -203,14 +211,48 @@ def place_order():
         if not cart["available"]:
             return _nothing_to_order(cart)
         if exc.code == "price_changed":
-            message = "Giá hoặc giỏ hàng đã thay đổi. Vui lòng xem lại tổng tiền và xác nhận lần nữa."
-        elif exc.code == "items_unavailable":
+            return _price_changed(cart, token, body, exc.details)
+        if exc.code == "items_unavailable":
             message = "Một số sản phẩm không còn bán. Vui lòng cập nhật giỏ hàng."
         else:
             message = "Vui lòng kiểm tra lại thông tin giao hàng."
         return _checkout_page(cart, address, notes, exc.field_errors(), message, exc.status)
     session["cart_count"] = 0  # the page showed the whole cart, and the order took it
     return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+
+
+def _price_changed(cart: dict, token: str, body: dict, quote):
+    """The orders service refused our figures and answered with its own, which are binding: show
+    them, so that confirming again submits exactly them and places the order."""
+    fee = quote.get("shippingFee") if isinstance(quote, dict) else None
+    if type(fee) is int and fee >= 0:
+        current_app.extensions[QUOTED_FEE] = fee
+    if checkout_key(cart) != token:  # the cart changed as well: confirm it as it is now
+        return _cart_changed(cart, token, body)
+    cart, totals = _at_quoted_prices(cart, quote)
+    message = f"Giá hoặc phí giao hàng đã thay đổi: tổng tiền bây giờ là {vnd(totals['total'])}"
+    if body["totalAmount"] not in (None, totals["total"]):
+        message += f" (trước đó {vnd(body['totalAmount'])})"
+    message += ". Vui lòng xem lại và bấm Đặt hàng để xác nhận."
+    return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""), message=message,
+                          status=409, totals=totals)
+
+
+def _at_quoted_prices(cart: dict, quote) -> tuple[dict, dict]:
+    """The cart at the prices and total of a price_changed answer, when it is about exactly these
+    lines; else at the cart's own prices (a later confirm is checked again anyway)."""
+    try:
+        quoted = {(line["productId"], line["size"], line["quantity"]): line for line in quote["items"]}
+        lines = [quoted[item["productId"], item["size"], item["quantity"]] for item in cart["available"]]
+        if len(quoted) != len(lines):
+            raise KeyError("other lines")
+        available = [{**item, "unitPrice": line["price"], "lineTotal": line["lineTotal"]}
+                     for item, line in zip(cart["available"], lines, strict=True)]
+        totals = {"subtotal": quote["subtotal"], "shipping": quote["shippingFee"],
+                  "total": quote["totalAmount"], "count": cart["itemCount"]}
+    except (KeyError, TypeError):
+        return cart, cart_totals(cart)
+    return {**cart, "available": available}, totals
 
 
 def _order_unconfirmed(cart: dict, token: str, body: dict):
