@@ -41,7 +41,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from lambdas.analytics_export.sinks import EXPORT_PREFIX
-from services.kit.events import ENVELOPE_FIELDS, EVENT_TYPE
+from services.kit.events import ENVELOPE_FIELDS, EVENT_TYPE, PROPERTY_TYPES
 
 from .base import acknowledge, acknowledge_wildcard_resource
 from .config import EnvironmentConfig
@@ -79,27 +79,6 @@ ATHENA_SCAN_LIMIT_BYTES = 10 * 1024**3  # a runaway query stops at 10 GB scanned
 TABLE_NAME = "user_actions"
 PROJECTED_YEARS = "2024,2050"
 
-# Athena types of the event properties (services/kit/events.py EVENT_PROPERTIES names them; the
-# orders service also sends subtotal and shippingFee). Glue wants lower-case names; the Hive JSON
-# SerDe matches JSON keys to them case-insensitively.
-PROPERTY_TYPES = {
-    "productId": "bigint",
-    "productName": "string",
-    "price": "bigint",
-    "category": "string",
-    "searchQuery": "string",
-    "resultsCount": "int",
-    "quantity": "int",
-    "size": "string",
-    "cartTotal": "bigint",
-    "itemCount": "int",
-    "orderId": "bigint",
-    "products": "array<struct<productid:bigint,name:string,size:string,quantity:int,unitprice:bigint>>",
-    "totalAmount": "bigint",
-    "subtotal": "bigint",
-    "shippingFee": "bigint",
-}
-
 
 def powertools_layer_arn(region: str) -> str:
     python = RUNTIME.name.replace(".", "")  # python3.13 -> python313
@@ -125,6 +104,8 @@ def bundle_lambda_package(output_dir: Path) -> None:
 
 def table_columns() -> list[glue.CfnTable.ColumnProperty]:
     """The Athena columns: exactly the kit's envelope fields, in envelope order."""
+    # The kit's property types. Glue wants lower-case names; the Hive JSON SerDe matches JSON keys
+    # to them case-insensitively.
     properties = ",".join(f"{name.lower()}:{kind}" for name, kind in PROPERTY_TYPES.items())
     types = {"properties": f"struct<{properties}>"}
     return [

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from services.kit.events import ENVELOPE_FIELDS, EVENT_NAMES, EVENT_TYPE
+from services.kit.events import (
+    ENVELOPE_FIELDS,
+    EVENT_NAMES,
+    EVENT_TYPE,
+    ORDERED_PRODUCT_TYPES,
+    PROPERTY_TYPES,
+)
 
 from .sources import QUERY_MARGIN, RawLine
 from .windows import HourWindow, parse_timestamp, to_epoch_ms, to_epoch_us, window_at
@@ -30,6 +37,13 @@ SKIP_REASONS = (INVALID_JSON, NOT_AN_EVENT, BAD_TIMESTAMP, UNKNOWN_EVENT, BAD_FI
 _KNOWN_EVENTS = frozenset(EVENT_NAMES)
 _STRING_OR_NULL = ("service", "userId", "sessionId", "requestId")
 MAX_EVENT_ID_LENGTH = 128
+# The `timestamp` column is documented as UTC, in the kit's form; other forms Python reads (an offset,
+# a space for the T) would break that promise and sort out of order as text.
+_UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+# By lower-case name: the Hive JSON SerDe gives a key of any case to the field of that name.
+_PROPERTY_TYPES = {name.lower(): kind for name, kind in PROPERTY_TYPES.items()}
+_ORDERED_PRODUCT_TYPES = {name.lower(): kind for name, kind in ORDERED_PRODUCT_TYPES.items()}
+_INTEGER_LIMITS = {"int": 2**31, "bigint": 2**63}
 
 
 def to_row(event: dict[str, Any]) -> str:
@@ -47,6 +61,34 @@ def dedupe_key(event: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def fits(value: Any, kind: str) -> bool:
+    """Whether the Hive JSON SerDe can read a JSON value as Athena type `kind` (null always fits).
+
+    One value it cannot read fails every query over its day, so such a line is skipped instead."""
+    if value is None:
+        return True
+    if kind == "string":
+        return isinstance(value, str)
+    if kind in _INTEGER_LIMITS:  # an integral JSON number that fits the column (a bool is no number)
+        return type(value) is int and -_INTEGER_LIMITS[kind] <= value < _INTEGER_LIMITS[kind]
+    if kind == PROPERTY_TYPES["products"]:
+        return isinstance(value, list) and all(
+            isinstance(item, dict) and _fields_fit(item, _ORDERED_PRODUCT_TYPES) for item in value
+        )
+    raise ValueError(f"no check for the Athena type {kind}")
+
+
+def _fields_fit(fields: dict[str, Any], types: dict[str, str]) -> bool:
+    return all(fits(value, types[key.lower()]) for key, value in fields.items() if key.lower() in types)
+
+
+def utc_timestamp(value: Any) -> datetime | None:
+    """The envelope's timestamp as an aware UTC datetime; None unless it is UTC in the kit's form."""
+    if not isinstance(value, str) or not _UTC_TIMESTAMP.fullmatch(value):
+        return None
+    return parse_timestamp(value)
+
+
 def classify(decoded: Any) -> str | None:
     """Why a decoded line is not an exportable event, or None when it is one."""
     if not isinstance(decoded, dict) or decoded.get("type") != EVENT_TYPE:
@@ -58,6 +100,8 @@ def classify(decoded: Any) -> str | None:
         return BAD_FIELD
     properties = decoded.get("properties")
     if properties is not None and not isinstance(properties, dict):
+        return BAD_FIELD
+    if properties and not _fields_fit(properties, _PROPERTY_TYPES):
         return BAD_FIELD
     for name in _STRING_OR_NULL:
         value = decoded.get(name)
@@ -101,7 +145,7 @@ class HourBatch:
         reason = classify(decoded)
         moment = None
         if reason is None:
-            moment = parse_timestamp(decoded.get("timestamp"))
+            moment = utc_timestamp(decoded.get("timestamp"))
             if moment is None:
                 reason = BAD_TIMESTAMP
         if reason is not None:

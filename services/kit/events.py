@@ -34,6 +34,23 @@ EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "User Login": (),
 }
 
+# The Athena type of each property: the Glue table's `properties` struct (stacks/analytics.py), and
+# what the export checks, since one value of another type fails every query over its day. Orders also
+# send subtotal and shippingFee.
+ORDERED_PRODUCT_TYPES: dict[str, str] = {
+    "productId": "bigint", "name": "string", "size": "string", "quantity": "int", "unitPrice": "bigint",
+}
+_PRODUCT_STRUCT = ",".join(f"{name.lower()}:{kind}" for name, kind in ORDERED_PRODUCT_TYPES.items())
+PROPERTY_TYPES: dict[str, str] = {
+    "productId": "bigint", "productName": "string", "price": "bigint", "category": "string",
+    "searchQuery": "string", "resultsCount": "int",
+    "quantity": "int", "size": "string",
+    "cartTotal": "bigint", "itemCount": "int",
+    "orderId": "bigint",
+    "products": f"array<struct<{_PRODUCT_STRUCT}>>",
+    "totalAmount": "bigint", "subtotal": "bigint", "shippingFee": "bigint",
+}
+
 ENVELOPE_FIELDS = ("type", "event", "eventId", "timestamp", "service", "userId", "sessionId",
                    "requestId", "properties")
 

@@ -18,7 +18,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from lambdas.analytics_export.benchmark import MEMORY_BUDGET_MB
-from services.kit.events import ENVELOPE_FIELDS, EVENT_NAMES, EVENT_PROPERTIES
+from services.kit.events import ENVELOPE_FIELDS, EVENT_NAMES, EVENT_PROPERTIES, PROPERTY_TYPES
 from stacks import analytics
 from stacks.base import acknowledge
 from stacks.config import DEV, PROD, EnvironmentConfig, with_context
@@ -307,7 +307,10 @@ def test_table_columns_are_the_kit_envelope(template):
     # Every property the kit requires of any event is a typed field of the struct.
     for name in {key for keys in EVENT_PROPERTIES.values() for key in keys}:
         assert f"{name.lower()}:" in properties
-    assert set(analytics.PROPERTY_TYPES) >= {key for keys in EVENT_PROPERTIES.values() for key in keys}
+    assert set(PROPERTY_TYPES) >= {key for keys in EVENT_PROPERTIES.values() for key in keys}
+    # The types the export checks each line against (dedupe.py) are the table's.
+    fields = ",".join(f"{name.lower()}:{kind}" for name, kind in PROPERTY_TYPES.items())
+    assert properties == f"struct<{fields}>"
     assert analytics.EXPORT_PREFIX == ANALYTICS_PREFIX
 
 

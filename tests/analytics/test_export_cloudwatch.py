@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from lambdas.analytics_export.dedupe import fits
 from lambdas.analytics_export.sinks import MANIFEST_NAME, day_prefix, part_name
 from lambdas.analytics_export.sources import QUERY_MARGIN, USER_ACTION_FILTER, RetryPolicy
-from services.kit.events import ENVELOPE_FIELDS
+from services.kit.events import ENVELOPE_FIELDS, PROPERTY_TYPES
 from tests.analytics.conftest import (
     BUCKET,
     EXPORT_DAY,
@@ -248,6 +249,70 @@ def test_malformed_lines_are_counted_and_skipped_without_stopping_the_export(log
     # Noise is not an event at all: filtered out (as CloudWatch would), not counted as malformed.
     assert {request["filterPattern"] for request in client.requests} == {USER_ACTION_FILTER}
     assert USER_ACTION_FILTER == '{ $.type = "user_action" }'
+
+
+def test_properties_of_another_type_than_the_table_and_non_utc_timestamps_are_skipped(logs, s3, run_export):
+    # The Hive JSON SerDe fails every query over a day that holds one value it cannot read.
+    order = {
+        "orderId": 9,
+        "userId": 7,  # not a column: any type
+        "products": [
+            {"productId": 1, "name": "Tiramisu", "size": "16cm", "quantity": 1, "unitPrice": 350000}
+        ],
+        "subtotal": 350000,
+        "shippingFee": 30000,
+        "totalAmount": 380000,
+    }
+    good = [
+        event_line(moment=at(EXPORT_DAY, 10)),
+        event_line("Order Completed", at(EXPORT_DAY, 10, 1), properties=order),
+        event_line(
+            moment=at(EXPORT_DAY, 10, 2),
+            properties={"productId": 2, "productName": "Flan", "price": None, "category": "Bánh"},
+        ),
+        event_line(
+            "Checkout Started", at(EXPORT_DAY, 10, 3), properties={"cartTotal": 2**63 - 1, "itemCount": 1}
+        ),
+    ]
+    wrong_types = [
+        {"productId": "abc", "productName": "x", "price": "free", "category": "c"},
+        {"productId": 1, "quantity": 1.5, "size": "16cm", "price": 1},
+        {"productId": 1, "quantity": 1, "size": 16, "price": 1},
+        {"productId": 1, "quantity": 1, "size": "16cm", "price": [1]},
+        {"productId": 1, "quantity": True, "size": "16cm", "price": 1},
+        {"productId": 1, "quantity": 2**31, "size": "16cm", "price": 1},
+        {"productId": 1, "Quantity": "2", "size": "16cm", "price": 1},  # the SerDe ignores the case
+        {"orderId": 1, "products": "lots", "totalAmount": "x"},
+        {"orderId": 1, "products": [{**order["products"][0], "unitPrice": "350000"}], "totalAmount": 1},
+        {"orderId": 1, "products": [None], "totalAmount": 1},
+    ]
+    base = json.loads(event_line(moment=at(EXPORT_DAY, 10, 30)))
+    not_utc = [
+        "2026-01-01T17:30:00.000+07:00",
+        "2026-01-01T10:30:00.000+00:00",
+        "2026-01-01 10:30:00.000Z",
+    ]
+    moment = at(EXPORT_DAY, 10, 30)
+    put_lines(
+        logs,
+        "catalog",
+        good
+        + [(moment, json.dumps({**base, "properties": properties})) for properties in wrong_types]
+        + [(moment, json.dumps({**base, "timestamp": timestamp})) for timestamp in not_utc],
+    )
+
+    response = run_export().response
+
+    assert ids(s3_part_rows(s3, EXPORT_DAY, 10)) == [event_id(line) for line in good]
+    assert response["skippedByReason"]["badField"] == len(wrong_types)
+    assert response["skippedByReason"]["badTimestamp"] == len(not_utc)
+    assert response["skippedLines"] == len(wrong_types) + len(not_utc)
+
+
+@pytest.mark.parametrize("kind", sorted(set(PROPERTY_TYPES.values())))
+def test_every_property_type_of_the_table_is_checked(kind):
+    value = {"string": "x", "int": 1, "bigint": 1}.get(kind, [{"productId": 1}])
+    assert fits(value, kind) and fits(None, kind) and not fits({"x": 1}, kind)
 
 
 def test_a_day_with_no_events_writes_a_manifest_with_zeros(logs, s3, run_export):
