@@ -103,8 +103,7 @@ def create_app(config: StorefrontConfig | None = None) -> Flask:
 
     # Globals (not a context processor) so that imported macros see them too.
     app.jinja_env.globals.update(url_for=page_url, asset=asset, product_image=product_image,
-                                 display_name=display_name,
-                                 config_shipping_fee=config.shipping_fee_vnd)
+                                 display_name=display_name, shipping_fee=cart.shipping_fee)
 
     @app.context_processor
     def _shopper():

@@ -86,7 +86,9 @@ def test_a_shopper_checks_out_at_the_orders_services_fee(stack, storefront):
     # From then on the storefront shows the binding fee: the next checkout goes through at once.
     client.form_post(f"/products/{product['id']}", "/cart/add",
                      {"productId": product["id"], "size": "12cm", "quantity": 1})
-    assert _shown_total(client.get("/cart").text) == "120.000 ₫"
+    cart_page = client.get("/cart").text
+    assert _shown_total(cart_page) == "120.000 ₫"
+    assert "Phí giao hàng 30.000 ₫" in cart_page  # the footer too
     page = client.get("/checkout").text
     assert _shown_total(page) == "120.000 ₫"
     assert client.post("/checkout", data=[*_form(page), ADDRESS]).status_code == 302
