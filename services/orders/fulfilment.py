@@ -25,20 +25,31 @@ def visible_order(order_id: int, caller: Principal, *, lock: bool = False) -> Or
     return order
 
 
-def change_status(order_id: int, target: OrderStatus, caller: Principal) -> dict:
+def change_status(order_id: int, target: OrderStatus, caller: Principal,
+                  expected: OrderStatus | None = None) -> dict:
     """Admin status update: only the transitions of DESIGN.md."""
-    return _move(order_id, target, caller)
+    return _move(order_id, target, caller, expected)
 
 
-def cancel(order_id: int, caller: Principal) -> dict:
+def cancel(order_id: int, caller: Principal, expected: OrderStatus | None = None) -> dict:
     """The owner may cancel while PENDING; an admin while PENDING or PROCESSING."""
-    return _move(order_id, OrderStatus.CANCELLED, caller)
+    return _move(order_id, OrderStatus.CANCELLED, caller, expected)
 
 
-def _move(order_id: int, target: OrderStatus, caller: Principal) -> dict:
+def _move(order_id: int, target: OrderStatus, caller: Principal, expected: OrderStatus | None) -> dict:
     order = visible_order(order_id, caller, lock=True)
     current = OrderStatus(order.status)
     allowed = next_statuses(current, is_admin=caller.is_admin)
+    # The lock only serialises: a change decided on what the caller saw must not apply over
+    # another made meanwhile (PENDING -> PROCESSING, then a cancel meant for a PENDING order).
+    if expected is not None and current != expected:
+        raise Conflict(
+            f"The order changed meanwhile: it is now {current.value}, not {expected.value}; "
+            "reload it and decide again",
+            code="status_changed",
+            details={"currentStatus": current.value, "expectedStatus": expected.value,
+                     "allowedNextStatuses": [s.value for s in allowed]},
+        )
     if target not in allowed:
         message = None
         # A step the shop may still take: for an owner (who can only cancel), a PROCESSING order.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from services.kit.api import BEARER_AUTH, SpecResponse, error_responses, make_spec
+from services.kit.api import BEARER_AUTH, BODY_ERRORS, SpecResponse, error_responses, make_spec
 from services.kit.auth import current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.routing import ID
 
@@ -12,6 +12,7 @@ from . import checkout, fulfilment, reports
 from .schemas import (
     AdminOrderPage,
     AdminOrdersQuery,
+    CancelIn,
     KeyQuery,
     OrderHeaders,
     OrderIn,
@@ -93,17 +94,20 @@ def get_order(order_id: int):
 
 @bp.patch(f"/api/orders/<{ID}:order_id>/status")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 403, 404, 409, 422)),
+@spec.validate(resp=SpecResponse(HTTP_200=OrderOut,
+                                 **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=BEARER_AUTH, tags=["orders"])
 def update_status(order_id: int, json: StatusIn):
-    """Move an order along PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it (admin)."""
-    return jsonify(fulfilment.change_status(order_id, json.status, current_user()))
+    """Move an order along PENDING → PROCESSING → SHIPPED → DELIVERED, or cancel it (admin). With
+    `expectedStatus`, only if the order still has that status (else 409 status_changed)."""
+    return jsonify(fulfilment.change_status(order_id, json.status, current_user(), json.expected_status))
 
 
 @bp.post(f"/api/orders/<{ID}:order_id>/cancel")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 404, 409)),
+@spec.validate(resp=SpecResponse(HTTP_200=OrderOut, **error_responses(401, 404, 409, 422, *BODY_ERRORS)),
                security=BEARER_AUTH, tags=["orders"])
-def cancel_order(order_id: int):
-    """Cancel: the owner while PENDING, an admin while PENDING or PROCESSING."""
-    return jsonify(fulfilment.cancel(order_id, current_user()))
+def cancel_order(order_id: int, json: CancelIn):
+    """Cancel: the owner while PENDING, an admin while PENDING or PROCESSING. The body is optional;
+    with `expectedStatus`, only if the order still has that status (else 409 status_changed)."""
+    return jsonify(fulfilment.cancel(order_id, current_user(), json.expected_status))

@@ -64,8 +64,17 @@ class KeyQuery(CamelModel):
                                  description="An Idempotency-Key the caller sent with POST /api/orders")
 
 
+EXPECTED_STATUS = ("The status the caller's page showed. When the order's status is another (it changed "
+                   "meanwhile), nothing is changed: 409 status_changed. Omit it to skip the check")
+
+
+class CancelIn(CamelModel):
+    expected_status: OrderStatus | None = Field(default=None, description=EXPECTED_STATUS)
+
+
 class StatusIn(CamelModel):
     status: OrderStatus
+    expected_status: OrderStatus | None = Field(default=None, description=EXPECTED_STATUS)
 
 
 class PageQuery(CamelModel):

@@ -18,7 +18,7 @@ from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
 from ..validation import PRICE_REFUSED, REQUIRED, multi_line, parse_price, whole_number
 from .lists import filtered_or_all, page_arg, past_the_end
-from .orders import fetch_order
+from .orders import fetch_order, shown_status, status_changed
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -86,8 +86,9 @@ def _submit(call, refusal: Callable[[ApiError], str],
         return None, (field_errors(exc), exc.status, refusal(exc))
 
 
-def _patched(path: str, body: dict, refused: str) -> bool:
-    """Apply an admin change: an unknown record is this page's 404, a 409 is flashed as `refused`."""
+def _patched(path: str, body: dict, refused: Callable[[ApiError], str]) -> bool:
+    """Apply an admin change: an unknown record is this page's 404, a 409 is flashed as
+    `refused(error)`."""
     try:
         api().patch(path, json=body)
     except ApiError as exc:
@@ -95,7 +96,7 @@ def _patched(path: str, body: dict, refused: str) -> bool:
             abort(404)
         if exc.status != 409:
             raise
-        flash(refused, "error")
+        flash(refused(exc), "error")
         return False
     return True
 
@@ -156,9 +157,11 @@ def _customer_contact(customer_id: int) -> tuple[dict | None, str | None]:
 def set_order_status(order_id: int):
     status = _form_choice("status", ORDER_STATUSES)
     back = safe_next(request.form.get("next"), url_for("admin.orders"))
-    if _patched(f"/api/orders/{order_id}/status", {"status": status},
-                f"Đơn #{order_id} không thể chuyển sang “{status_label(status)}” từ trạng thái hiện tại."):
-        flash(f"Đơn #{order_id}: đã chuyển sang “{status_label(status)}”.", "success")
+    label = status_label(status)
+    if _patched(f"/api/orders/{order_id}/status", {"status": status, **shown_status()},
+                lambda exc: (status_changed(order_id, exc, f"chuyển sang “{label}”")
+                             or f"Đơn #{order_id} không thể chuyển sang “{label}” từ trạng thái hiện tại.")):
+        flash(f"Đơn #{order_id}: đã chuyển sang “{label}”.", "success")
     return redirect(back)
 
 
@@ -189,7 +192,7 @@ def set_role(customer_id: int):
     role = _form_choice("role", ROLES)
     back = safe_next(request.form.get("next"), url_for("admin.customers"))
     if _patched(f"/api/customers/{segment(customer_id)}/role", {"role": role},
-                "Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên."):
+                lambda _: "Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên."):
         flash(f"Đã đổi vai trò của khách #{customer_id} thành {role}.", "success")
         if customer_id == current_shopper().id and role != "ADMIN":
             flash("Bạn vừa bỏ quyền quản trị của chính mình; hãy đăng nhập lại.", "info")

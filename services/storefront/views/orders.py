@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..api import ApiError, api, segment
+from ..formatting import ORDER_STATUSES, status_label
 from ..session import current_shopper, login_required
 from .lists import page_arg, past_the_end
 
@@ -21,6 +22,29 @@ def fetch_order(order_id: int) -> dict:
         if exc.status in (403, 404):
             abort(404)
         raise
+
+
+def shown_status() -> dict:
+    """`expectedStatus` for the orders API: the status the form's page showed, so that a change made
+    meanwhile (another admin, another tab) is refused, not applied over. A page rendered before
+    forms carried it sends none: no check, as before."""
+    shown = request.form.get("expectedStatus")
+    if shown is None:
+        return {}
+    if shown not in ORDER_STATUSES:
+        abort(400)  # a forged form
+    return {"expectedStatus": shown}
+
+
+def status_changed(order_id: int, exc: ApiError, undone: str) -> str | None:
+    """The message for the API's 409 status_changed (else None): the order changed since the page
+    was shown, so `undone` was not done; the page it returns to shows the order as it is now."""
+    if exc.code != "status_changed":
+        return None
+    current = exc.details.get("currentStatus") if isinstance(exc.details, dict) else None
+    now = f" (hiện là “{status_label(current)}”)" if current else ""
+    return (f"Đơn #{order_id} vừa được cập nhật{now} trong lúc bạn xem trang, nên chưa {undone}. "
+            "Hãy xem lại trạng thái hiện tại của đơn rồi thao tác lại nếu cần.")
 
 
 @bp.get("/orders")
@@ -46,13 +70,13 @@ def detail(order_id: int):
 @login_required
 def cancel(order_id: int):
     try:
-        api().post(f"/api/orders/{order_id}/cancel")
+        api().post(f"/api/orders/{order_id}/cancel", json=shown_status() or None)
     except ApiError as exc:
         if exc.status in (403, 404):
             abort(404)
         if exc.status != 409:
             raise
-        flash("Đơn hàng này không thể hủy nữa.", "error")
+        flash(status_changed(order_id, exc, "hủy đơn") or "Đơn hàng này không thể hủy nữa.", "error")
     else:
         flash("Đã hủy đơn hàng.", "success")
     return redirect(url_for("orders.detail", order_id=order_id))
