@@ -101,3 +101,14 @@ def test_a_current_page_still_works_and_a_forged_status_is_refused(stack, admin)
     assert forged.status_code == 400
     assert admin.post(f"{page_path}/status", data=button).status_code == 302
     assert _history(stack, order) == ["PENDING", "PROCESSING"]
+
+
+def test_the_thanks_for_a_placed_order_go_once_it_is_cancelled(stack):
+    shopper = stack.register()
+    client = Browserless(stack.url)
+    client.login(shopper["email"], shopper["password"])
+    order = _order(stack, shopper["token"])
+    thanks = f"Cảm ơn bạn! Đơn hàng #{order['id']} đã được đặt."
+    assert thanks in client.get(f"/orders/{order['id']}?placed=1").text
+    _set_status(stack, order, "CANCELLED")
+    assert thanks not in client.get(f"/orders/{order['id']}?placed=1").text

@@ -63,7 +63,10 @@ def history():
 @login_required
 def detail(order_id: int):
     order = fetch_order(order_id)
-    return render_template("shop/order.html", order=order, placed=request.args.get("placed") == "1")
+    # The thanks belong to the order just placed: a bookmark or reload after it moved on (cancelled,
+    # shipped) would thank the shopper for an order that is no longer waiting.
+    placed = request.args.get("placed") == "1" and order["status"] == "PENDING"
+    return render_template("shop/order.html", order=order, placed=placed)
 
 
 @bp.post("/orders/<int:order_id>/cancel")
