@@ -4,7 +4,9 @@ Analysts and operators read it to know a day is complete (`complete`), how many 
 holds, the sha256 of each part (to verify a download or spot a changed object), how many lines were
 skipped and why, and the run history: each run appends one entry, and only the last
 MAX_RUN_HISTORY are kept (older ones are counted in `runsOmitted`), so the manifest stays small
-however often a day is re-exported (test mode may run every few minutes).
+however often a day is re-exported (test mode may run every few minutes). Before a run changes the
+first part, the manifest is replaced by one that says `"status": "exporting"` and claims nothing else,
+so it is never out of step with the parts, even when the run fails.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from .windows import local_midnight
 MANIFEST_VERSION = 1
 TIMEZONE = "+07:00"
 MAX_RUN_HISTORY = 100
+# `status`: a run is rewriting the day's parts (or failed while it did), or the last run finished.
+EXPORTING = "exporting"
+EXPORTED = "exported"
 
 
 def iso(moment: datetime) -> str:
@@ -95,6 +100,7 @@ def build_manifest(day: date, run: RunRecord, previous: dict[str, Any] | None) -
         "timezone": TIMEZONE,
         "windowStart": iso(local_midnight(day)),
         "complete": run.complete,
+        "status": EXPORTED,
         "totalEvents": run.events,
         "skippedLines": sum(run.skipped.values()),
         "skippedByReason": {reason: run.skipped.get(reason, 0) for reason in SKIP_REASONS},
@@ -102,4 +108,29 @@ def build_manifest(day: date, run: RunRecord, previous: dict[str, Any] | None) -
         "parts": [part.to_manifest() for part in sorted(run.parts, key=lambda part: part.hour)],
         "runs": history[-MAX_RUN_HISTORY:],
         "runsOmitted": omitted,
+    }
+
+
+def in_progress_manifest(day: date, run: RunRecord, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The day's manifest while `run` rewrites its parts: not complete, no counts, no checksums.
+
+    The parts are then a mix of two runs. A run that fails leaves this in place, naming itself, until
+    a later run of the day finishes; the history keeps the finished runs only.
+    """
+    previous = previous or {}
+    return {
+        "manifestVersion": MANIFEST_VERSION,
+        "date": day.isoformat(),
+        "timezone": TIMEZONE,
+        "windowStart": iso(local_midnight(day)),
+        "complete": False,
+        "status": EXPORTING,
+        "exportingRun": {"runId": run.run_id, "trigger": run.trigger, "startedAt": iso(run.started_at)},
+        "totalEvents": None,
+        "skippedLines": None,
+        "skippedByReason": None,
+        "duplicates": None,
+        "parts": [],
+        "runs": previous.get("runs", []),
+        "runsOmitted": previous.get("runsOmitted", 0),
     }

@@ -66,8 +66,10 @@ def encode_manifest(manifest: dict[str, Any]) -> bytes:
 
 
 class Sink(Protocol):
-    def put_part(self, day: date, part: EncodedPart) -> bool:
-        """Store a part; False when an identical object was already there (nothing written)."""
+    def has_part(self, day: date, part: EncodedPart) -> bool:
+        """Whether an identical object is already there (a re-run then writes nothing)."""
+
+    def put_part(self, day: date, part: EncodedPart) -> None: ...
 
     def get_manifest(self, day: date) -> dict[str, Any] | None: ...
 
@@ -107,12 +109,13 @@ class S3Sink:
     def manifest_location(self, day: date) -> str:
         return f"s3://{self.bucket}/{self.manifest_key(day)}"
 
-    def put_part(self, day: date, part: EncodedPart) -> bool:
+    def has_part(self, day: date, part: EncodedPart) -> bool:
         key = self.part_key(day, part.hour)
-        if key in self._existing(day) and self._stored_sha256(key) == part.sha256:
-            return False
-        self._put(day, key, part.data, PART_CONTENT_TYPE, {"sha256": part.sha256, "events": str(part.events)})
-        return True
+        return key in self._existing(day) and self._stored_sha256(key) == part.sha256
+
+    def put_part(self, day: date, part: EncodedPart) -> None:
+        metadata = {"sha256": part.sha256, "events": str(part.events)}
+        self._put(day, self.part_key(day, part.hour), part.data, PART_CONTENT_TYPE, metadata)
 
     def get_manifest(self, day: date) -> dict[str, Any] | None:
         key = self.manifest_key(day)
@@ -170,12 +173,12 @@ class LocalDirectorySink:
     def manifest_location(self, day: date) -> str:
         return str(self.day_dir(day) / MANIFEST_NAME)
 
-    def put_part(self, day: date, part: EncodedPart) -> bool:
+    def has_part(self, day: date, part: EncodedPart) -> bool:
         path = self.day_dir(day) / part.name
-        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == part.sha256:
-            return False
-        _write_atomically(path, part.data)
-        return True
+        return path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == part.sha256
+
+    def put_part(self, day: date, part: EncodedPart) -> None:
+        _write_atomically(self.day_dir(day) / part.name, part.data)
 
     def get_manifest(self, day: date) -> dict[str, Any] | None:
         path = self.day_dir(day) / MANIFEST_NAME

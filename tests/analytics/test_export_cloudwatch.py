@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdas.analytics_export.dedupe import fits
-from lambdas.analytics_export.sinks import MANIFEST_NAME, day_prefix, part_name
+from lambdas.analytics_export.sinks import MANIFEST_NAME, S3Sink, day_prefix, part_name
 from lambdas.analytics_export.sources import QUERY_MARGIN, USER_ACTION_FILTER, RetryPolicy
 from services.kit.events import ENVELOPE_FIELDS, PROPERTY_TYPES
 from tests.analytics.conftest import (
@@ -194,6 +194,42 @@ def test_a_second_run_writes_byte_identical_objects_and_appends_a_run(logs, s3, 
     assert [run["runId"] for run in manifest["runs"]] == [first["runId"], second["runId"]]
     assert [run["partsWritten"] for run in manifest["runs"]] == [24, 0]
     assert manifest["totalEvents"] == 15
+    # No part changed, so the complete manifest stood until the second run's own replaced it.
+    manifests = [v for v in versions_after if v["Key"].endswith(MANIFEST_NAME)]
+    assert len(manifests) == 1 + 1 + 1  # the first run's in-progress and final ones, the second's
+
+
+def test_a_run_that_fails_part_way_leaves_a_manifest_that_says_so(logs, s3, run_export, monkeypatch):
+    put_lines(logs, "catalog", [event_line(moment=at(EXPORT_DAY, hour, 5)) for hour in range(24)])
+    first = run_export().response
+    put_lines(logs, "orders", [event_line(moment=at(EXPORT_DAY, hour, 30)) for hour in (3, 20)])
+    seen = {}  # what a reader of the manifest finds as each part is rewritten
+    put_part = S3Sink.put_part
+
+    def put_part_failing_at_20(self, day, part):
+        seen[part.hour] = s3_manifest(s3, day)
+        if part.hour == 20:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "Internal"}}, "PutObject")
+        put_part(self, day, part)
+
+    with monkeypatch.context() as patch, pytest.raises(ClientError, match="InternalError"):
+        patch.setattr(S3Sink, "put_part", put_part_failing_at_20)
+        run_export()
+
+    # Part 03 changed, so the first run's counts and sha256 no longer held, before it and after the failure.
+    for manifest in (seen[3], s3_manifest(s3, EXPORT_DAY)):
+        assert manifest["complete"] is False and manifest.get("status") == "exporting"
+        assert manifest["parts"] == [] and manifest["totalEvents"] is None
+        assert [run["runId"] for run in manifest["runs"]] == [first["runId"]]
+    assert sorted(seen) == [3, 20]  # only changed parts are written
+
+    third = run_export().response
+
+    manifest = s3_manifest(s3, EXPORT_DAY)
+    assert (manifest["complete"], manifest["status"], manifest["totalEvents"]) == (True, "exported", 26)
+    assert "exportingRun" not in manifest
+    assert [run["runId"] for run in manifest["runs"]] == [first["runId"], third["runId"]]
+    assert third["partsWritten"] == 1  # part-20
 
 
 def test_parts_are_reproducible_gzip_with_checksums_in_the_manifest(logs, s3, run_export):
