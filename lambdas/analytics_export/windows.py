@@ -12,6 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 VIETNAM = timezone(timedelta(hours=7), "UTC+07:00")
 HOURS_PER_DAY = 24
 ONE_HOUR = timedelta(hours=1)
+# Timestamps and days outside these years are nonsense here (a typo, a zeroed clock). Refusing them
+# also keeps the arithmetic (to UTC+7, an hour on, a day back) clear of datetime's limits, years 1
+# and 9999, where it raises OverflowError.
+SANE_YEARS = range(2000, 3000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ def last_complete_day(moment: datetime) -> date:
 
 
 def parse_timestamp(value: object) -> datetime | None:
-    """An ISO-8601 timestamp with a UTC offset, as aware UTC; None when it is not one."""
+    """An ISO-8601 timestamp with a UTC offset in SANE_YEARS, as aware UTC; None when it is not one."""
     if not isinstance(value, str) or not 10 < len(value) < 40:
         return None
     try:
@@ -90,5 +94,7 @@ def parse_timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:  # a naive time could be any zone: refuse to guess its hour
+        return None
+    if moment.year not in SANE_YEARS:
         return None
     return moment.astimezone(UTC)

@@ -345,6 +345,20 @@ def test_properties_of_another_type_than_the_table_and_non_utc_timestamps_are_sk
     assert response["skippedLines"] == len(wrong_types) + len(not_utc)
 
 
+def test_timestamps_at_the_limits_of_datetime_are_bad_timestamps_not_a_failed_run(logs, s3, run_export):
+    good = json.loads(event_line(moment=at(EXPORT_DAY, 7)))
+    # 9999-12-31T23:00Z is already year 10000 in Vietnam, beyond datetime.
+    nonsense = ["9999-12-31T23:00:00.000Z", "0001-01-01T00:00:00.000Z", "1970-01-01T00:00:00.000Z"]
+    moment = at(EXPORT_DAY, 7, 1)
+    bad = [json.dumps({**good, "eventId": f"e{n}", "timestamp": t}) for n, t in enumerate(nonsense)]
+    put_lines(logs, "catalog", [json.dumps(good)] + [(moment, line) for line in bad])
+
+    response = run_export().response
+
+    assert ids(s3_part_rows(s3, EXPORT_DAY, 7)) == [good["eventId"]]
+    assert response["skippedByReason"]["badTimestamp"] == response["skippedLines"] == len(nonsense)
+
+
 @pytest.mark.parametrize("kind", sorted(set(PROPERTY_TYPES.values())))
 def test_every_property_type_of_the_table_is_checked(kind):
     value = {"string": "x", "int": 1, "bigint": 1}.get(kind, [{"productId": 1}])

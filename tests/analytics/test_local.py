@@ -61,6 +61,15 @@ def test_local_export_writes_every_day_of_the_log_in_the_s3_layout(tmp_path):
     ]
 
 
+def test_a_timestamp_beyond_what_datetime_can_place_in_vietnam_is_undatable_not_a_crash(tmp_path):
+    line = event_line(moment=at(EXPORT_DAY, 5))
+    log = tmp_path / "events.jsonl"
+    write_log(log, [line, json.dumps({**json.loads(line), "timestamp": "0001-01-01T00:00:00+07:00"})])
+
+    with LocalEventLogSource(log) as source:
+        assert (source.days, source.undated) == ([EXPORT_DAY], 1)
+
+
 def test_local_and_s3_exports_of_the_same_events_are_byte_identical(tmp_path, logs, s3):
     lines = [event_line(moment=at(EXPORT_DAY, hour, minute)) for hour in (1, 13) for minute in (5, 50)]
     put_lines(logs, "catalog", lines)

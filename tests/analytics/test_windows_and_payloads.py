@@ -73,6 +73,10 @@ def test_last_complete_day(moment, expected):
         (1733133600000, None),
         (None, None),
         ("2024-12-02T10:00:00Z" * 3, None),
+        ("0001-01-01T00:00:00+07:00", None),  # year 0 in UTC: beyond datetime
+        ("9999-12-31T23:00:00Z", None),  # year 10000 in Vietnam
+        ("1999-12-31T23:59:59Z", None),
+        ("2999-12-31T23:59:59Z", utc(2999, 12, 31, 23, 59, 59)),
     ],
 )
 def test_parse_timestamp(value, expected):
