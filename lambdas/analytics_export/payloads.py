@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .windows import last_complete_day, local_date, local_midnight, parse_timestamp
+from .windows import SANE_YEARS, last_complete_day, local_date, local_midnight, parse_timestamp
 
 SCHEDULED = "scheduled"
 DATE = "date"
 TEST_MODE = "test_mode"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# How far a scheduled event's time may run ahead of this function's clock.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class InvalidRequest(ValueError):
@@ -43,7 +45,12 @@ def resolve(event: Any, *, now: datetime, log_retention_days: int | None = None)
         # The rule's scheduled time, not the clock: a delayed or retried invocation exports the
         # same day as the one it stands in for.
         moment = parse_timestamp(event.get("time")) or now
-        return ExportRequest(last_complete_day(moment), SCHEDULED)
+        if moment > now + CLOCK_SKEW:
+            # Only a hand-made event is scheduled ahead: its day would not end before the timeout.
+            raise InvalidRequest(f"the scheduled time {event.get('time')} has not come yet")
+        day = last_complete_day(moment)
+        _refuse_expired(day, now, log_retention_days)
+        return ExportRequest(day, SCHEDULED)
 
     unknown = sorted(set(event) - {"date", "test_mode"})
     if unknown:
@@ -57,21 +64,28 @@ def resolve(event: Any, *, now: datetime, log_retention_days: int | None = None)
         day = _parse_date(event["date"])
         if day > today:
             raise InvalidRequest(f"{day} has not started yet in Vietnam (today is {today})")
-        if log_retention_days is not None and local_midnight(day) < now - timedelta(days=log_retention_days):
-            raise InvalidRequest(
-                f"the service logs of {day} have expired (log retention is {log_retention_days} days); "
-                "its existing export is kept as it is"
-            )
+        _refuse_expired(day, now, log_retention_days)
         return ExportRequest(day, DATE, now if day == today else None)
     if event.get("test_mode") is True:
         return ExportRequest(today, TEST_MODE, now)
     raise InvalidRequest('expected the scheduled event, {"date": "YYYY-MM-DD"} or {"test_mode": true}')
 
 
+def _refuse_expired(day: date, now: datetime, log_retention_days: int | None) -> None:
+    if log_retention_days is not None and local_midnight(day) < now - timedelta(days=log_retention_days):
+        raise InvalidRequest(
+            f"the service logs of {day} have expired (log retention is {log_retention_days} days); "
+            "its existing export is kept as it is"
+        )
+
+
 def _parse_date(value: Any) -> date:
     if not isinstance(value, str) or not _DATE.match(value):
         raise InvalidRequest(f"date must be a string YYYY-MM-DD, got {value!r}")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidRequest(f"{value} is not a calendar date") from None
+    if day.year not in SANE_YEARS:  # year 1 would overflow on its way to UTC
+        raise InvalidRequest(f"{value} is outside the years {SANE_YEARS[0]}-{SANE_YEARS[-1]}")
+    return day

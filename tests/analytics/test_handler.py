@@ -200,6 +200,7 @@ def test_test_mode_exports_today_so_far(lambda_env, logs, s3, lambda_context):
             {"date": (local_date(datetime.now(UTC)) - timedelta(days=RETENTION_DAYS + 1)).isoformat()},
             "expired",
         ),
+        ({"date": "0001-01-01"}, "outside the years 2000-2999"),  # not an OverflowError
         ({"date": EXPORT_DAY.isoformat(), "test_mode": True}, "not both"),
         ({"test_mode": "yes"}, "expected the scheduled event"),
         ({}, "expected the scheduled event"),

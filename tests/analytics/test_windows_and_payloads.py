@@ -93,6 +93,21 @@ def scheduled(time: str) -> dict:
 def test_scheduled_event_asks_for_the_day_that_ended_at_its_scheduled_time():
     request = resolve(scheduled("2024-12-02T17:00:00Z"), now=NOW)
     assert (request.day, request.trigger, request.complete) == (DAY, "scheduled", True)
+    # A clock a little behind the schedule's is no reason to refuse the nightly run.
+    assert resolve(scheduled("2024-12-05T03:34:00Z"), now=NOW).day == date(2024, 12, 4)
+
+
+@pytest.mark.parametrize(
+    ("time", "message"),
+    [
+        ("2024-12-06T17:00:00Z", "has not come yet"),  # its export would wait for the day to end
+        ("2024-12-05T03:36:00Z", "has not come yet"),
+        ("2024-11-28T03:00:00Z", "expired"),  # would overwrite that day's export with an empty one
+    ],
+)
+def test_hand_made_scheduled_events_for_days_the_export_cannot_do_are_refused(time, message):
+    with pytest.raises(InvalidRequest, match=message):
+        resolve(scheduled(time), now=NOW, log_retention_days=7)
 
 
 def test_date_payload_asks_for_that_whole_day_and_today_means_so_far():
@@ -120,6 +135,8 @@ def test_retention_bounds_how_far_back_a_day_can_be_re_exported():
         {"date": "2024-12-06"},
         {"date": "2024-02-30"},
         {"date": "2024-1-2"},
+        {"date": "0001-01-01"},  # its midnight in Vietnam is in year 0 in UTC: OverflowError
+        {"date": "1999-12-31"},
         {"date": None},
         {"test_mode": False},
         {"test_mode": 1},
