@@ -8,9 +8,13 @@ it gets must be harmless in anyone's hands:
   lookup role, which is AWS's ReadOnlyAccess: it could read every S3 object and log in the account.
 The deploy roles may only assume CDK bootstrap roles (the CLI does the rest through them), so what
 they can do is bounded by the bootstrap stacks:
-- dev deploy role (the `dev` branch): the deploy, asset publishing and lookup roles in the dev region.
+- dev deploy role (the `dev` branch): the deploy and asset publishing roles in the dev region.
 - prod deploy role (the `production` GitHub environment, which has required reviewers): the same
   roles in the prod region.
+Not the lookup role either: synth makes no lookups, and that role's ReadOnlyAccess is account-wide,
+so it would let the dev branch read prod's data when both share an account. The bootstrap deploy
+role's own CloudFormation rights are not scoped to its region: only separate accounts keep a push to
+`dev` away from prod (README "What each role may do").
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ STS_AUDIENCE = "sts.amazonaws.com"
 DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
 # What `cdk diff --method=template` reads of a deployed stack when it runs on the role's own credentials.
 DIFF_STACK_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
-DEPLOY_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+# No "lookup": synth needs none (explicit AZs, no context providers); `cdk diff` and `deploy` read the
+# deployed template through the deploy role when the lookup role cannot be assumed.
+DEPLOY_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing")
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")

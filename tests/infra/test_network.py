@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 from .helpers import properties
+
+
+def test_synth_with_an_account_asks_for_no_lookups(shop, cdk_outdir):
+    # The account is set (conftest), yet no context is missing: the explicit zones keep VPC and RDS
+    # from looking them up. So CI's deploy roles need no bootstrap lookup role (stacks/ci_stack.py).
+    assert all(environment.config.account for environment in shop.values())
+    assert "missing" not in json.loads((cdk_outdir / "manifest.json").read_text())
 
 
 def test_vpc_cidr(network, config):
