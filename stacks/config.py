@@ -163,6 +163,11 @@ PROD = EnvironmentConfig(
 ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (DEV, PROD)
 
 
+class EnvironmentContextError(ValueError):
+    """A setting only this environment's stacks use (prod's certificate and domain) is missing or
+    wrong: app.py leaves that environment out, so the other one still synthesizes and deploys."""
+
+
 def _flag(value: Any) -> bool:
     # `-c key=true` arrives as a string, cdk.json as a boolean.
     return value is True or str(value).lower() in ("true", "1", "yes")
@@ -184,18 +189,18 @@ def with_context(
     if config.https:
         match = _CERTIFICATE_ARN.match(str(certificate_arn or ""))
         if not match or match["region"] != config.region:
-            raise ValueError(
+            raise EnvironmentContextError(
                 f"{config.name} serves HTTPS: set context {config.context_key('certificateArn')} "
                 f"to an ACM certificate ARN in {config.region}; got {certificate_arn!r}"
             )
         if account and match["account"] != str(account):
             # Catches the example value shipped in cdk.json before it reaches a real deploy.
-            raise ValueError(
+            raise EnvironmentContextError(
                 f"{config.context_key('certificateArn')} is a certificate of account {match['account']}, "
                 f"but {config.name} deploys to account {account}: set it to your own certificate"
             )
         if not domain_name:
-            raise ValueError(
+            raise EnvironmentContextError(
                 f"{config.name} serves HTTPS: set context {config.context_key('domainName')} "
                 f"to the certificate's host name (it becomes the shop URL)"
             )

@@ -35,13 +35,10 @@ def cdk_outdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cdk.out")
 
 
-@pytest.fixture(scope="session")
-def cli_synth_started(tmp_path_factory):
-    """`npx cdk synth --all` with no AWS credentials anywhere, started now, awaited by its test."""
+def offline_cli_env(home: Path) -> dict[str, str]:
+    """The environment for the pinned CDK CLI with no AWS credentials anywhere."""
     node_bin = REPO_ROOT / "node_modules" / ".bin"
     assert (node_bin / "cdk").exists() and (node_bin / "node").exists(), "run `npm ci` (make test does)"
-    home = tmp_path_factory.mktemp("home")
-    outdir = tmp_path_factory.mktemp("cli.out")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))}
     env.update(
         {
@@ -53,16 +50,30 @@ def cli_synth_started(tmp_path_factory):
             "JSII_NODE": str(node_bin / "node"),
         }
     )
+    return env
+
+
+def start_cli_synth(home: Path, outdir: Path, *args: str) -> tuple[subprocess.Popen, object]:
+    """`npx cdk synth --quiet --output outdir *args`, offline, started now; (process, its log file)."""
     npx = shutil.which("npx") or "npx"  # npm's own; it finds the pinned `cdk` in node_modules/.bin
     log = (home / "synth.log").open("w+")  # a file, not a pipe: nothing can block on a full buffer
     process = subprocess.Popen(  # noqa: S603 (fixed argv)
-        [npx, "cdk", "synth", "--all", "--quiet", "--output", str(outdir)],
+        [npx, "cdk", "synth", "--quiet", "--output", str(outdir), *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=offline_cli_env(home),
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    return process, log
+
+
+@pytest.fixture(scope="session")
+def cli_synth_started(tmp_path_factory):
+    """`npx cdk synth --all` with no AWS credentials anywhere, started now, awaited by its test."""
+    home = tmp_path_factory.mktemp("home")
+    outdir = tmp_path_factory.mktemp("cli.out")
+    process, log = start_cli_synth(home, outdir, "--all")
     yield process, outdir, log
     if process.poll() is None:
         process.kill()

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from stacks.config import DEV, PROD, with_context
+from stacks.config import DEV, PROD, EnvironmentContextError, with_context
 
 CERTIFICATE = "arn:aws:acm:us-west-2:111122223333:certificate/0d4c1f6e-5b7a-4d2e-9a3c-7e8f9a0b1c2d"
 
@@ -102,6 +102,29 @@ def test_context_fills_in_account_settings():
 def test_prod_context_is_validated(values, message):
     with pytest.raises(ValueError, match=message):
         with_context(PROD, context(**values))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"sweetdream:alertEmail": "a@b.co"},
+        {"sweetdream:alertEmail": "a@b.co", "sweetdream:prod:certificateArn": CERTIFICATE},
+        {
+            "sweetdream:alertEmail": "a@b.co",
+            "sweetdream:prod:certificateArn": CERTIFICATE,
+            "sweetdream:prod:domainName": "shop.example.com",
+            "sweetdream:account": "123456789012",
+        },
+    ],
+)
+def test_prod_certificate_and_domain_problems_concern_prod_alone(values):
+    # app.py leaves prod out for these and keeps dev; anything else stops every synth.
+    with pytest.raises(EnvironmentContextError):
+        with_context(PROD, context(**values))
+    assert with_context(DEV, context(**values)).certificate_arn is None
+    with pytest.raises(ValueError) as refused:
+        with_context(PROD, context(**{**values, "sweetdream:alertEmail": "not-an-address"}))
+    assert not isinstance(refused.value, EnvironmentContextError)
 
 
 def test_a_certificate_of_another_account_is_refused_once_the_account_is_known():
