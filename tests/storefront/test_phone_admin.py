@@ -1,0 +1,89 @@
+"""The admin pages on a 390 × 844 phone (Playwright driving Debian's Chromium): computed layout,
+not pixels."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
+
+PHONE = {"width": 390, "height": 844}
+
+# Words of the element's visible text drawn on more than one line (a word broken mid-way).
+BROKEN_WORDS = """root => {
+  const broken = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    for (const match of node.textContent.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (lines.size > 1) broken.push(match[0]);
+    }
+  }
+  return broken;
+}"""
+# Height of an element's text (not of its cell, which takes the row's height).
+TEXT_HEIGHT = """cell => { const range = document.createRange(); range.selectNodeContents(cell);
+  return range.getBoundingClientRect().height; }"""
+
+
+@pytest.fixture
+def phone(browser, stack):
+    context = browser.new_context(base_url=stack.url, viewport=PHONE, is_mobile=True, has_touch=True,
+                                  device_scale_factor=2, locale="vi-VN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in_as_admin(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Mật khẩu").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page.get_by_text("Đăng nhập thành công.")).to_be_visible()
+
+
+def page_scrolls_sideways(page: Page) -> bool:
+    # A mobile browser widens its layout viewport (innerWidth) to fit what overflows: compare to 390.
+    return page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]
+
+
+@pytest.fixture
+def an_order(stack) -> dict:
+    shopper = stack.register(name="Điện Thoại")
+    product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
+    response = stack.api("POST", "/api/orders", shopper["token"], json={
+        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
+        "shippingAddress": "1 Lý Thái Tổ"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_admin_tables_keep_whole_words_on_a_phone_and_scroll_in_their_wrap(phone: Page, an_order):
+    sign_in_as_admin(phone)
+    for path in ("/admin/orders", "/admin/products", "/admin/categories", "/admin/customers"):
+        phone.goto(path)
+        table = phone.locator(".table-wrap table").first
+        expect(table).to_be_visible()
+        assert table.evaluate(BROKEN_WORDS) == [], path
+        assert not page_scrolls_sideways(phone), path  # the wrap scrolls, not the page
+        button_heights = table.locator(".btn").evaluate_all("buttons => buttons.map(b => b.offsetHeight)")
+        assert all(height <= 48 for height in button_heights), (path, button_heights)
+
+    phone.goto("/admin/orders")
+    wrap = phone.locator(".table-wrap").first
+    assert wrap.evaluate("wrap => wrap.scrollWidth > wrap.clientWidth")
+    row = phone.locator(f"[data-testid=admin-order-row][data-order-id='{an_order['id']}']")
+    date = row.locator("td").nth(2)
+    line_height = date.evaluate("cell => parseFloat(getComputedStyle(cell).lineHeight)")
+    assert date.evaluate(TEXT_HEIGHT) <= 2 * line_height + 1
+
+    phone.goto("/admin/customers")
+    widths = phone.locator(".table-wrap select").evaluate_all("selects => selects.map(s => s.offsetWidth)")
+    assert widths and min(widths) >= 90, widths  # the role reads whole, not "CUSTO"
