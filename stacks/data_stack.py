@@ -114,8 +114,10 @@ class ShopDatabase(Construct):
         acknowledge(
             self.instance,
             "RDS11",
-            "The default PostgreSQL port is not exposed anywhere: the "
-            "instance sits in isolated subnets and its security group admits only the tasks.",
+            "The default PostgreSQL port is not exposed outside the VPC: the instance sits in "
+            "isolated subnets, and its security group admits only the users, orders and catalog "
+            "tasks, the database-roles function, the master-login rotation function and, in dev "
+            "when turned on, the bastion.",
         )
         acknowledge(
             self.instance,

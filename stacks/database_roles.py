@@ -41,6 +41,16 @@ from .network_stack import PRIVATE
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "database_roles"
 DRIVER_PACKAGES = ("pg8000", "scramp", "asn1crypto")
+# The network-interface actions of AWSLambdaVPCAccessExecutionRole, which a function in a VPC needs;
+# the policy's logs actions on every log group are left out (grant_own_logs instead).
+VPC_NETWORK_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 ROTATION_REASON = (
     "ECS injects this login into each task when the task starts, and the role's password changes only "
     "when the database-roles function runs; a scheduled rotation would lock running tasks out. Rotate "
@@ -154,15 +164,26 @@ class ServiceDatabaseRoles(Construct):
             "Powertools layer decides when both move.",
         )
 
-        provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=self.function,
-            log_group=logs.LogGroup(
-                self, "ProviderLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
-            ),
+        provider_logs = logs.LogGroup(
+            self, "ProviderLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        self._acknowledge_provider(provider, self.function)
+        # A role of our own: the framework's default (AWSLambdaBasicExecutionRole) could write to
+        # any log group, the services' user_action lines included.
+        provider_role = iam.Role(
+            self,
+            "ProviderRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"SweetDream {config.name} database-roles provider framework function",
+        )
+        grant_own_logs(provider_role, provider_logs)
+        provider = cr.Provider(
+            self, "Provider", on_event_handler=self.function, log_group=provider_logs, role=provider_role
+        )
+        acknowledge_wildcard_resource(
+            provider_role,
+            f"{self.function.function_arn}:*",
+            "The provider framework invokes the handler function; `:*` covers its versions, nothing else.",
+        )
         # The handler reads its settings from its environment, so a hand-run needs no payload; the
         # same settings here make CloudFormation run it again whenever they change.
         self.resource = CustomResource(
@@ -176,31 +197,19 @@ class ServiceDatabaseRoles(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"SweetDream {config.name} database-roles function",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-            ],
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="VpcNetworkInterfaces", actions=list(VPC_NETWORK_INTERFACE_ACTIONS), resources=["*"]
+            )
         )
         acknowledge(
             role,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-            "A function in a VPC needs to create and delete its network interfaces; EC2 scopes those "
-            "actions to no resource, and this AWS-maintained policy tracks exactly what Lambda needs.",
+            "IAM5[Resource::*]",
+            "A function in a VPC needs to create, describe and delete its network interfaces; EC2 "
+            "scopes those actions to no resource. They are AWSLambdaVPCAccessExecutionRole's, without "
+            "its logs actions on every log group.",
         )
         grant_own_logs(role, log_group)
         return role
-
-    @staticmethod
-    def _acknowledge_provider(provider: cr.Provider, handler: lambda_.IFunction) -> None:
-        """Findings inside CDK's custom-resource provider framework, which we use but do not write."""
-        acknowledge(
-            provider,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "The provider framework's function only invokes the handler and writes its own logs, "
-            "which is what AWSLambdaBasicExecutionRole allows.",
-        )
-        acknowledge_wildcard_resource(
-            provider,
-            f"{handler.function_arn}:*",
-            "The provider framework invokes the handler function; `:*` covers its versions, nothing else.",
-        )
 

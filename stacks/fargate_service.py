@@ -383,8 +383,10 @@ class ShopService(Construct):
         acknowledge(
             deployment,
             "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "The custom-resource functions that start and watch CodeDeploy deployments only write "
-            "their own logs, which is what AWSLambdaBasicExecutionRole allows.",
+            "cdklabs-ecs-codedeploy gives the functions that start and watch CodeDeploy deployments "
+            "AWSLambdaBasicExecutionRole and takes no role of ours. That policy lets them create and "
+            "write any log group in the account, the services' (user_action lines) included; only "
+            "the construct's handlers, pinned at 0.0.462, run with it.",
         )
         acknowledge_function_versions(
             deployment,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Validations
+
 from stacks.config import DATABASE_NAME, RDS_CA_BUNDLE_PATH, RDS_CA_BUNDLE_URL
-from stacks.database_roles import role_name, service_tables
+from stacks.database_roles import VPC_NETWORK_INTERFACE_ACTIONS, role_name, service_tables
 
 from .helpers import actions, logical_id, only, resources, resources_of, statements
 
@@ -133,3 +135,44 @@ def test_every_login_verifies_the_databases_certificate(shop, data, services, co
                 "verify-full", RDS_CA_BUNDLE_PATH)
         else:
             assert "DB_SSLMODE" not in environment
+
+
+def test_no_function_of_the_data_stack_may_write_every_log_group(data):
+    # AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole allow logs:* actions on `*`:
+    # the services' log groups too, whose user_action lines the analytics export reads.
+    for role in resources(data, "AWS::IAM::Role").values():
+        assert "AWSLambda" not in json.dumps(role["Properties"].get("ManagedPolicyArns", []))
+    log_writes = [(lid, statement) for lid, statement in statements(data)
+                  if any(action.startswith("logs:") for action in actions(statement))]
+    assert log_writes
+    for lid, statement in log_writes:
+        assert "*" not in resources_of(statement), lid
+
+
+def test_the_roles_function_gets_only_the_network_interface_actions_on_any_resource(shop, data, config):
+    role = logical_id(shop[config.name].data.service_roles.function.role)
+    policies = {lid for lid, policy in resources(data, "AWS::IAM::Policy").items()
+                if {"Ref": role} in policy["Properties"]["Roles"]}
+    everywhere = [statement for lid, statement in statements(data)
+                  if lid in policies and "*" in resources_of(statement)]
+    assert [sorted(actions(statement)) for statement in everywhere] == [sorted(VPC_NETWORK_INTERFACE_ACTIONS)]
+
+
+def _acknowledged(construct, rule: str) -> str:
+    return next(entry.data[rule] for entry in construct.node.metadata
+                if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and rule in entry.data)
+
+
+def test_the_database_port_acknowledgement_names_everything_its_security_group_admits(shop, templates):
+    dev = shop["dev"]
+    assert dev.bastion is not None
+    group = logical_id(dev.data.database.security_group)
+    sources = {json.dumps(rule["Properties"]["SourceSecurityGroupId"])
+               for part in ("Data", "Services", "Bastion")
+               for rule in resources(templates["dev", part], "AWS::EC2::SecurityGroupIngress").values()
+               if group in json.dumps(rule["Properties"]["GroupId"])}
+    peers = ("users", "orders", "catalog", "database-roles function", "rotation function", "bastion")
+    assert len(sources) == len(peers)
+    reason = _acknowledged(dev.data.db_instance, "AwsSolutions::AwsSolutions-RDS11")
+    for peer in peers:
+        assert peer in reason
