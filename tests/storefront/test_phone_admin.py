@@ -87,3 +87,54 @@ def test_admin_tables_keep_whole_words_on_a_phone_and_scroll_in_their_wrap(phone
     phone.goto("/admin/customers")
     widths = phone.locator(".table-wrap select").evaluate_all("selects => selects.map(s => s.offsetWidth)")
     assert widths and min(widths) >= 90, widths  # the role reads whole, not "CUSTO"
+
+
+def test_deleting_a_size_asks_first_and_sits_apart_from_save(phone: Page, stack):
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    product = stack.api("POST", "/api/products", stack.admin_token(), json={
+        "name": "Bánh Hai Cỡ", "categoryId": category["id"],
+        "sizes": [{"size": "12cm", "price": 90000}, {"size": "16cm", "price": 120000}]}).json()
+    questions: list[str] = []
+    sign_in_as_admin(phone)
+    phone.goto(f"/admin/products/{product['id']}")
+
+    save = phone.get_by_role("button", name="Lưu cỡ 12cm").bounding_box()
+    delete = phone.get_by_role("button", name="Xóa cỡ 12cm").bounding_box()
+    assert delete["y"] - (save["y"] + save["height"]) >= 24  # not a slip of the thumb away
+    assert delete["height"] >= 36
+
+    phone.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    phone.get_by_role("button", name="Xóa cỡ 12cm").click()
+    expect(phone.get_by_role("button", name="Xóa cỡ 12cm")).to_be_visible()
+    assert questions == ["Xóa cỡ 12cm của Bánh Hai Cỡ? Không thể hoàn tác."]
+    sizes = stack.api("GET", f"/api/products/{product['id']}").json()["sizes"]
+    assert [size["size"] for size in sizes] == ["12cm", "16cm"]
+
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_role("button", name="Xóa cỡ 12cm").click()
+    expect(phone.get_by_text("Đã xóa kích cỡ.")).to_be_visible()
+    sizes = stack.api("GET", f"/api/products/{product['id']}").json()["sizes"]
+    assert [size["size"] for size in sizes] == ["16cm"]
+
+
+def test_a_declined_confirmation_leaves_a_submit_once_form_usable(phone: Page, stack):
+    """data-confirm and data-submit-once on one form: declining must not disable its button."""
+    sign_in_as_admin(phone)
+    phone.goto("/admin/categories")
+    form = phone.locator("form[data-submit-once]").first
+    form.evaluate("form => form.setAttribute('data-confirm', 'Chắc chưa?')")
+    phone.once("dialog", lambda dialog: dialog.dismiss())
+    form.get_by_role("button").click()
+    expect(form.get_by_role("button")).to_be_enabled()
+    assert form.evaluate("form => form.dataset.submitted") is None
+
+
+def test_deleting_a_category_asks_first(phone: Page, stack):
+    token = stack.admin_token()
+    created = stack.api("POST", "/api/categories", token, json={"name": "Chè Thử"}).json()
+    sign_in_as_admin(phone)
+    phone.goto("/admin/categories")
+    phone.once("dialog", lambda dialog: dialog.dismiss())
+    phone.get_by_role("button", name="Xóa danh mục Chè Thử").click()
+    expect(phone.get_by_label("Tên danh mục Chè Thử")).to_be_visible()
+    assert any(c["id"] == created["id"] for c in stack.api("GET", "/api/categories").json()["items"])
