@@ -138,3 +138,17 @@ def test_deleting_a_category_asks_first(phone: Page, stack):
     phone.get_by_role("button", name="Xóa danh mục Chè Thử").click()
     expect(phone.get_by_label("Tên danh mục Chè Thử")).to_be_visible()
     assert any(c["id"] == created["id"] for c in stack.api("GET", "/api/categories").json()["items"])
+
+
+def test_chart_text_stays_readable_on_a_phone(phone: Page, an_order):
+    sign_in_as_admin(phone)
+    phone.goto("/admin/analytics")
+    expect(phone.locator("svg[data-chart=daily]")).to_be_visible()
+    # Drawn size: the font size in viewBox units times the SVG's scale on screen.
+    sizes = phone.locator("svg[data-chart] text").evaluate_all(
+        "texts => texts.map(t => t.ownerSVGElement.getScreenCTM().a"
+        " * parseFloat(getComputedStyle(t).fontSize))")
+    assert sizes and min(sizes) >= 11, min(sizes)
+    assert not page_scrolls_sideways(phone)  # the chart scrolls in its figure, not the page
+    scroller = phone.locator(".chart-scroll").first
+    assert scroller.evaluate("box => box.scrollWidth > box.clientWidth")
