@@ -152,3 +152,11 @@ def test_chart_text_stays_readable_on_a_phone(phone: Page, an_order):
     assert not page_scrolls_sideways(phone)  # the chart scrolls in its figure, not the page
     scroller = phone.locator(".chart-scroll").first
     assert scroller.evaluate("box => box.scrollWidth > box.clientWidth")
+
+
+def test_the_header_sign_up_button_keeps_its_padding_on_a_phone(phone: Page):
+    phone.goto("/")
+    button = phone.get_by_role("navigation").get_by_role("link", name="Đăng ký")
+    padding = button.evaluate("b => [getComputedStyle(b).paddingLeft, getComputedStyle(b).paddingRight]")
+    assert all(float(side.removesuffix("px")) >= 12 for side in padding), padding
+    assert button.evaluate("b => b.offsetHeight") >= 44
