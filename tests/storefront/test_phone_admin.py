@@ -160,3 +160,10 @@ def test_the_header_sign_up_button_keeps_its_padding_on_a_phone(phone: Page):
     padding = button.evaluate("b => [getComputedStyle(b).paddingLeft, getComputedStyle(b).paddingRight]")
     assert all(float(side.removesuffix("px")) >= 12 for side in padding), padding
     assert button.evaluate("b => b.offsetHeight") >= 44
+
+
+def test_the_order_filter_dates_are_as_tall_as_the_other_fields(phone: Page):
+    sign_in_as_admin(phone)
+    phone.goto("/admin/orders")
+    heights = phone.locator("input[type=date]").evaluate_all("inputs => inputs.map(i => i.offsetHeight)")
+    assert len(heights) == 2 and min(heights) >= 44, heights
