@@ -83,8 +83,13 @@ def catalog():
     moved = past_the_end(page, result, "shop.catalog", filters)
     if moved:
         return moved
+    all_categories = categories()
+    # The filter may name a category by slug or id; the heading says its name.
+    category = next((c for c in all_categories
+                     if filters.get("category") in (c["slug"], str(c["id"]))), None)
     return render_template("shop/catalog.html", result=result, filters=filters, sorts=SORTS,
-                           categories=categories(), sizes=size_choices(filters, result["items"]),
+                           categories=all_categories, category=category,
+                           sizes=size_choices(filters, result["items"]),
                            message=message, page=page,
                            filters_active=any(k in filters for k in ("category", "size", "minPrice",
                                                                       "maxPrice", "sort")))
