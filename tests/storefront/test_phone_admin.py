@@ -167,3 +167,36 @@ def test_the_order_filter_dates_are_as_tall_as_the_other_fields(phone: Page):
     phone.goto("/admin/orders")
     heights = phone.locator("input[type=date]").evaluate_all("inputs => inputs.map(i => i.offsetHeight)")
     assert len(heights) == 2 and min(heights) >= 44, heights
+
+
+def test_cancelling_an_order_asks_first_for_the_shopper_and_the_admin(phone: Page, stack, an_order):
+    question = f"Hủy đơn #{an_order['id']}? Không thể hoàn tác."
+    shopper = stack.register(name="Hủy Thử")
+    line = an_order["items"][0]
+    own = stack.api("POST", "/api/orders", shopper["token"], json={
+        "items": [{"productId": line["productId"], "size": line["size"], "quantity": 1}],
+        "shippingAddress": "2 Lý Thái Tổ"}).json()
+    phone.goto("/login")
+    phone.get_by_label("Email").fill(shopper["email"])
+    phone.get_by_label("Mật khẩu").fill(shopper["password"])
+    phone.get_by_role("button", name="Đăng nhập").click()
+    phone.goto(f"/orders/{own['id']}")
+    asked: list[str] = []
+    phone.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    phone.get_by_role("button", name="Hủy đơn").click()
+    expect(phone.get_by_role("button", name="Hủy đơn")).to_be_enabled()
+    assert asked == [f"Hủy đơn #{own['id']}? Không thể hoàn tác."]
+    assert stack.api("GET", f"/api/orders/{own['id']}", shopper["token"]).json()["status"] == "PENDING"
+
+    phone.context.clear_cookies()
+    sign_in_as_admin(phone)
+    phone.goto(f"/admin/orders/{an_order['id']}")
+    phone.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    phone.get_by_role("button", name=f"Đơn #{an_order['id']}: Hủy đơn").click()
+    assert asked[-1] == question
+    admin_view = f"/api/orders/{an_order['id']}"
+    assert stack.api("GET", admin_view, stack.admin_token()).json()["status"] == "PENDING"
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_role("button", name=f"Đơn #{an_order['id']}: Hủy đơn").click()
+    expect(phone.get_by_role("button", name=f"Đơn #{an_order['id']}: Hủy đơn")).to_have_count(0)
+    assert stack.api("GET", admin_view, stack.admin_token()).json()["status"] == "CANCELLED"
