@@ -106,16 +106,19 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def referring_page() -> str | None:
+    """The path of the page this request came from, when it is one of ours (else None)."""
+    referrer = request.referrer
+    if not referrer or not referrer.startswith(request.host_url):
+        return None
+    return "/" + referrer[len(request.host_url):]
+
+
 def login_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if current_shopper() is None:
-            if request.method == "GET":
-                target = request.full_path.rstrip("?")
-            else:
-                target = request.referrer if request.referrer and request.referrer.startswith(
-                    request.host_url) else None
-                target = "/" + target[len(request.host_url):] if target else None
+            target = request.full_path.rstrip("?") if request.method == "GET" else referring_page()
             if not g.get("session_expired"):  # that message already says to sign in
                 flash("Vui lòng đăng nhập để tiếp tục.", "info")
             return redirect(url_for("account.login", next=safe_next(target, "/")))

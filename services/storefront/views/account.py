@@ -14,7 +14,7 @@ from ..session import (
     sign_out,
 )
 from ..validation import multi_line
-from .cart import refresh_cart_count
+from .cart import add_pending, refresh_cart_count, take_pending_add
 
 bp = Blueprint("account", __name__)
 
@@ -56,8 +56,10 @@ def register():
             else:
                 raise
         else:
+            pending = take_pending_add()
             sign_in(result["token"], result["user"])
             flash(f"Chào mừng {result['user'].get('name') or ''} đến với SweetDream!", "success")
+            add_pending(pending)
             return redirect(next_url)
     return render_template("account/register.html", values=values, errors=errors, message=message,
                            next_url=next_url), 422 if errors or message else 200
@@ -82,9 +84,11 @@ def login():
             else:
                 raise
         else:
+            pending = take_pending_add()
             sign_in(result["token"], result["user"])
             refresh_cart_count()
             flash("Đăng nhập thành công.", "success")
+            add_pending(pending)
             return redirect(next_url)
     return render_template("account/login.html", email=email, message=message,
                            next_url=next_url), status

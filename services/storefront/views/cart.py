@@ -7,13 +7,24 @@ import json
 import time
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from services.kit.events import emit_event
 
 from ..api import ApiError, ApiUnavailable, api, current_config, segment
 from ..formatting import vnd
-from ..session import current_shopper, login_required, safe_next
+from ..session import current_shopper, login_required, referring_page, safe_next
 from ..validation import multi_line, whole_number
 
 bp = Blueprint("cart", __name__)
@@ -25,6 +36,10 @@ IN_PROGRESS_RETRIES = 10
 IN_PROGRESS_WAIT_S = 0.3
 CHECKOUT_KEYS = uuid.UUID("5b0d8a43-1c55-4b8e-9a65-0f3f3c8b2d17")  # the uuid5 namespace of checkout_key()
 QUOTED_FEE = "storefront_quoted_shipping_fee"  # app.extensions: the fee orders last quoted to us
+# A visitor's "add to cart" waits in the session while they sign in (or up), for this long: a
+# sign-in much later is not that choice any more.
+PENDING_ADD = "pending_add"
+PENDING_ADD_SECONDS = 30 * 60
 
 
 def load_cart() -> dict:
@@ -65,7 +80,6 @@ def view():
 
 
 @bp.post("/cart/add")
-@login_required
 def add():
     product_id = whole_number(request.form.get("productId"))
     quantity = whole_number(request.form.get("quantity"))
@@ -79,6 +93,33 @@ def add():
     if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
         flash(f"Số lượng phải từ 1 đến {MAX_QUANTITY}.", "error")
         return redirect(back)
+    if current_shopper() is None:
+        # Signing in (or up) adds it: the shopper does not choose the cake, size and quantity again.
+        session[PENDING_ADD] = {"productId": product_id, "size": size, "quantity": quantity,
+                                "at": time.time()}
+        if not g.get("session_expired"):  # that message already says to sign in
+            flash("Vui lòng đăng nhập để thêm vào giỏ hàng; bánh bạn chọn sẽ được thêm ngay sau đó.", "info")
+        return redirect(url_for("account.login",
+                                next=safe_next(request.form.get("next") or referring_page(), "/")))
+    _add_line(product_id, size, quantity)
+    return redirect(back)
+
+
+def take_pending_add() -> dict | None:
+    """The add a visitor asked for before signing in, taken out of the session (signing in clears it)."""
+    pending = session.pop(PENDING_ADD, None)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_ADD_SECONDS:
+        return None
+    return pending
+
+
+def add_pending(pending: dict | None) -> None:
+    """After sign-in: add what the visitor chose before it. A refusal is flashed like any add's."""
+    if pending:
+        _add_line(pending["productId"], pending["size"], pending["quantity"])
+
+
+def _add_line(product_id: int, size: str, quantity: int) -> None:
     try:
         api().post("/api/cart", json={"productId": product_id, "size": size, "quantity": quantity})
     except ApiError as exc:
@@ -89,10 +130,9 @@ def add():
                   "Vui lòng xem lại số lượng trong giỏ.", "error")
         else:
             flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
-        return redirect(back)
+        return
     session["cart_count"] = session.get("cart_count", 0) + quantity
     flash(f"Đã thêm {quantity} × {size} vào giỏ hàng.", "success")
-    return redirect(back)
 
 
 @bp.post("/cart/items/<int:item_id>")
