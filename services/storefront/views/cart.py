@@ -114,9 +114,14 @@ def take_pending_add() -> dict | None:
 
 
 def add_pending(pending: dict | None) -> None:
-    """After sign-in: add what the visitor chose before it. A refusal is flashed like any add's."""
-    if pending:
+    """After sign-in: add what the visitor chose before it. A refusal is flashed like any add's; a
+    cart that cannot answer is said so, without failing the sign-in that already happened."""
+    if not pending:
+        return
+    try:
         _add_line(pending["productId"], pending["size"], pending["quantity"])
+    except (ApiError, ApiUnavailable):
+        flash("Chưa thêm được bánh bạn chọn vào giỏ hàng; vui lòng thử lại.", "error")
 
 
 def _add_line(product_id: int, size: str, quantity: int) -> None:
