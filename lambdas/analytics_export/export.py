@@ -85,20 +85,18 @@ def export_day(
         finished_at=started,
         complete=request.complete,
     )
-    rewriting = False
     for window in windows_to_export(request):
         if request.complete:
             _wait_until_searchable(window, source, clock, sleep)
         batch = HourBatch(window, margin=source.margin).add_all(source.read(window))
         part = encode_part(window.hour, batch.rows())
         written = not sink.has_part(request.day, part)
-        if written and not rewriting:
-            # The old manifest's counts and checksums stop being true at the first changed part, and
-            # stay untrue if this run fails: until the final manifest, one says the day is exporting.
-            previous = sink.get_manifest(request.day)
-            sink.put_manifest(request.day, in_progress_manifest(request.day, run, previous))
-            rewriting = True
         if written:
+            if not any(earlier.written for earlier in run.parts):
+                # The old manifest's counts and checksums stop being true at the first changed part,
+                # and stay untrue if this run fails: until the final manifest, one says so.
+                previous = sink.get_manifest(request.day)
+                sink.put_manifest(request.day, in_progress_manifest(request.day, run, previous))
             sink.put_part(request.day, part)
         run.parts.append(
             PartRecord(

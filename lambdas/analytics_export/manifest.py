@@ -89,16 +89,19 @@ class RunRecord:
         }
 
 
+def _day_fields(day: date) -> dict[str, Any]:
+    """What every manifest of `day` starts with, whichever run wrote it."""
+    return {"manifestVersion": MANIFEST_VERSION, "date": day.isoformat(), "timezone": TIMEZONE,
+            "windowStart": iso(local_midnight(day))}
+
+
 def build_manifest(day: date, run: RunRecord, previous: dict[str, Any] | None) -> dict[str, Any]:
     """The day's manifest after `run`: its parts and counts, plus the last runs ending with `run`."""
     previous = previous or {}
     history = [*previous.get("runs", []), run.to_manifest()]
     omitted = previous.get("runsOmitted", 0) + max(0, len(history) - MAX_RUN_HISTORY)
     return {
-        "manifestVersion": MANIFEST_VERSION,
-        "date": day.isoformat(),
-        "timezone": TIMEZONE,
-        "windowStart": iso(local_midnight(day)),
+        **_day_fields(day),
         "complete": run.complete,
         "status": EXPORTED,
         "totalEvents": run.events,
@@ -119,10 +122,7 @@ def in_progress_manifest(day: date, run: RunRecord, previous: dict[str, Any] | N
     """
     previous = previous or {}
     return {
-        "manifestVersion": MANIFEST_VERSION,
-        "date": day.isoformat(),
-        "timezone": TIMEZONE,
-        "windowStart": iso(local_midnight(day)),
+        **_day_fields(day),
         "complete": False,
         "status": EXPORTING,
         "exportingRun": {"runId": run.run_id, "trigger": run.trigger, "startedAt": iso(run.started_at)},
