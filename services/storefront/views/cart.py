@@ -288,14 +288,14 @@ def _at_quoted_prices(cart: dict, quote) -> tuple[dict, dict]:
     lines; else at the cart's own prices (a later confirm is checked again anyway)."""
     try:
         quoted = {(line["productId"], line["size"], line["quantity"]): line for line in quote["items"]}
-        lines = [quoted[item["productId"], item["size"], item["quantity"]] for item in cart["available"]]
-        if len(quoted) != len(lines):
-            raise KeyError("other lines")
-        available = [{**item, "unitPrice": line["price"], "lineTotal": line["lineTotal"]}
-                     for item, line in zip(cart["available"], lines, strict=True)]
+        ours = [(item["productId"], item["size"], item["quantity"]) for item in cart["available"]]
+        if sorted(quoted) != sorted(ours):
+            return cart, cart_totals(cart)
+        available = [{**item, "unitPrice": quoted[key]["price"], "lineTotal": quoted[key]["lineTotal"]}
+                     for item, key in zip(cart["available"], ours, strict=True)]
         totals = {"subtotal": quote["subtotal"], "shipping": quote["shippingFee"],
                   "total": quote["totalAmount"], "count": cart["itemCount"]}
-    except (KeyError, TypeError):
+    except (KeyError, TypeError):  # not the shape of a price_changed answer
         return cart, cart_totals(cart)
     return {**cart, "available": available}, totals
 
