@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from services.kit.app import current_config
@@ -12,7 +12,7 @@ from services.kit.db import db_session
 from services.kit.errors import Unprocessable
 
 from .models import Order, OrderItem, OrderStatus
-from .schemas import AdminOrdersQuery, PageQuery, SummaryQuery, order_json
+from .schemas import AdminOrdersQuery, PageQuery, SummaryQuery, cursor_of, cursor_position, order_json
 
 MAX_SUMMARY_DAYS = 366
 NOT_CANCELLED = Order.status != OrderStatus.CANCELLED.value
@@ -128,14 +128,46 @@ def _day_range(first: date | None, last: date | None) -> list:
 
 
 def _page(listing: Select, query: PageQuery) -> dict:
+    """A page of `listing`, newest first: by number, or next to a cursor (which neither skips nor
+    repeats orders while others arrive or change status, as counting from the top would)."""
     session = db_session()
-    total = session.scalar(select(func.count()).select_from(listing.subquery()))
-    orders = session.scalars(
-        listing.options(selectinload(Order.items), selectinload(Order.history))
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .offset((query.page - 1) * query.page_size).limit(query.page_size)).all()
-    return {"orders": [order_json(order) for order in orders], "page": query.page,
-            "pageSize": query.page_size, "total": total}
+
+    def count(selection: Select) -> int:
+        return session.scalar(select(func.count()).select_from(selection.subquery()))
+
+    total = count(listing)
+    page = listing.options(selectinload(Order.items), selectinload(Order.history)).limit(query.page_size)
+    newest_first = (Order.created_at.desc(), Order.id.desc())
+    if query.after is not None:
+        orders = session.scalars(page.where(_older_than(query.after)).order_by(*newest_first)).all()
+    elif query.before is not None:
+        # The orders just newer than the cursor: read from it upwards, then turn them round.
+        orders = session.scalars(page.where(_newer_than(query.before))
+                                 .order_by(Order.created_at, Order.id)).all()[::-1]
+    else:
+        orders = session.scalars(page.order_by(*newest_first)
+                                 .offset((query.page - 1) * query.page_size)).all()
+
+    if query.after is None and query.before is None:
+        offset = (query.page - 1) * query.page_size
+    elif orders:
+        offset = count(listing.where(_newer_than(cursor_of(orders[0]))))
+    else:
+        offset = total if query.after is not None else 0  # nothing lies beyond the cursor
+    return {"orders": [order_json(order) for order in orders], "page": offset // query.page_size + 1,
+            "pageSize": query.page_size, "total": total, "offset": offset,
+            "nextCursor": cursor_of(orders[-1]) if orders and offset + len(orders) < total else None,
+            "prevCursor": cursor_of(orders[0]) if orders and offset > 0 else None}
+
+
+def _older_than(cursor: str):
+    created_at, order_id = cursor_position(cursor)
+    return or_(Order.created_at < created_at, and_(Order.created_at == created_at, Order.id < order_id))
+
+
+def _newer_than(cursor: str):
+    created_at, order_id = cursor_position(cursor)
+    return or_(Order.created_at > created_at, and_(Order.created_at == created_at, Order.id > order_id))
 
 
 def _latest_names(session, product_ids: list[int]) -> dict[int, str]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from services.kit.api import CamelModel, Day, Id
+from services.kit.api import LAST_DAY, CamelModel, Day, Id
 from services.kit.auth import Principal, current_user
-from services.kit.db import as_utc
+from services.kit.db import MAX_ID, as_utc
 from services.kit.text import MULTI_LINE, SINGLE_LINE, canonical_name
 
 from .models import Order, OrderStatus, next_statuses
@@ -77,9 +85,46 @@ class StatusIn(CamelModel):
     expected_status: OrderStatus | None = Field(default=None, description=EXPECTED_STATUS)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_MICROS = (datetime.combine(LAST_DAY, datetime.min.time(), UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def cursor_of(order: Order) -> str:
+    """Where an order stands in a newest-first list: its creation instant (µs) and id."""
+    return f"{(as_utc(order.created_at) - _EPOCH) // timedelta(microseconds=1)}-{order.id}"
+
+
+def cursor_position(cursor: str) -> tuple[datetime, int]:
+    """(createdAt, id) of a cursor from cursor_of; ValueError when no order could stand there."""
+    micros, order_id = (int(part) for part in cursor.split("-"))
+    if micros > _LAST_MICROS or not 1 <= order_id <= MAX_ID:  # past it, the datetime would overflow
+        raise ValueError("not a position in this list")
+    return _EPOCH + timedelta(microseconds=micros), order_id
+
+
+def _valid_cursor(cursor: str) -> str:
+    cursor_position(cursor)
+    return cursor
+
+
+Cursor = Annotated[str, Field(pattern=r"^[0-9]{1,18}-[0-9]{1,19}$"), AfterValidator(_valid_cursor)]
+CURSOR_HELP = ("A `nextCursor`/`prevCursor` from an earlier page. Pages read by cursor neither skip nor "
+               "repeat orders while orders arrive or change status, as numbered pages would")
+
+
 class PageQuery(CamelModel):
-    page: int = Field(default=1, ge=1, le=100_000)
+    page: int = Field(default=1, ge=1, le=100_000, description="Numbered pages; not with a cursor")
     page_size: int = Field(default=20, ge=1, le=100)
+    after: Cursor | None = Field(default=None, description=f"The page of older orders. {CURSOR_HELP}")
+    before: Cursor | None = Field(default=None, description=f"The page of newer orders. {CURSOR_HELP}")
+
+    @model_validator(mode="after")
+    def _one_way_to_a_page(self) -> PageQuery:
+        if self.after is not None and self.before is not None:
+            raise ValueError("send 'after' or 'before', not both")
+        if (self.after is not None or self.before is not None) and "page" in self.model_fields_set:
+            raise ValueError("send 'page' or a cursor, not both")
+        return self
 
 
 class DayRangeQuery(CamelModel):
@@ -93,10 +138,16 @@ class DayRangeQuery(CamelModel):
         return self
 
 
+def _blank_means_any(schema: dict) -> None:
+    schema["anyOf"].append({"type": "string", "maxLength": 0})  # documented, so clients may rely on it
+
+
 class AdminOrdersQuery(PageQuery, DayRangeQuery):
-    status: OrderStatus | None = None
-    date_from: Day | None = Field(default=None, alias="from", description="First shop-local day")
-    date_to: Day | None = Field(default=None, alias="to", description="Last shop-local day")
+    status: OrderStatus | None = Field(default=None, json_schema_extra=_blank_means_any)
+    date_from: Day | None = Field(default=None, alias="from", description="First shop-local day",
+                                  json_schema_extra=_blank_means_any)
+    date_to: Day | None = Field(default=None, alias="to", description="Last shop-local day",
+                                json_schema_extra=_blank_means_any)
 
     @field_validator("status", "date_from", "date_to", mode="before")
     @classmethod
@@ -149,9 +200,12 @@ class OrderOut(CamelModel):
 
 class OrderPage(CamelModel):
     orders: list[OrderOut]
-    page: int
+    page: int = Field(description="The numbered page this one starts on")
     page_size: int
     total: int
+    offset: int = Field(description="How many orders of the list come before this page")
+    next_cursor: str | None = Field(description="`after` for the next (older) page; null on the last")
+    prev_cursor: str | None = Field(description="`before` for the previous (newer) page; null on the first")
 
 
 class DashboardTotals(CamelModel):

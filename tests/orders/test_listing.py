@@ -233,3 +233,72 @@ def test_sales_summary_limit(client, auth, place):
 def test_sales_summary_bad_ranges_are_422(client, auth, query):
     assert_error(client.get(f"/api/orders/summary?{query}", headers=auth(ADMIN, "ADMIN")),
                  422, "validation_error")
+
+
+def _admin_page(client, auth, query: str) -> dict:
+    response = client.get(f"/api/orders?{query}", headers=auth(ADMIN, "ADMIN"))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_cursor_pages_cover_the_list_once_each_way(client, auth, place):
+    ids = [place()["id"] for _ in range(5)][::-1]  # newest first, as listed
+    seen, offsets, cursor, page = [], [], None, None
+    while cursor is not None or page is None:
+        page = _admin_page(client, auth, "pageSize=2" + (f"&after={cursor}" if cursor else ""))
+        seen += [o["id"] for o in page["orders"]]
+        offsets.append((page["offset"], page["page"], page["prevCursor"] is not None))
+        cursor = page["nextCursor"]
+    assert seen == ids
+    assert offsets == [(0, 1, False), (2, 2, True), (4, 3, True)]
+    back, cursor = [], page["prevCursor"]
+    while cursor is not None:
+        page = _admin_page(client, auth, f"pageSize=2&before={cursor}")
+        back = [o["id"] for o in page["orders"]] + back
+        cursor = page["prevCursor"]
+    assert back == ids[:4] and page["offset"] == 0 and page["nextCursor"] is not None
+
+
+def test_working_through_the_pending_tab_by_cursor_skips_no_order(client, auth, place):
+    """Numbered pages shift when the orders an admin just handled leave the tab, so page 2 would
+    show what was page 3; the next page by cursor shows the orders right after the ones handled."""
+    ids = [place()["id"] for _ in range(5)][::-1]
+    first = _admin_page(client, auth, "status=PENDING&pageSize=2")
+    for order in first["orders"]:
+        _move(client, auth, order["id"], "PROCESSING")
+    place()  # a new order at the top moves numbered pages the other way
+    by_number = _admin_page(client, auth, "status=PENDING&pageSize=2&page=2")
+    by_cursor = _admin_page(client, auth, f"status=PENDING&pageSize=2&after={first['nextCursor']}")
+    assert [o["id"] for o in by_cursor["orders"]] == ids[2:4]
+    assert [o["id"] for o in by_number["orders"]] != ids[2:4]  # what the cursor is for
+    assert (by_cursor["offset"], by_cursor["total"]) == (1, 4)  # the new order is above it
+
+
+def test_a_customer_pages_their_own_orders_by_cursor(client, auth, place):
+    mine = [place()["id"] for _ in range(3)][::-1]
+    place(OTHER_CUSTOMER)
+    first = client.get(f"/api/orders/user/{CUSTOMER}?pageSize=2", headers=auth(CUSTOMER)).get_json()
+    rest = client.get(f"/api/orders/user/{CUSTOMER}?pageSize=2&after={first['nextCursor']}",
+                      headers=auth(CUSTOMER)).get_json()
+    assert [o["id"] for o in first["orders"] + rest["orders"]] == mine
+    assert rest["nextCursor"] is None and rest["offset"] == 2
+
+
+def test_a_cursor_past_either_end_gives_an_empty_page(client, auth, place):
+    place()
+    oldest = _admin_page(client, auth, "after=1-1")  # 1 µs after 1970: older than every order
+    newest = _admin_page(client, auth, "before=32472144000000000-1")  # 2999-01-01: newer than every order
+    assert oldest["orders"] == newest["orders"] == []
+    assert (oldest["offset"], newest["offset"]) == (1, 0)
+    assert oldest["nextCursor"] is oldest["prevCursor"] is newest["nextCursor"] is None
+
+
+@pytest.mark.parametrize("query", [
+    "after=abc", "after=", "after=1-0", "after=1-2147483648", "after=-1-2", "after=1.5-2",
+    "before=253370678400000001-1",  # past 9998-12-31, the last day a request may name
+    "after=9999999999999999999-1", "after=1-99999999999999999999",
+    "after=1-2&before=3-4", "page=2&after=1-2", "page=1&before=1-2", "before=%00"])
+def test_bad_cursors_are_422(client, auth, query):
+    assert_error(client.get(f"/api/orders?{query}", headers=auth(ADMIN, "ADMIN")), 422, "validation_error")
+    assert_error(client.get(f"/api/orders/user/{CUSTOMER}?{query}", headers=auth(CUSTOMER)),
+                 422, "validation_error")

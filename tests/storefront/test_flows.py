@@ -660,6 +660,46 @@ def test_a_page_past_the_end_redirects_to_the_last_one(stack, admin):
         assert re.fullmatch(rf"{re.escape(path)}(&page=\d+)?", response.headers["Location"]), path
 
 
+def _order_ids(page_html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-order-id="(\d+)"', page_html)]
+
+
+def _link(page_html: str, rel: str) -> str | None:
+    found = re.search(rf'rel="{rel}" href="([^"]+)"', page_html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_an_admin_working_through_pending_orders_page_by_page_misses_none(stack, admin):
+    """The admin handles the first page of PENDING orders, so they leave the tab, and a new order
+    arrives on top; "Sau" still goes on with the orders right below the ones handled."""
+    token = stack.register()["token"]
+    placed = [_order_for(stack, token)["id"] for _ in range(23)][::-1]  # newest first
+    first = admin.get("/admin/orders", params={"status": "PENDING"}).text
+    assert _order_ids(first) == placed[:20] and "Đơn 1–20 / " in first
+    for order_id in placed[:20]:
+        assert stack.api("PATCH", f"/api/orders/{order_id}/status", stack.admin_token(),
+                         json={"status": "PROCESSING"}).status_code == 200
+    newest = _order_for(stack, token)["id"]
+    second = admin.get(_link(first, "next")).text
+    assert _order_ids(second)[:3] == placed[20:]
+    assert "Đơn 2–" in second  # the new order is above it
+    assert _order_ids(admin.get(_link(second, "prev")).text) == [newest]
+
+
+def test_a_shopper_pages_through_their_orders_and_back(stack):
+    shopper, client = _shopper_client(stack)
+    placed = [_order_for(stack, shopper["token"])["id"] for _ in range(12)][::-1]
+    first = client.get("/orders").text
+    second = client.get(_link(first, "next")).text
+    assert _order_ids(first) + _order_ids(second) == placed
+    assert "Đơn 11–12 / 12" in second and _link(second, "next") is None
+    assert _order_ids(client.get(_link(second, "prev")).text) == placed[:10]
+    for edited in ("after=1-1", "after=253370678400000001-1"):  # past the oldest; out of range
+        response = client.get(f"/orders?{edited}")
+        assert (response.status_code, response.headers.get("Location")) == (302, "/orders"), edited
+    assert _order_ids(client.get("/orders?before=1-x").text) == placed[:10]  # no cursor at all
+
+
 def test_admin_order_filters_that_mean_nothing_are_said_and_dropped(stack, admin):
     order = _order_for(stack, stack.register()["token"])
     warning = "Bộ lọc không hợp lệ; đang hiển thị tất cả đơn hàng."

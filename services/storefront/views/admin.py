@@ -17,7 +17,7 @@ from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
 from ..session import admin_required, current_shopper, safe_next
 from ..validation import PRICE_REFUSED, REQUIRED, multi_line, parse_price, whole_number
-from .lists import filtered_or_all, page_arg, past_the_end
+from .lists import filtered_or_all, order_page, page_arg, past_the_end
 from .orders import fetch_order, shown_status, status_changed
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -117,14 +117,13 @@ def orders():
         # As the shop's catalog does: say so and show everything, rather than quietly ignore it.
         message = "Bộ lọc không hợp lệ; đang hiển thị tất cả đơn hàng."
         filters = {"status": "", "from": "", "to": ""}
-    page = page_arg()
-    result = api().get("/api/orders", params={**filters, "page": page, "pageSize": ADMIN_PAGE_SIZE})
     page_args = {k: v for k, v in filters.items() if v}
-    moved = past_the_end(page, result, "admin.orders", page_args)
-    if moved:
-        return moved
-    return render_template("admin/orders.html", result=result, filters=filters, page=page,
-                           page_args=page_args, message=message, back=request.full_path.rstrip("?"))
+    result, moved = order_page(
+        lambda position: api().get("/api/orders",
+                                   params={**filters, **position, "pageSize": ADMIN_PAGE_SIZE}),
+        "admin.orders", page_args)
+    return moved or render_template("admin/orders.html", result=result, filters=filters, page_args=page_args,
+                                    message=message, back=request.full_path.rstrip("?"))
 
 
 @bp.get("/orders/<int:order_id>")

@@ -3,6 +3,7 @@ filters the API refused."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from flask import redirect, request, url_for
@@ -24,6 +25,32 @@ def past_the_end(page: int, result: dict, endpoint: str, args: dict):
         return None
     args = {key: value for key, value in args.items() if key != "page"}
     return redirect(url_for(endpoint, **args, **({"page": last} if last > 1 else {})))
+
+
+# An order list's `after`/`before` cursor, as the orders API writes them.
+ORDER_CURSOR = re.compile(r"[0-9]{1,18}-[0-9]{1,19}")
+
+
+def order_page(fetch: Callable[[dict], dict], endpoint: str, args: dict):
+    """(a page of an order list, None) or (None, a redirect). Its links read next to a cursor
+    (`after`, `before`), so orders that arrive or change status meanwhile neither skip nor repeat;
+    a numbered `page` (an old link) still works. A cursor that leads nowhere, edited or past an end,
+    goes to the first page."""
+    cursor = {name: request.args[name] for name in ("after", "before")
+              if ORDER_CURSOR.fullmatch(request.args.get(name, ""))}
+    if len(cursor) != 1:
+        page = page_arg()
+        result = fetch({"page": page})
+        return result, past_the_end(page, result, endpoint, args)
+    try:
+        result = fetch(cursor)
+    except ApiError as exc:
+        if exc.status != 422:  # a cursor out of range
+            raise
+        result = None
+    if result is None or (result["total"] and not result["orders"]):
+        return None, redirect(url_for(endpoint, **args))
+    return result, None
 
 
 def filtered_or_all(fetch: Callable[[dict], dict], filters: dict,

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from ..api import ApiError, api, segment
 from ..formatting import ORDER_STATUSES, status_label
 from ..session import current_shopper, login_required
-from .lists import page_arg, past_the_end
+from .lists import order_page
 
 bp = Blueprint("orders", __name__)
 
@@ -50,13 +50,11 @@ def status_changed(order_id: int, exc: ApiError, undone: str) -> str | None:
 @bp.get("/orders")
 @login_required
 def history():
-    page = page_arg()
-    result = api().get(f"/api/orders/user/{segment(current_shopper().id)}",
-                       params={"page": page, "pageSize": HISTORY_PAGE_SIZE})
-    moved = past_the_end(page, result, "orders.history", {})
-    if moved:
-        return moved
-    return render_template("shop/orders.html", result=result, page=page)
+    result, moved = order_page(
+        lambda position: api().get(f"/api/orders/user/{segment(current_shopper().id)}",
+                                   params={**position, "pageSize": HISTORY_PAGE_SIZE}),
+        "orders.history", {})
+    return moved or render_template("shop/orders.html", result=result)
 
 
 @bp.get("/orders/<int:order_id>")
