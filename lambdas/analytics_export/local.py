@@ -20,12 +20,19 @@ from rich.table import Table
 from services.kit.config import DEFAULT_DATA_DIR
 
 from .export import export_day, utcnow, windows_to_export
-from .payloads import ExportRequest
+from .payloads import ExportRequest, InvalidRequest, parse_day
 from .sinks import LocalDirectorySink
 from .sources import LocalEventLogSource
 from .windows import local_date
 
 LOCAL = "local"
+
+
+def _day(value: str) -> date:
+    try:
+        return parse_day(value)
+    except InvalidRequest as exc:  # argparse says so and exits 2, as for any bad argument
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "--date",
         dest="dates",
         action="append",
-        type=date.fromisoformat,
+        type=_day,
         default=[],
         help="a Vietnam-local day to export; repeatable (default: every day in the log)",
     )

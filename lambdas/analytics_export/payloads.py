@@ -61,7 +61,7 @@ def resolve(event: Any, *, now: datetime, log_retention_days: int | None = None)
     if "date" in event:
         if event.get("test_mode"):
             raise InvalidRequest("send either date or test_mode, not both")
-        day = _parse_date(event["date"])
+        day = parse_day(event["date"])
         if day > today:
             raise InvalidRequest(f"{day} has not started yet in Vietnam (today is {today})")
         _refuse_expired(day, now, log_retention_days)
@@ -79,7 +79,8 @@ def _refuse_expired(day: date, now: datetime, log_retention_days: int | None) ->
         )
 
 
-def _parse_date(value: Any) -> date:
+def parse_day(value: Any) -> date:
+    """A YYYY-MM-DD day the export can place in UTC; InvalidRequest otherwise."""
     if not isinstance(value, str) or not _DATE.match(value):
         raise InvalidRequest(f"date must be a string YYYY-MM-DD, got {value!r}")
     try:

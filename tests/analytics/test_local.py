@@ -6,6 +6,8 @@ import gzip
 import json
 from datetime import timedelta
 
+import pytest
+
 from lambdas.analytics_export import local
 from lambdas.analytics_export.export import export_day
 from lambdas.analytics_export.payloads import ExportRequest
@@ -110,6 +112,14 @@ def test_make_analytics_cli_exports_and_reports(tmp_path, capsys):
 def test_make_analytics_without_an_event_log_explains_what_to_do(tmp_path, capsys):
     assert local.main(["--events", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path)]) == 1
     assert "make run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("day, says", [("0001-01-01", "outside the years"),
+                                       ("2026-02-30", "not a calendar date"), ("26-1-1", "YYYY-MM-DD")])
+def test_make_analytics_refuses_a_day_it_cannot_export(tmp_path, capsys, day, says):
+    with pytest.raises(SystemExit) as exited:
+        local.main(["--events", str(tmp_path / "events.jsonl"), "--date", day])
+    assert exited.value.code == 2 and says in capsys.readouterr().err
 
 
 def test_the_benchmark_accounts_for_every_event_within_the_memory_budget(capsys):
