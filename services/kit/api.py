@@ -83,9 +83,24 @@ def _raise_validation_error(_req, _resp, req_validation_error, _instance, _adapt
         raise req_validation_error
 
 
+class _SpecTree(SpecTree):
+    def _generate_spec(self) -> dict:
+        """Spectree marks every JSON body required. A missing body is validated as `{}`, so a body
+        whose fields are all optional (cancel's) may be left out: the OpenAPI now says so."""
+        spec = super()._generate_spec()
+        schemas = spec["components"]["schemas"]
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                body = operation.get("requestBody")
+                if body and "application/json" in body["content"]:
+                    model = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                    body["required"] = bool(schemas[model].get("required"))
+        return spec
+
+
 def make_spec(title: str) -> SpecTree:
     """One per service module, shared by its blueprints; `register_spec` attaches it to an app."""
-    return SpecTree(
+    return _SpecTree(
         "flask",
         title=title,
         version="1.0.0",
