@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from spectree import Response as SpecResponse  # noqa: F401  (re-exported for the services)
 from spectree import SecurityScheme, SpecTree
@@ -84,18 +84,36 @@ def _raise_validation_error(_req, _resp, req_validation_error, _instance, _adapt
 
 
 class _SpecTree(SpecTree):
+    """Spectree marks every JSON body required. A missing body is validated as `{}`, so a body model
+    that accepts `{}` (cancel's) may be left out: the OpenAPI says so. A PATCH that needs at least
+    one field stays required."""
+
+    def __init__(self, *args, **kwargs):
+        self._model_classes: dict[str, type[BaseModel]] = {}
+        super().__init__(*args, **kwargs)
+
+    def _add_model(self, model, mode="validation") -> str:
+        key = super()._add_model(model, mode)
+        self._model_classes[key] = model
+        return key
+
     def _generate_spec(self) -> dict:
-        """Spectree marks every JSON body required. A missing body is validated as `{}`, so a body
-        whose fields are all optional (cancel's) may be left out: the OpenAPI now says so."""
         spec = super()._generate_spec()
-        schemas = spec["components"]["schemas"]
         for operations in spec["paths"].values():
             for operation in operations.values():
                 body = operation.get("requestBody")
                 if body and "application/json" in body["content"]:
-                    model = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-                    body["required"] = bool(schemas[model].get("required"))
+                    key = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+                    body["required"] = not _accepts_nothing(self._model_classes[key])
         return spec
+
+
+def _accepts_nothing(model: type[BaseModel]) -> bool:
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
 
 
 def make_spec(title: str) -> SpecTree:

@@ -230,3 +230,10 @@ def test_sizes_are_cacheable_and_documented(client):
     operation = document["paths"]["/api/products/sizes"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"category", "q"}
     assert "SizeChoiceList" in str(operation["responses"]["200"])
+
+
+def test_a_patch_that_needs_one_field_documents_its_body_as_required(client, admin):
+    """Its fields are each optional, but an empty change is refused, so the body is required."""
+    operation = client.get("/openapi.json").get_json()["paths"]["/api/products/{product_id}"]["patch"]
+    assert operation["requestBody"]["required"] is True
+    assert client.patch("/api/products/1", headers=admin).status_code == 422

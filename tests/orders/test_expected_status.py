@@ -127,7 +127,7 @@ def test_openapi_documents_expected_status(client):
         body = schemas[ref.rsplit("/", 1)[1]]
         assert "expectedStatus" in body["properties"] and "expectedStatus" not in body.get("required", [])
         assert {"409", "422"} <= set(operation["responses"])
-    # Cancel's body may be left out (a cancel without the check); a status change names its status.
+    # Cancel's body may be left out (a cancel without the check); the others name what they change.
     assert paths["/api/orders/{order_id}/cancel"]["post"]["requestBody"]["required"] is False
     assert paths["/api/orders/{order_id}/status"]["patch"]["requestBody"]["required"] is True
     assert paths["/api/orders"]["post"]["requestBody"]["required"] is True
