@@ -8,6 +8,7 @@ import time
 from flask import session
 
 from services.storefront import create_app
+from services.storefront.api import ApiUnavailable
 from services.storefront.config import StorefrontConfig
 from services.storefront.views import cart
 
@@ -77,3 +78,27 @@ def test_a_choice_left_waiting_too_long_is_not_added():
         assert cart.take_pending_add() is None and cart.PENDING_ADD not in session
         session[cart.PENDING_ADD] = {"productId": 1, "size": "16cm", "quantity": 1, "at": time.time()}
         assert cart.take_pending_add()["size"] == "16cm"
+
+
+def test_a_cart_that_cannot_answer_after_sign_in_is_said_and_the_sign_in_stands(stack, monkeypatch):
+    shopper = stack.register()
+    product = _product_with_two_sizes(stack)
+    client = Browserless(stack.url)
+    page_path = _add_as_visitor(client, product, product["sizes"][0]["size"], 1)
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_post = api.post
+
+    def cart_down(path, **kwargs):
+        if path == "/api/cart":
+            raise ApiUnavailable()
+        return real_post(path, **kwargs)
+
+    monkeypatch.setattr(api, "post", cart_down)
+    login_page = client.get(f"/login?next={page_path}")
+    signed_in = client.post("/login", data={"csrf_token": csrf_token(login_page.text), "next": page_path,
+                                            "email": shopper["email"], "password": shopper["password"]})
+    assert (signed_in.status_code, signed_in.headers["Location"]) == (302, page_path)
+    page = client.get(page_path).text
+    assert "Chưa thêm được bánh bạn chọn vào giỏ hàng; vui lòng thử lại." in flashes(page)
+    assert 'action="/logout"' in page  # signed in all the same
+    assert _cart_lines(stack, shopper) == []
