@@ -116,6 +116,11 @@ class EnvironmentConfig:
     def is_blue_green(self, service: str) -> bool:
         return service in self.blue_green_services
 
+    def task_role_name(self, service: str) -> str:
+        """Known before deployment, so the data stack's signing key can name the one role that may
+        sign without a reference to the services stack (which already depends on it)."""
+        return f"{APP_NAME}-{self.name}-{service}-task"
+
 
 DEV = EnvironmentConfig(
     name="dev",

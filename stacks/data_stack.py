@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -241,6 +242,21 @@ class ShopSecrets(Construct):
             alias=f"alias/sweetdream/{config.name}/token-signing",
             description="SweetDream users service: signs ES256 access tokens",
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # The default key policy lets IAM policies grant use of the key, so anyone allowed kms:Sign
+        # on "*" could mint tokens. The key itself refuses every other signer.
+        users_task_role = Stack.of(self).format_arn(
+            service="iam", region="", resource="role", resource_name=config.task_role_name("users")
+        )
+        self.token_signing_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheUsersTaskSigns",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Sign"],
+                resources=["*"],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": users_task_role}},
+            )
         )
         self.admin_password = secretsmanager.Secret(
             self,

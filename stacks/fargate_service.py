@@ -10,6 +10,7 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from cdk.ecs_codedeploy import EcsDeployment, TargetService
@@ -79,6 +80,13 @@ class ShopService(Construct):
             self,
             "Task",
             family=f"sweetdream-{config.name}-{spec.name}",
+            task_role=iam.Role(
+                self,
+                "TaskRole",
+                role_name=config.task_role_name(spec.name),
+                assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                description=f"SweetDream {config.name} {spec.name} task: what the application may call",
+            ),
             cpu=spec.cpu,
             memory_limit_mib=spec.memory_mib,
             runtime_platform=ecs.RuntimePlatform(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 from .conftest import ACCOUNT
-from .helpers import only, properties
+from .helpers import logical_id, only, properties
 
 
 def test_rds_per_environment(data, config):
@@ -205,3 +207,17 @@ def test_outputs(templates, config):
     )
     if config.https:
         services.has_output("ShopUrl", {"Value": f"https://{config.domain_name}"})
+
+
+def test_the_signing_key_refuses_every_signer_but_the_users_task(templates, shop, config):
+    """Its default policy lets IAM grant use of the key, so kms:Sign on "*" anywhere in the account
+    could mint tokens; the key's own Deny leaves the users task role the only signer."""
+    [key] = templates[config.name, "Data"].find_resources("AWS::KMS::Key").values()
+    [deny] = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    assert (deny["Action"], deny["Principal"]) == ("kms:Sign", {"AWS": "*"})
+    signer = json.dumps(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    users_role = shop[config.name].services.services["users"].task_definition.task_role
+    role_name = templates[config.name, "Services"].find_resources("AWS::IAM::Role")[
+        logical_id(users_role)]["Properties"]["RoleName"]
+    assert role_name == config.task_role_name("users")
+    assert signer == json.dumps(f"arn:aws:iam::{ACCOUNT}:role/{role_name}")
