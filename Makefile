@@ -34,7 +34,7 @@ test: $(DEPS) $(NODE_DEPS)
 
 # Both environments' CloudFormation into cdk.out/, offline, through the cdk-nag gate.
 synth: $(DEPS) $(NODE_DEPS)
-	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --all --quiet
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
 
 # Load test on loopback (needs wrk: apt-get install -y wrk); writes bench/results.json.
 bench: $(DEPS)

@@ -1,4 +1,4 @@
-"""`npx cdk synth --all`, exactly as a platform engineer runs it: offline, with no AWS credentials
+"""`npx cdk synth`, exactly as a platform engineer runs it: offline, with no AWS credentials
 anywhere (no variables, no ~/.aws), through the pinned CLI on Node 22 and the cdk-nag gate.
 The run starts with the test session (conftest `cli_synth_started`) and overlaps the in-process synth."""
 
