@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.kit.db import db_session
+from services.kit.db import db_session, utcnow
 from services.kit.errors import Conflict, NotFound, Unprocessable
 from services.kit.text import same_name
 
 from .config import SERVICE_DIR
-from .models import Category, Product, ProductSize
+from .models import CartItem, Category, Product, ProductSize
 from .schemas import CategoryIn, CategoryPatch, ProductIn, ProductPatch, SizeIn, SizePatch
 from .search import slugify
 
@@ -144,20 +144,34 @@ def update_size(product_id: int, size_id: int, body: SizePatch) -> ProductSize:
     return size
 
 
-def remove_size(product_id: int, size_id: int) -> None:
+def remove_size(product_id: int, size_id: int) -> tuple[ProductSize, int]:
+    """Take a size off sale: the size, and how many carts hold it. Their lines stay, shown as no
+    longer on sale (never ordered), so the row is only marked removed."""
     product = _product(product_id, lock=True)
     size = _size(product, size_id)
+    session = db_session()
     # One statement that re-counts under the write lock, so two removals racing on SQLite (where
     # the row lock above does not exist) cannot leave a product without sizes either.
-    others = (select(func.count(ProductSize.id)).where(ProductSize.product_id == product.id)
+    others = (select(func.count(ProductSize.id))
+              .where(ProductSize.product_id == product.id, ProductSize.removed_at.is_(None))
               .scalar_subquery())
-    removed = db_session().execute(
-        delete(ProductSize).where(ProductSize.id == size.id, others > 1)
-        .execution_options(synchronize_session=False))
+    removed = session.execute(
+        update(ProductSize).where(ProductSize.id == size.id, ProductSize.removed_at.is_(None), others > 1)
+        .values(removed_at=utcnow()).execution_options(synchronize_session=False))
     if not removed.rowcount:
-        db_session().rollback()
+        session.rollback()
         raise Conflict("A product needs at least one size; deactivate the product instead")
-    db_session().commit()  # carts holding this size lose the line (ON DELETE CASCADE)
+    carts = session.scalar(select(func.count(CartItem.id)).where(CartItem.size_id == size.id)) or 0
+    session.commit()
+    return size, carts
+
+
+def carts_holding(product: Product) -> dict[int, int]:
+    """How many carts hold each of the product's sizes (a cart has one line per size)."""
+    rows = db_session().execute(
+        select(CartItem.size_id, func.count(CartItem.id))
+        .where(CartItem.size_id.in_([size.id for size in product.sizes])).group_by(CartItem.size_id))
+    return dict(rows.all())
 
 
 # ---- categories ------------------------------------------------------------------------------

@@ -177,6 +177,7 @@ _ORDERED_LINE = (
     _items.product_id == bindparam("product"),
     _items.size_id == select(ProductSize.id).where(
         ProductSize.product_id == bindparam("product"), ProductSize.label == bindparam("size"),
+        ProductSize.removed_at.is_(None),
     ).scalar_subquery(),
     _items.updated_at <= bindparam("ordered_at"),
 )

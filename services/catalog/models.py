@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -72,8 +74,10 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     category: Mapped[Category] = relationship(back_populates="products", lazy="joined")
+    # The sizes on sale: a removed size stays as a row, for the cart lines that still name it.
     sizes: Mapped[list[ProductSize]] = relationship(
         back_populates="product", cascade="all, delete-orphan", passive_deletes=True,
+        primaryjoin=lambda: and_(Product.id == ProductSize.product_id, ProductSize.removed_at.is_(None)),
         order_by=lambda: [ProductSize.price, ProductSize.id])
 
     @validates("name")
@@ -94,7 +98,9 @@ class Product(Base):
 class ProductSize(Base):
     __tablename__ = "product_sizes"
     __table_args__ = (
-        UniqueConstraint("product_id", "label", name="uq_product_sizes_product_label"),
+        # Among live sizes only, so an admin may add back a label removed earlier.
+        Index("uq_product_sizes_product_label_live", "product_id", "label", unique=True,
+              postgresql_where=text("removed_at IS NULL"), sqlite_where=text("removed_at IS NULL")),
         CheckConstraint("price >= 0", name="ck_product_sizes_price"),
         Index("ix_product_sizes_label_price", "label", "price"),
     )
@@ -103,6 +109,9 @@ class ProductSize(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(20))  # "12cm", "Hộp 6 cái"
     price: Mapped[int] = mapped_column(Integer)  # VND
+    # Set when an admin removes the size: it leaves the catalog, and cart lines holding it show it as
+    # no longer on sale (never ordered) instead of vanishing.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     product: Mapped[Product] = relationship(back_populates="sizes")
 
@@ -130,7 +139,7 @@ class CartItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
-    # Removing a size from the catalog removes it from carts too: it can no longer be bought.
+    # A removed size is only marked (ProductSize.removed_at): the line stays, unavailable.
     size_id: Mapped[int] = mapped_column(ForeignKey("product_sizes.id", ondelete="CASCADE"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

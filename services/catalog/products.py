@@ -23,6 +23,8 @@ RANK_NAME_WORDS = 40  # the name contains every word, in any order: "bap kem"
 RANK_CATEGORY = 20  # every word is in the name or the category: "nuong socola" → Bánh So-co-la
 RANK_DESCRIPTION = 10  # every word is somewhere, the description included
 _DIGIT_RUNS = re.compile(r"(\d+)")
+# A removed size stays as a row for the carts that hold it; the catalog no longer sells it.
+_ON_SALE = ProductSize.removed_at.is_(None)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def _relevance(phrase: str, words: list[str]) -> ColumnElement[int]:
 
 
 def _min_price() -> ColumnElement[int]:
-    return (select(func.min(ProductSize.price)).where(ProductSize.product_id == Product.id)
+    return (select(func.min(ProductSize.price)).where(ProductSize.product_id == Product.id, _ON_SALE)
             .correlate(Product).scalar_subquery())
 
 
@@ -99,7 +101,7 @@ def list_products(query: ProductsQuery, *, include_inactive: bool = False) -> Pr
     if query.max_price is not None:
         size_conditions.append(ProductSize.price <= query.max_price)
     if size_conditions:
-        conditions.append(exists().where(ProductSize.product_id == Product.id, *size_conditions))
+        conditions.append(exists().where(ProductSize.product_id == Product.id, _ON_SALE, *size_conditions))
 
     relevance = _relevance(normalize(query.q), tokens(query.q)) if query.q is not None else None
 
@@ -141,7 +143,7 @@ def size_choices(context: CatalogContext) -> list[tuple[str, int]]:
     rows = db_session().execute(
         select(ProductSize.label, func.count(Product.id))
         .join(Product, ProductSize.product_id == Product.id).join(Product.category)
-        .where(*_context_conditions(context, include_inactive=False))
+        .where(_ON_SALE, *_context_conditions(context, include_inactive=False))
         .group_by(ProductSize.label))
     return sorted(((label, count) for label, count in rows),
                   key=lambda row: (_natural_order(row[0]), row[0]))
@@ -176,14 +178,14 @@ _PRICE_ROWS = (
     select(Product.id, Product.name, Product.active, Category.id, Category.name, ProductSize.label,
            ProductSize.price)
     .join(Category, Product.category_id == Category.id)
-    .outerjoin(ProductSize, ProductSize.product_id == Product.id)
+    .outerjoin(ProductSize, and_(ProductSize.product_id == Product.id, _ON_SALE))
     .where(Product.id.in_(bindparam("ids", expanding=True))))
 
 
 def price_lines(lines: list[PriceLineIn]) -> list[dict]:
     """The authoritative price of each (productId, size), in request order, flagging what cannot
     be sold. Shape: the orders contract in DESIGN.md/brief (reason: unknown_product, inactive,
-    unknown_size).
+    unknown_size; a removed size is unknown_size).
 
     One query for plain rows, no ORM objects: orders calls this for every order placed.
     """

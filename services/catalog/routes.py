@@ -196,10 +196,12 @@ def list_sizes(query: SizesQuery):
 def get_product(product_id: int):
     """One product with its sizes. Inactive products exist only for admins."""
     viewer = _viewer()
-    product = products.get_product(product_id, include_inactive=bool(viewer and viewer.is_admin))
+    is_admin = bool(viewer and viewer.is_admin)
+    product = products.get_product(product_id, include_inactive=is_admin)
     _read_event("Product Viewed", {"productId": product.id, "productName": product.name,
                                    "price": product.min_price, "category": product.category.name})
-    return jsonify(product_json(product))
+    # Admins see how many carts hold each size: removing one marks those lines no longer on sale.
+    return jsonify(product_json(product, admin.carts_holding(product) if is_admin else None))
 
 
 @bp.post("/api/products/prices")
@@ -250,12 +252,22 @@ def update_size(product_id: int, size_id: int, json: SizePatch):
 
 @bp.delete(f"/api/products/<{ID}:product_id>/sizes/<{ID}:size_id>")
 @require_role("ADMIN")
-@spec.validate(resp=SpecResponse("HTTP_204", **error_responses(401, 403, 404, 409)),
+@spec.validate(resp=SpecResponse("HTTP_204", HTTP_200=SizeOut, **error_responses(401, 403, 404, 409)),
                security=BEARER_AUTH, tags=["admin"])
 def remove_size(product_id: int, size_id: int):
-    """Remove a size; 409 for a product's last size (admin)."""
-    admin.remove_size(product_id, size_id)
+    """Take a size off sale; 409 for a product's last size (admin). Cart lines holding it stay, no
+    longer available. 204, or with `Prefer: return=representation` 200 and the size as it was with
+    `cartCount`, the carts holding it."""
+    size, carts_holding = admin.remove_size(product_id, size_id)
+    if _prefers_representation():
+        return jsonify(size_json(size, carts_holding))
     return "", 204
+
+
+def _prefers_representation() -> bool:
+    """RFC 7240 `Prefer: return=representation`."""
+    return any(part.strip().lower() == "return=representation"
+               for value in request.headers.getlist("Prefer") for part in value.split(","))
 
 
 # ---- categories ------------------------------------------------------------------------------

@@ -225,6 +225,8 @@ class SizeOut(CamelModel):
     id: int
     size: str
     price: int
+    cart_count: int | None = Field(default=None, description="Admins only (a product read, a size's "
+                                                              "removal): carts holding this size")
 
 
 class ProductOut(CamelModel):
@@ -304,7 +306,11 @@ class CartItemOut(CamelModel):
     quantity: int
     line_total: int
     image_url: str
-    available: bool = Field(description="False once the product is deactivated; not in the totals")
+    available: bool = Field(description="False once the product is deactivated or the size removed; "
+                                        "not in the totals, never ordered")
+    unavailable_reason: Literal["inactive", "size_removed"] | None = Field(
+        description="Why the line is not available: the product is deactivated, or the admin removed "
+                    "its size (`size` keeps the label it had); null when available")
     updated_at: str = Field(description="When the line was last added to or changed (ISO-8601 UTC)")
 
 
@@ -325,15 +331,19 @@ def image_url(image: str) -> str:
     return IMAGE_URL_PREFIX + image
 
 
-def size_json(size: ProductSize) -> dict:
-    return {"id": size.id, "size": size.label, "price": size.price}
+def size_json(size: ProductSize, cart_count: int | None = None) -> dict:
+    body = {"id": size.id, "size": size.label, "price": size.price}
+    if cart_count is not None:
+        body["cartCount"] = cart_count
+    return body
 
 
 def category_ref_json(category: Category) -> dict:
     return {"id": category.id, "name": category.name, "slug": category.slug}
 
 
-def product_json(product: Product) -> dict:
+def product_json(product: Product, cart_counts: dict[int, int] | None = None) -> dict:
+    """`cart_counts` (size id → carts holding it): for admins, whose sizes then carry `cartCount`."""
     return {
         "id": product.id,
         "name": product.name,
@@ -342,7 +352,8 @@ def product_json(product: Product) -> dict:
         "category": category_ref_json(product.category),
         "imageUrl": image_url(product.image),
         "active": product.active,
-        "sizes": [size_json(size) for size in product.sizes],
+        "sizes": [size_json(size, None if cart_counts is None else cart_counts.get(size.id, 0))
+                  for size in product.sizes],
         "minPrice": product.min_price,
         "createdAt": iso(product.created_at),
         "updatedAt": iso(product.updated_at),
@@ -354,7 +365,16 @@ def category_json(category: Category, product_count: int) -> dict:
             "description": category.description, "productCount": product_count}
 
 
+def unavailable_reason(item: CartItem) -> str | None:
+    if not item.product.active:
+        return "inactive"
+    if item.size.removed_at is not None:
+        return "size_removed"
+    return None
+
+
 def cart_item_json(item: CartItem) -> dict:
+    reason = unavailable_reason(item)
     return {
         "id": item.id,
         "productId": item.product_id,
@@ -364,7 +384,8 @@ def cart_item_json(item: CartItem) -> dict:
         "quantity": item.quantity,
         "lineTotal": item.size.price * item.quantity,
         "imageUrl": image_url(item.product.image),
-        "available": item.product.active,
+        "available": reason is None,
+        "unavailableReason": reason,
         "updatedAt": as_utc(item.updated_at).isoformat(timespec="microseconds").replace("+00:00", "Z"),
     }
 

@@ -12,7 +12,7 @@ from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, error_fields
 from tests.conftest import assert_error, live_server
 
 ITEM_KEYS = {"id", "productId", "productName", "size", "unitPrice", "quantity", "lineTotal",
-             "imageUrl", "available", "updatedAt"}
+             "imageUrl", "available", "unavailableReason", "updatedAt"}
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_add_then_read_the_cart(client, auth, add):
     assert item | {"id": 0, "updatedAt": None} == {
         "id": 0, "updatedAt": None, "productId": 1, "productName": "Mousse Dâu", "size": "16cm",
         "unitPrice": 120000, "quantity": 2, "lineTotal": 240000, "imageUrl": "/api/images/mousse-dau.svg",
-        "available": True}
+        "available": True, "unavailableReason": None}
     add(4, "1 cái", 3)
     body = cart(client, auth)
     assert body["userId"] == CUSTOMER
@@ -345,12 +345,72 @@ def test_cart_shows_current_prices_and_leaves_out_inactive_products(client, auth
     assert body["itemCount"] == 2 and body["subtotal"] == 200000
 
 
-def test_removing_a_size_removes_it_from_carts(client, auth, admin, add):
-    add(1, "20cm", 1)
+def _size_id(client, admin, product_id: int, label: str) -> dict:
+    sizes = client.get(f"/api/products/{product_id}", headers=admin).get_json()["sizes"]
+    return next(s for s in sizes if s["size"] == label)
+
+
+REPRESENTATION = {"Prefer": "return=representation"}
+
+
+def test_a_removed_size_stays_in_carts_unavailable_and_cannot_be_ordered(client, auth, admin, add):
+    add(1, "20cm", 2)
     add(1, "12cm", 1)
-    twenty = next(s for s in client.get("/api/products/1").get_json()["sizes"] if s["size"] == "20cm")
-    assert client.delete(f"/api/products/1/sizes/{twenty['id']}", headers=admin).status_code == 204
+    add(1, "20cm", 1, user_id=OTHER_CUSTOMER)
+    twenty = _size_id(client, admin, 1, "20cm")
+    assert twenty["cartCount"] == 2  # what the admin is told before removing it
+    assert _size_id(client, admin, 1, "16cm")["cartCount"] == 0
+    removed = client.delete(f"/api/products/1/sizes/{twenty['id']}", headers={**admin, **REPRESENTATION})
+    assert removed.status_code == 200
+    assert removed.get_json() == {"id": twenty["id"], "size": "20cm", "price": 160000, "cartCount": 2}
+
+    body = cart(client, auth)
+    assert [(i["size"], i["quantity"], i["available"], i["unavailableReason"]) for i in body["items"]] == [
+        ("20cm", 2, False, "size_removed"), ("12cm", 1, True, None)]
+    assert body["itemCount"] == 1 and body["subtotal"] == 90000
+    # Gone from the catalog: product reads, size filters and choices, adds and the price lookup.
+    assert [s["size"] for s in client.get("/api/products/1").get_json()["sizes"]] == ["12cm", "16cm"]
+    assert 1 not in [p["id"] for p in client.get("/api/products?size=20cm&pageSize=100").get_json()["items"]]
+    assert error_fields(add(1, "20cm", 1)) == {"size"}
+    [line] = client.post("/api/products/prices", json={"items": [{"productId": 1, "size": "20cm"}]}
+                         ).get_json()["items"]
+    assert (line["available"], line["reason"], line["price"]) == (False, "unknown_size", None)
+    # The shopper can still take the line out.
+    gone = client.delete(f"/api/cart/{body['items'][0]['id']}", headers=auth(CUSTOMER))
+    assert gone.status_code == 204
     assert [i["size"] for i in cart(client, auth)["items"]] == ["12cm"]
+
+
+def test_a_removed_size_answers_204_unless_asked_for_the_count(client, admin):
+    twenty = _size_id(client, admin, 1, "20cm")
+    removed = client.delete(f"/api/products/1/sizes/{twenty['id']}", headers=admin)
+    assert removed.status_code == 204 and removed.data == b""
+    assert_error(client.delete(f"/api/products/1/sizes/{twenty['id']}", headers=admin), 404, "not_found")
+    assert_error(client.patch(f"/api/products/1/sizes/{twenty['id']}", json={"price": 1}, headers=admin),
+                 404, "not_found")
+
+
+def test_a_removed_label_can_be_added_again_as_a_new_size(client, auth, admin, add):
+    add(1, "20cm", 2)
+    old = _size_id(client, admin, 1, "20cm")
+    assert client.delete(f"/api/products/1/sizes/{old['id']}", headers=admin).status_code == 204
+    again = client.post("/api/products/1/sizes", json={"size": "20cm", "price": 170000}, headers=admin)
+    assert again.status_code == 201 and again.get_json()["id"] != old["id"]
+    assert_error(client.post("/api/products/1/sizes", json={"size": "20CM", "price": 1}, headers=admin),
+                 409, "conflict")
+    [line] = client.post("/api/products/prices", json={"items": [{"productId": 1, "size": "20cm"}]}
+                         ).get_json()["items"]
+    assert (line["available"], line["price"]) == (True, 170000)
+    # The old line stays unavailable; adding the size again makes a line of its own.
+    assert add(1, "20cm", 1).status_code == 201
+    assert [(i["unitPrice"], i["quantity"], i["available"]) for i in cart(client, auth)["items"]] == [
+        (160000, 2, False), (170000, 1, True)]
+    # An order of the new size takes its line, never the unavailable one.
+    ordered = {"orderedAt": datetime.now(UTC).isoformat(),
+               "items": [{"productId": 1, "size": "20cm", "quantity": 1}]}
+    assert client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=ordered,
+                       headers=auth(CUSTOMER)).status_code == 204
+    assert [(i["unitPrice"], i["available"]) for i in cart(client, auth)["items"]] == [(160000, False)]
 
 
 def _simultaneous_adds(app, tokens, *, count: int, quantity: int) -> tuple[list[int], dict]:

@@ -6,6 +6,7 @@ import unicodedata
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import migrated_to
 
@@ -36,3 +37,37 @@ def test_names_typed_with_accents_apart_or_doubled_spaces_are_written_one_way_un
             labels = dict(conn.execute(text("SELECT id, label FROM product_sizes")).all())
     # The second Hũ is the duplicate this change prevents: left as it was, for an admin to remove.
     assert labels == {1: "Hũ", 2: NFD("Hũ"), 3: "Hộp 6 cái", 4: "Túi 10 cái"}
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_sizes_become_removable_without_losing_cart_lines(dialect, tmp_path):
+    with migrated_to("catalog", "0002", dialect, tmp_path) as (engine, upgrade):
+        now = "CURRENT_TIMESTAMP"
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO categories (id, name, slug, description, search_name, created_at, updated_at)"
+                f" VALUES (1, 'Mousse', 'mousse', '', 'mousse', {now}, {now})"))
+            conn.execute(text(
+                "INSERT INTO products (id, name, slug, description, image, category_id, active, search_name,"
+                f" search_description, created_at, updated_at) VALUES (1, 'Dâu', 'dau', '', 'cake.svg', 1,"
+                f" :active, 'dau', '', {now}, {now})"), {"active": True})
+            conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
+                              " (1, 1, '12cm', 90000), (2, 1, '20cm', 160000)"))
+            conn.execute(text(f"INSERT INTO carts (id, customer_id, created_at) VALUES (1, 7, {now})"))
+            conn.execute(text("INSERT INTO cart_items (id, cart_id, product_id, size_id, quantity,"
+                              f" created_at, updated_at) VALUES (1, 1, 1, 2, 3, {now}, {now})"))
+        upgrade()
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT size_id, quantity FROM cart_items")).all() == [(2, 3)]
+            assert conn.execute(text("SELECT count(*) FROM product_sizes WHERE removed_at IS NULL")
+                                ).scalar_one() == 2
+            conn.execute(text(f"UPDATE product_sizes SET removed_at = {now} WHERE id = 2"))
+            # The label is free again among live sizes, and still unique among them.
+            conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
+                              " (3, 1, '20cm', 170000)"))
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
+                              " (4, 1, '20cm', 1)"))
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # the price check survived
+            conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
+                              " (5, 1, 'Lớn', -1)"))
