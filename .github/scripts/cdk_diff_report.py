@@ -6,7 +6,9 @@ Used by CI (the pull-request comment) and by deploys (the job summary):
         --title "Infrastructure diff" --marker "<!-- sweetdream-cdk-diff -->" > report.md
 
 Each `--env NAME FILE EXIT_CODE` is one `cdk diff` run (its combined stdout and stderr, and its exit
-code). The report stays under GitHub's 65,536-character comment limit by shortening the full diffs,
+code). `--left-out NAME REASON` reports an environment the synth left out (app.py prints why, e.g. no
+prod certificate in this account), so it is not mistaken for one without changes. The report
+stays under GitHub's 65,536-character comment limit by shortening the full diffs,
 never the table of flagged resources.
 """
 
@@ -115,10 +117,11 @@ class EnvironmentDiff:
     name: str
     output: str
     exit_code: int
+    left_out: str = ""  # why the synth made none of its stacks; then there was no diff to run
 
     @property
     def failed(self) -> bool:
-        return self.exit_code != 0
+        return self.exit_code != 0 and not self.left_out
 
 
 def _code_block(text: str) -> str:
@@ -154,6 +157,10 @@ def render_report(environments: list[EnvironmentDiff], *, title: str, marker: st
              "replaced or removed | IAM or security group changes |", "|---|---|---|---|---|---|"]
     for env in environments:
         diff = parsed[env.name]
+        if env.left_out:
+            head.append(f"| {env.name} | ⏭️ not diffed: left out of the synth: {_table_cell(env.left_out)} "
+                        "| – | – | – | – |")
+            continue
         if env.failed:
             head.append(f"| {env.name} | ❌ `cdk diff` failed (exit {env.exit_code}) | – | – | – | – |")
             continue
@@ -170,7 +177,7 @@ def render_report(environments: list[EnvironmentDiff], *, title: str, marker: st
                     f"{flagged} | {security} |")
     for env in environments:
         flagged = parsed[env.name].flagged
-        if not flagged or env.failed:
+        if not flagged or env.failed or env.left_out:
             continue
         head += ["", f"### {env.name}: resources that would be replaced or removed", "",
                  "| stack | resource | type | impact |", "|---|---|---|---|"]
@@ -181,8 +188,9 @@ def render_report(environments: list[EnvironmentDiff], *, title: str, marker: st
 
     # What is left of the limit is shared by the full outputs, each in a collapsed section.
     sections = []
-    budget = (limit - len(report) - 200 * len(environments)) // max(1, len(environments))
-    for env in environments:
+    diffed = [env for env in environments if not env.left_out]
+    budget = (limit - len(report) - 200 * len(diffed)) // max(1, len(diffed))
+    for env in diffed:
         body = strip_ansi(env.output).strip() or "(no output)"
         summary = f"{env.name}: {'error output' if env.failed else 'full diff'}"
         sections.append(f"<details><summary>{summary}</summary>\n\n"
@@ -192,14 +200,24 @@ def render_report(environments: list[EnvironmentDiff], *, title: str, marker: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", nargs=3, action="append", required=True,
+    # One list for both options, so the table keeps the order they were given in.
+    parser.add_argument("--env", nargs=3, action="append", dest="environments", default=[],
                         metavar=("NAME", "FILE", "EXIT_CODE"), help="one cdk diff run")
+    parser.add_argument("--left-out", nargs=2, action="append", dest="environments",
+                        metavar=("NAME", "REASON"), help="an environment the synth left out, and why")
     parser.add_argument("--title", default="Infrastructure diff")
     parser.add_argument("--marker", default="", help="hidden HTML comment that identifies the report")
     parser.add_argument("--context", default="", help="a line under the title (commit, run link)")
     args = parser.parse_args(argv)
+    if not args.environments:
+        parser.error("give at least one --env or --left-out")
     environments = []
-    for name, path, exit_code in args.env:
+    for entry in args.environments:
+        if len(entry) == 2:
+            reason = entry[1].strip() or "no reason given"
+            environments.append(EnvironmentDiff(entry[0], "", 0, left_out=reason))
+            continue
+        name, path, exit_code = entry
         try:
             code = int(exit_code)
         except ValueError:

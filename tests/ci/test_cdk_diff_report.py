@@ -138,3 +138,27 @@ def test_output_without_any_stack_is_not_reported_as_no_changes():
         "dev", "Including dependency stacks: SweetDream-Dev-Network\n", 0)], title="Infrastructure diff")
     assert "| dev | ❌ no stack in the `cdk diff` output |" in text
     assert "no changes" not in text
+
+
+def test_an_environment_left_out_of_the_synth_is_named_with_its_reason(tmp_path, capsys):
+    assert report.main(["--env", "dev", str(DATA / "diff-no-changes.txt"), "0",
+                        "--left-out", "prod", "prod serves HTTPS: set context sweetdream:prod:certificateArn",
+                        "--env", "CI roles", str(DATA / "diff-no-changes.txt"), "0"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split(" | ")[0] for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows == ["| environment", "| dev", "| prod", "| CI roles"]  # in the order given
+    assert ("| prod | ⏭️ not diffed: left out of the synth: prod serves HTTPS: set context "
+            "sweetdream:prod:certificateArn | – | – | – | – |") in out
+    assert "prod: " not in out  # no collapsed diff for it
+
+
+def test_left_out_reason_cannot_break_the_table():
+    text = report.render_report([report.EnvironmentDiff("prod", "", 0, left_out="a | b\nc")],
+                                title="Infrastructure diff")
+    assert "left out of the synth: a \\| b c |" in text
+
+
+def test_command_line_needs_an_environment(capsys):
+    with pytest.raises(SystemExit):
+        report.main(["--title", "x"])
+    assert "give at least one --env or --left-out" in capsys.readouterr().err

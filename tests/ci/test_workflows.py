@@ -209,9 +209,89 @@ def test_diff_runs_only_on_pull_requests_from_this_repository(workflows):
 
 def test_diff_is_read_only_and_covers_both_environments_and_the_ci_roles(workflows):
     runs = _runs(workflows["ci.yml"]["jobs"]["diff"])
-    for stacks in (f"'{DEV.stack_prefix}-\\*'", f"'{PROD.stack_prefix}-\\*'", "SweetDream-CI"):
-        assert re.search(rf"npx cdk diff .*--method=template .*{stacks}", runs), stacks
+    assert re.search(r"npx cdk diff --app cdk.out --method=template ", runs)
+    for name, selector in (("dev", f"'{DEV.stack_prefix}-*'"), ("prod", f"'{PROD.stack_prefix}-*'"),
+                           ('"CI roles"', "SweetDream-CI")):
+        assert re.search(rf"^diff_stacks {re.escape(name)} \S+ {re.escape(selector)}$", runs, re.MULTILINE)
     assert "cdk deploy" not in runs
+
+
+# The diff step, run with a stand-in `npx`: `cdk ls` lists $STUB/stacks, `cdk diff` exits $DIFF_EXIT.
+FAKE_NPX = """#!/usr/bin/env bash
+echo "$*" >> "$STUB/calls"
+case "$2" in
+  ls) cat "$STUB/stacks" ;;
+  diff) printf 'Stack %sNetwork\\nThere were no differences\\n' "${!#%\\*}"; exit "${DIFF_EXIT:-0}" ;;
+  *) exit 99 ;;
+esac
+"""
+ALL_STACKS = [f"{prefix}-{part}" for prefix in (DEV.stack_prefix, PROD.stack_prefix)
+              for part in ("Network", "Data", "Services")] + ["SweetDream-CI"]
+PROD_LEFT_OUT = (f"{PROD.stack_prefix}-* left out: sweetdream:prod:certificateArn is a certificate of "
+                 "account 111122223333, but prod deploys to account 123456789012: set it to your own "
+                 "certificate")
+
+
+def run_diff_step(workflows, tmp_path, *, stacks, synth_log="", diff_exit=0) -> tuple[str, str, str]:
+    """(the report, the step's outputs, the npx calls)."""
+    step = next(s for s in workflows["ci.yml"]["jobs"]["diff"]["steps"] if s.get("id") == "report")
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "npx").write_text(FAKE_NPX)
+    (stub / "npx").chmod(0o755)
+    (stub / "python").symlink_to(sys.executable)
+    (stub / "stacks").write_text("".join(f"{name}\n" for name in stacks))
+    (tmp_path / ".github" / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / ".github" / "scripts" / "cdk_diff_report.py", tmp_path / ".github" / "scripts")
+    (tmp_path / "synth.log").write_text(synth_log)
+    env = {"PATH": f"{stub}{os.pathsep}{os.environ['PATH']}", "STUB": str(stub), "DIFF_EXIT": str(diff_exit),
+           "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+           "REPORT_MARKER": workflows["ci.yml"]["env"]["REPORT_MARKER"], "HEAD_SHA": "0123456789abcdef",
+           "RUN_URL": "https://example.test/run"}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env,  # noqa: S603, S607
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = (tmp_path / "cdk-diff-report.md").read_text()
+    assert (tmp_path / "summary").read_text() == report
+    return report, (tmp_path / "output").read_text(), (stub / "calls").read_text()
+
+
+def test_diff_step_diffs_every_synthesized_environment(workflows, tmp_path):
+    report, outputs, calls = run_diff_step(workflows, tmp_path, stacks=ALL_STACKS)
+    assert outputs == "failed=false\n"
+    assert calls.count("cdk diff --app cdk.out --method=template") == 3
+    for name in ("dev", "prod", "CI roles"):
+        assert f"| {name} | no changes | 0 of 1 |" in report
+
+
+def test_diff_step_names_an_environment_the_synth_left_out_and_why(workflows, tmp_path):
+    """Dev and prod in separate accounts: the diff role's account has no prod certificate."""
+    report, outputs, calls = run_diff_step(
+        workflows, tmp_path, stacks=[s for s in ALL_STACKS if not s.startswith(PROD.stack_prefix)],
+        synth_log=f"npm warn something\n{PROD_LEFT_OUT}\n")
+    assert outputs == "failed=false\n"
+    assert PROD.stack_prefix not in calls
+    assert ("| prod | ⏭️ not diffed: left out of the synth: sweetdream:prod:certificateArn is a "
+            "certificate of account 111122223333, but prod deploys to account 123456789012: set it to your "
+            "own certificate |"
+            in report)
+    assert "| dev | no changes |" in report and "| CI roles | no changes |" in report
+
+
+def test_diff_step_reports_a_missing_environment_without_a_reason(workflows, tmp_path):
+    report, outputs, _ = run_diff_step(workflows, tmp_path, stacks=ALL_STACKS[:6])
+    assert outputs == "failed=false\n"
+    assert ("| CI roles | ⏭️ not diffed: left out of the synth: the synth made no SweetDream-CI stack |"
+            in report)
+
+
+def test_diff_step_reports_a_failed_diff_then_fails_the_job(workflows, tmp_path):
+    report, outputs, _ = run_diff_step(workflows, tmp_path, stacks=ALL_STACKS, diff_exit=1)
+    assert outputs == "failed=true\n"
+    assert "| prod | ❌ `cdk diff` failed (exit 1) |" in report
+    steps = workflows["ci.yml"]["jobs"]["diff"]["steps"]
+    fail = next(s for s in steps if s.get("name") == "Fail if a diff failed")
+    assert fail["if"] == "steps.report.outputs.failed == 'true'"
 
 
 def test_comment_is_found_by_its_marker_and_updated(workflows):
