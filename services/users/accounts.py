@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.kit.db import MAX_ID
-from services.kit.errors import Conflict, NotFound
+from services.kit.errors import Conflict, Forbidden, NotFound
 from services.kit.text import tokens
 
 from .models import Customer, Role
@@ -60,19 +60,32 @@ def create_customer(session: Session, *, email: str, password_hash: str, name: s
     return customer
 
 
-def set_role(session: Session, customer: Customer, role: Role) -> Customer:
-    """Change a role; 409 rather than leave the shop without an admin."""
-    if customer.role != role and customer.role == Role.ADMIN:
-        # Lock every admin row (PostgreSQL) so two admins cannot demote each other at once.
-        admins = session.scalars(
-            select(Customer).where(Customer.role == Role.ADMIN.value).with_for_update()
-            .execution_options(populate_existing=True)).all()
-        if customer in admins and len(admins) <= 1:
-            raise Conflict("The last admin cannot be demoted; promote another admin first",
-                           code="last_admin")
+def set_role(session: Session, customer: Customer, role: Role, *, by: int | None) -> Customer:
+    """Change a role for admin `by` (None: the operator's command line): 403 unless `by` is an admin
+    now, 409 rather than leave the shop without an admin."""
+    # Lock every admin row (PostgreSQL): two admins demoting each other at once leave one, and a
+    # demoted admin's token, still valid elsewhere until it expires, cannot undo the demotion.
+    admins = {admin.id for admin in session.scalars(
+        select(Customer).where(Customer.role == Role.ADMIN.value).with_for_update()
+        .execution_options(populate_existing=True))}
+    if by is not None and by not in admins:
+        raise no_longer_admin()
+    if customer.id in admins and role != Role.ADMIN and len(admins) <= 1:
+        raise Conflict("The last admin cannot be demoted; promote another admin first", code="last_admin")
     customer.role = role.value
     session.flush()
     return customer
+
+
+def ensure_still_admin(session: Session, caller_id: int) -> None:
+    """The caller's token says ADMIN; users owns the roles, so it asks its own table as well."""
+    caller = find_customer(session, caller_id)
+    if caller is None or caller.role != Role.ADMIN:
+        raise no_longer_admin()
+
+
+def no_longer_admin() -> Forbidden:
+    return Forbidden("Requires role ADMIN: this account is no longer an admin")
 
 
 def _matching(query: str) -> ColumnElement[bool]:

@@ -98,7 +98,7 @@ def register_commands(app: Flask) -> None:
         try:
             customer = accounts.get_by_email(session, email)
             was_admin = customer.is_admin
-            accounts.set_role(session, customer, Role(role))
+            accounts.set_role(session, customer, Role(role), by=None)
         except APIError as exc:
             raise click.ClickException(exc.message) from exc
         session.commit()

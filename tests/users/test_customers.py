@@ -186,7 +186,8 @@ def test_admin_promotes_and_demotes_by_id(client, lan, admin):
 
 
 def test_a_demoted_admin_loses_admin_rights_within_the_admin_token_lifetime(client, app, lan, admin):
-    """Services check tokens locally, so an issued token keeps its role; admin tokens last an hour."""
+    """Services check tokens locally, so an issued token keeps its role; admin tokens last an hour.
+    Users owns the roles and also asks its own table, so here the demotion applies at once."""
     runner = app.test_cli_runner()
     assert runner.invoke(args=["set-role", "--email", "lan@example.com", "--role", "ADMIN"]).exit_code == 0
     session = app.extensions["db"].sessionmaker()
@@ -198,12 +199,33 @@ def test_a_demoted_admin_loses_admin_rights_within_the_admin_token_lifetime(clie
     finally:
         session.close()
     assert runner.invoke(args=["set-role", "--email", "lan@example.com", "--role", "CUSTOMER"]).exit_code == 0
-    # Within the bound the old role still holds; an hour after issue it is gone everywhere.
-    assert client.get("/api/customers", headers=bearer(fresh)).status_code == 200
+    # Here at once; elsewhere within the bound (tests/kit), and an hour after issue everywhere.
+    assert_error(client.get("/api/customers", headers=bearer(fresh)), 403, "forbidden")
     assert_error(client.get("/api/customers", headers=bearer(hour_old)), 401, "token_expired")
     relogin = client.post("/api/auth/login", json={"email": "lan@example.com", "password": PASSWORD})
     assert_error(client.get("/api/customers", headers=bearer(relogin.get_json()["token"])),
                  403, "forbidden")
+
+
+def test_a_demoted_admins_token_cannot_undo_the_demotion_nor_demote_anyone(client, lan, minh, admin):
+    """Their token stays valid elsewhere until it expires; in users, which owns the roles, it opens
+    nothing: not their own promotion, not the owner's demotion, not another customer's profile."""
+    client.patch("/api/customers/email/lan@example.com/role", json={"role": "ADMIN"},
+                 headers=bearer(admin["token"]))
+    lan_admin = client.post("/api/auth/login", json={"email": "lan@example.com", "password": PASSWORD})
+    lan_token, lan_id = lan_admin.get_json()["token"], lan["user"]["id"]
+    client.patch(f"/api/customers/{lan_id}/role", json={"role": "CUSTOMER"}, headers=bearer(admin["token"]))
+    for path, body in ((f"/api/customers/{lan_id}/role", {"role": "ADMIN"}),
+                       ("/api/customers/email/lan@example.com/role", {"role": "ADMIN"}),
+                       (f"/api/customers/{admin['user']['id']}/role", {"role": "CUSTOMER"}),
+                       (f"/api/customers/{minh['user']['id']}", {"name": "Đã sửa"})):
+        assert_error(client.patch(path, json=body, headers=bearer(lan_token)), 403, "forbidden")
+    minh_path = f"/api/customers/{minh['user']['id']}"
+    assert_error(client.get(minh_path, headers=bearer(lan_token)), 403, "forbidden")
+    assert client.get(f"/api/customers/{lan_id}", headers=bearer(lan_token)).status_code == 200  # their own
+    boss = client.get(f"/api/customers/{admin['user']['id']}", headers=bearer(admin["token"])).get_json()
+    assert boss["role"] == "ADMIN"
+    assert client.get(minh_path, headers=bearer(admin["token"])).get_json()["name"] == "Trần Văn Minh"
 
 
 def test_admin_sets_role_by_email_in_any_case(client, lan, admin):
