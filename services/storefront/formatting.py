@@ -1,4 +1,4 @@
-"""Template filters: đồng, Vietnam-local dates, order statuses."""
+"""Template filters: đồng, Vietnam-local dates, order statuses, roles."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ STATUS_LABELS = {
     "DELIVERED": "Đã giao",
     "CANCELLED": "Đã hủy",
 }
+ROLE_LABELS = {"CUSTOMER": "Khách hàng", "ADMIN": "Quản trị viên"}
 
 
 def thousands(number: int) -> str:
@@ -51,8 +52,13 @@ def status_label(status: str | None) -> str:
     return STATUS_LABELS.get(status or "", status or "")
 
 
+def role_label(role: str | None) -> str:
+    return ROLE_LABELS.get(role or "", role or "")
+
+
 def install_filters(app: Flask) -> None:
     app.add_template_filter(vnd)
     app.add_template_filter(local_time)
     app.add_template_filter(status_label)
+    app.add_template_filter(role_label)
     app.jinja_env.globals.update(ORDER_FLOW=ORDER_FLOW, ORDER_STATUSES=ORDER_STATUSES)

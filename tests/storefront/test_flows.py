@@ -152,9 +152,27 @@ def test_admin_searches_customers_and_changes_a_role(stack, admin):
         "csrf_token": csrf_token(page.text), "role": "ADMIN", "next": "/admin/customers"})
     assert response.status_code == 302
     assert stack.api("GET", f"/api/customers/{customer_id}", stack.admin_token()).json()["role"] == "ADMIN"
+    assert "thành “Quản trị viên”. Quyền quản trị có hiệu lực từ lần đăng nhập tiếp theo" in " ".join(
+        flashes(admin.get("/admin/customers").text))
     assert admin.form_post("/admin/customers", f"/admin/customers/{customer_id}/role",
                            {"role": "CUSTOMER"}).status_code == 302
     assert stack.api("GET", f"/api/customers/{customer_id}", stack.admin_token()).json()["role"] == "CUSTOMER"
+    said = " ".join(flashes(admin.get("/admin/customers").text))
+    assert "thành “Khách hàng”" in said and "thêm tối đa 60 phút" in said
+
+
+def test_an_admin_who_gives_up_the_role_is_signed_out_at_once(stack):
+    second = stack.register(name="Quản Lý Hai")
+    stack.api("PATCH", f"/api/customers/{second['user']['id']}/role", stack.admin_token(),
+              json={"role": "ADMIN"})
+    client = Browserless(stack.url)
+    client.login(second["email"], second["password"])
+    assert client.get("/admin/orders").status_code == 200
+    response = client.form_post("/admin/customers", f"/admin/customers/{second['user']['id']}/role",
+                                {"role": "CUSTOMER", "next": "/admin/customers"})
+    assert (response.status_code, response.headers["Location"]) == (302, "/")
+    assert "đã được đăng xuất" in " ".join(flashes(client.get("/").text))
+    assert client.get("/admin/orders").headers["Location"].startswith("/login")
 
 
 def test_admin_finds_customers_without_typing_accents(stack, admin):

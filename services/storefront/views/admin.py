@@ -11,11 +11,11 @@ from werkzeug.datastructures import MultiDict
 
 from services.kit.api import FIRST_DAY, LAST_DAY
 
-from ..api import ApiError, api, segment
+from ..api import ApiError, api, current_config, segment
 from ..charts import bar_chart, daily_chart, funnel_chart
-from ..formatting import ORDER_STATUSES, VIETNAM, status_label, vnd
+from ..formatting import ORDER_STATUSES, VIETNAM, role_label, status_label, vnd
 from ..funnel import FunnelUnavailable, build_funnel
-from ..session import admin_required, current_shopper, safe_next
+from ..session import admin_required, current_shopper, safe_next, sign_out
 from ..validation import PRICE_REFUSED, REQUIRED, multi_line, parse_price, whole_number
 from .lists import filtered_or_all, order_page, page_arg, past_the_end
 from .orders import fetch_order, shown_status, status_changed
@@ -158,7 +158,7 @@ def set_order_status(order_id: int):
     back = safe_next(request.form.get("next"), url_for("admin.orders"))
     label = status_label(status)
     if _patched(f"/api/orders/{order_id}/status", {"status": status, **shown_status()},
-                lambda exc: (status_changed(order_id, exc, f"chuyển sang “{label}”")
+                lambda exc: (status_changed(order_id, exc, f"chuyển sang “{label}”", status)
                              or f"Đơn #{order_id} không thể chuyển sang “{label}” từ trạng thái hiện tại.")):
         flash(f"Đơn #{order_id}: đã chuyển sang “{label}”.", "success")
     return redirect(back)
@@ -190,12 +190,25 @@ def customers():
 def set_role(customer_id: int):
     role = _form_choice("role", ROLES)
     back = safe_next(request.form.get("next"), url_for("admin.customers"))
-    if _patched(f"/api/customers/{segment(customer_id)}/role", {"role": role},
-                lambda _: "Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên."):
-        flash(f"Đã đổi vai trò của khách #{customer_id} thành {role}.", "success")
-        if customer_id == current_shopper().id and role != "ADMIN":
-            flash("Bạn vừa bỏ quyền quản trị của chính mình; hãy đăng nhập lại.", "info")
+    if not _patched(f"/api/customers/{segment(customer_id)}/role", {"role": role},
+                    lambda _: "Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên."):
+        return redirect(back)
+    if customer_id == current_shopper().id and role != "ADMIN":
+        sign_out()  # this session's token would keep admin pages open until it expires
+        flash("Bạn đã bỏ quyền quản trị của chính mình và đã được đăng xuất.", "info")
+        return redirect(url_for("shop.home"))
+    flash(f"Đã đổi vai trò của khách #{customer_id} thành “{role_label(role)}”. {_when_it_applies(role)}",
+          "success")
     return redirect(back)
+
+
+def _when_it_applies(role: str) -> str:
+    """Every service trusts the role in a token until it expires (README "Role changes")."""
+    if role == "ADMIN":
+        return "Quyền quản trị có hiệu lực từ lần đăng nhập tiếp theo của người này."
+    minutes = current_config().admin_token_ttl_seconds // 60
+    return (f"Người này không còn quản lý được khách hàng, nhưng phiên đang mở của họ vẫn xử lý được "
+            f"đơn hàng và sản phẩm thêm tối đa {minutes} phút, cho đến khi hết hạn.")
 
 
 # ---- analytics ------------------------------------------------------------------------------

@@ -36,12 +36,16 @@ def shown_status() -> dict:
     return {"expectedStatus": shown}
 
 
-def status_changed(order_id: int, exc: ApiError, undone: str) -> str | None:
+def status_changed(order_id: int, exc: ApiError, undone: str, wanted: str) -> str | None:
     """The message for the API's 409 status_changed (else None): the order changed since the page
-    was shown, so `undone` was not done; the page it returns to shows the order as it is now."""
+    was shown, so `undone` (moving it to `wanted`) was not done; the page it returns to shows the
+    order as it is now."""
     if exc.code != "status_changed":
         return None
     current = exc.details.get("currentStatus") if isinstance(exc.details, dict) else None
+    if current == wanted:  # someone else did the same meanwhile
+        return (f"Đơn #{order_id} đã ở trạng thái “{status_label(current)}”: có người vừa cập nhật "
+                "trong lúc bạn xem trang.")
     now = f" (hiện là “{status_label(current)}”)" if current else ""
     return (f"Đơn #{order_id} vừa được cập nhật{now} trong lúc bạn xem trang, nên chưa {undone}. "
             "Hãy xem lại trạng thái hiện tại của đơn rồi thao tác lại nếu cần.")
@@ -77,7 +81,8 @@ def cancel(order_id: int):
             abort(404)
         if exc.status != 409:
             raise
-        flash(status_changed(order_id, exc, "hủy đơn") or "Đơn hàng này không thể hủy nữa.", "error")
+        flash(status_changed(order_id, exc, "hủy đơn", "CANCELLED") or "Đơn hàng này không thể hủy nữa.",
+              "error")
     else:
         flash("Đã hủy đơn hàng.", "success")
     return redirect(url_for("orders.detail", order_id=order_id))
