@@ -328,8 +328,18 @@ def _cart_changed(cart: dict, token: str, body: dict):
         return redirect(url_for("orders.detail", order_id=order["id"]))
     if not cart["available"]:
         return _nothing_to_order(cart)
-    return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""),
-                          message="Giỏ hàng đã thay đổi. Vui lòng xem lại và xác nhận lần nữa.", status=409)
+    gone = _no_longer_for_sale(cart, body["items"])
+    message = (f"Giỏ hàng đã thay đổi: {', '.join(gone)} không còn bán nên không có trong đơn. "
+               if gone else "Giỏ hàng đã thay đổi. ") + "Vui lòng xem lại và xác nhận lần nữa."
+    return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""), message=message, status=409)
+
+
+def _no_longer_for_sale(cart: dict, submitted: list[dict]) -> list[str]:
+    """The lines the page showed that are in the cart but no longer on sale (a product hidden, a size
+    the admin removed meanwhile), as "Mousse Dâu (cỡ 20cm)": the page without them must say why."""
+    shown = {(line["productId"], line["size"]) for line in submitted}
+    return [f"{item['productName']} (cỡ {item['size']})" for item in cart["items"]
+            if not item["available"] and (item["productId"], item["size"]) in shown]
 
 
 def _placed_with(token: str) -> dict | None:
