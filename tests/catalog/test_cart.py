@@ -345,7 +345,7 @@ def test_cart_shows_current_prices_and_leaves_out_inactive_products(client, auth
     assert body["itemCount"] == 2 and body["subtotal"] == 200000
 
 
-def _size_id(client, admin, product_id: int, label: str) -> dict:
+def _admin_size(client, admin, product_id: int, label: str) -> dict:
     sizes = client.get(f"/api/products/{product_id}", headers=admin).get_json()["sizes"]
     return next(s for s in sizes if s["size"] == label)
 
@@ -354,46 +354,48 @@ REPRESENTATION = {"Prefer": "return=representation"}
 
 
 def test_a_removed_size_stays_in_carts_unavailable_and_cannot_be_ordered(client, auth, admin, add):
-    add(1, "20cm", 2)
-    add(1, "12cm", 1)
-    add(1, "20cm", 1, user_id=OTHER_CUSTOMER)
-    twenty = _size_id(client, admin, 1, "20cm")
-    assert twenty["cartCount"] == 2  # what the admin is told before removing it
-    assert _size_id(client, admin, 1, "16cm")["cartCount"] == 0
-    removed = client.delete(f"/api/products/1/sizes/{twenty['id']}", headers={**admin, **REPRESENTATION})
+    def choices():
+        return {c["size"]: c["productCount"] for c in client.get("/api/products/sizes").get_json()["items"]}
+
+    add(1, "12cm", 2)
+    add(1, "20cm", 1)
+    add(1, "12cm", 1, user_id=OTHER_CUSTOMER)
+    before = choices()
+    twelve = _admin_size(client, admin, 1, "12cm")
+    assert twelve["cartCount"] == 2  # what the admin is told before removing it
+    assert _admin_size(client, admin, 1, "16cm")["cartCount"] == 0
+    removed = client.delete(f"/api/products/1/sizes/{twelve['id']}", headers={**admin, **REPRESENTATION})
     assert removed.status_code == 200
-    assert removed.get_json() == {"id": twenty["id"], "size": "20cm", "price": 160000, "cartCount": 2}
+    assert removed.get_json() == {"id": twelve["id"], "size": "12cm", "price": 90000, "cartCount": 2}
 
     body = cart(client, auth)
     assert [(i["size"], i["quantity"], i["available"], i["unavailableReason"]) for i in body["items"]] == [
-        ("20cm", 2, False, "size_removed"), ("12cm", 1, True, None)]
-    assert body["itemCount"] == 1 and body["subtotal"] == 90000
-    # Gone from the catalog: product reads, size filters and choices, adds and the price lookup.
-    assert [s["size"] for s in client.get("/api/products/1").get_json()["sizes"]] == ["12cm", "16cm"]
-    assert 1 not in [p["id"] for p in client.get("/api/products?size=20cm&pageSize=100").get_json()["items"]]
-    assert error_fields(add(1, "20cm", 1)) == {"size"}
-    [line] = client.post("/api/products/prices", json={"items": [{"productId": 1, "size": "20cm"}]}
+        ("12cm", 2, False, "size_removed"), ("20cm", 1, True, None)]
+    assert body["itemCount"] == 1 and body["subtotal"] == 160000
+    # Gone from the catalog: product reads, prices, size filters and choices, adds, the price lookup.
+    product = client.get("/api/products/1").get_json()
+    assert [s["size"] for s in product["sizes"]] == ["16cm", "20cm"] and product["minPrice"] == 120000
+    assert choices()["12cm"] == before["12cm"] - 1
+    cheap = client.get("/api/products?size=12cm&maxPrice=90000&pageSize=100").get_json()["items"]
+    assert 1 not in [p["id"] for p in cheap]
+    assert error_fields(add(1, "12cm", 1)) == {"size"}
+    [line] = client.post("/api/products/prices", json={"items": [{"productId": 1, "size": "12cm"}]}
                          ).get_json()["items"]
     assert (line["available"], line["reason"], line["price"]) == (False, "unknown_size", None)
     # The shopper can still take the line out.
     gone = client.delete(f"/api/cart/{body['items'][0]['id']}", headers=auth(CUSTOMER))
     assert gone.status_code == 204
-    assert [i["size"] for i in cart(client, auth)["items"]] == ["12cm"]
-
-
-def test_a_removed_size_answers_204_unless_asked_for_the_count(client, admin):
-    twenty = _size_id(client, admin, 1, "20cm")
-    removed = client.delete(f"/api/products/1/sizes/{twenty['id']}", headers=admin)
-    assert removed.status_code == 204 and removed.data == b""
-    assert_error(client.delete(f"/api/products/1/sizes/{twenty['id']}", headers=admin), 404, "not_found")
-    assert_error(client.patch(f"/api/products/1/sizes/{twenty['id']}", json={"price": 1}, headers=admin),
-                 404, "not_found")
+    assert [i["size"] for i in cart(client, auth)["items"]] == ["20cm"]
 
 
 def test_a_removed_label_can_be_added_again_as_a_new_size(client, auth, admin, add):
     add(1, "20cm", 2)
-    old = _size_id(client, admin, 1, "20cm")
-    assert client.delete(f"/api/products/1/sizes/{old['id']}", headers=admin).status_code == 204
+    old = _admin_size(client, admin, 1, "20cm")
+    removed = client.delete(f"/api/products/1/sizes/{old['id']}", headers=admin)
+    assert removed.status_code == 204 and removed.data == b""  # no count unless asked for
+    assert_error(client.delete(f"/api/products/1/sizes/{old['id']}", headers=admin), 404, "not_found")
+    assert_error(client.patch(f"/api/products/1/sizes/{old['id']}", json={"price": 1}, headers=admin),
+                 404, "not_found")
     again = client.post("/api/products/1/sizes", json={"size": "20cm", "price": 170000}, headers=admin)
     assert again.status_code == 201 and again.get_json()["id"] != old["id"]
     assert_error(client.post("/api/products/1/sizes", json={"size": "20CM", "price": 1}, headers=admin),
@@ -411,6 +413,12 @@ def test_a_removed_label_can_be_added_again_as_a_new_size(client, auth, admin, a
     assert client.post(f"/api/cart/user/{CUSTOMER}/ordered", json=ordered,
                        headers=auth(CUSTOMER)).status_code == 204
     assert [(i["unitPrice"], i["available"]) for i in cart(client, auth)["items"]] == [(160000, False)]
+    # Removed sizes do not count as the product's sizes: its last one on sale stays.
+    for label in ("12cm", "16cm"):
+        size = _admin_size(client, admin, 1, label)
+        assert client.delete(f"/api/products/1/sizes/{size['id']}", headers=admin).status_code == 204
+    assert_error(client.delete(f"/api/products/1/sizes/{again.get_json()['id']}", headers=admin),
+                 409, "conflict")
 
 
 def _simultaneous_adds(app, tokens, *, count: int, quantity: int) -> tuple[list[int], dict]:
