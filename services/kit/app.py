@@ -103,11 +103,13 @@ def _check_json_body():
         raise BadRequest("Request body is not valid JSON") from exc
     except RecursionError as exc:  # e.g. [[[[...]]]] thousands deep: the parser gives up
         raise BadRequest("Request body is nested too deeply") from exc
-    if body is None:
-        # Spectree reads a JSON null as "no body" (an empty object), which some models accept.
-        raise Unprocessable("The request body is null; send a JSON object",
-                            details=[{"field": "body", "message": "null is not a request body",
-                                      "type": "null_body"}])
+    if not isinstance(body, dict):
+        # Spectree reads null, [], "", 0 and false as "no body" (an empty object), which some models
+        # accept: a cancel sent `[]` would cancel. Every body in our contract is an object.
+        kind = "null" if body is None else type(body).__name__
+        raise Unprocessable("The request body must be a JSON object",
+                            details=[{"field": "body", "message": f"{kind} is not a request body",
+                                      "type": "not_an_object"}])
     return None
 
 

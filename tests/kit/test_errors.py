@@ -18,8 +18,9 @@ def test_malformed_json_is_400(client, tokens):
     assert_error(response, 400, "bad_request")
 
 
-def test_null_body_is_422(client, tokens):
-    response = client.post("/api/notes", data="null", content_type="application/json",
+@pytest.mark.parametrize("body", ["null", "[]", '""', "0", "false", "[1, 2]", '"text"', "3.5"])
+def test_a_body_that_is_not_an_object_is_422(client, tokens, body):
+    response = client.post("/api/notes", data=body, content_type="application/json",
                            headers=tokens.headers(1))
     assert assert_error(response, 422, "validation_error")["details"][0]["field"] == "body"
 
