@@ -61,6 +61,9 @@ class ServicesStack(SweetDreamStack):
         )
         self.data = data
         self.nat_public_ips = tuple(nat_public_ips)
+        unknown = set(config.gunicorn_threads) - {spec.name for spec in SERVICES}
+        if unknown:
+            raise ValueError(f"gunicorn_threads names services the manifest does not have: {sorted(unknown)}")
 
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
@@ -152,6 +155,8 @@ class ServicesStack(SweetDreamStack):
             "LOG_LEVEL": "INFO",
             "WEB_CONCURRENCY": str(max(1, spec.cpu // 512)),
         }
+        if spec.name in config.gunicorn_threads:
+            env["GUNICORN_THREADS"] = str(config.gunicorn_threads[spec.name])
         if spec.name != "users":
             # Verify tokens with the users service's public keys: inside the VPC when users is in
             # Cloud Map, otherwise through the ALB, which routes /.well-known/* to users.

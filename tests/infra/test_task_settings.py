@@ -7,20 +7,27 @@ validates them with ENVIRONMENT=dev/prod, where it refuses local defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import os
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 from sqlalchemy.engine import make_url
 
 from services.kit.config import ServiceConfig
 from services.kit.proxies import PRIVATE_NETWORKS
+from services.kit.threads import request_threads
 from services.manifest import SERVICES
 from services.users.ratelimit import LIMITER_POOL_SIZE
+from stacks.config import DEV, with_context
 from stacks.container_image import has_database
 from stacks.monitoring import approximate_max_connections
+from stacks.shop import add_environment
 
+from .conftest import ACCOUNT, cdk_json_context
 from .helpers import properties
 
 SECRET_STAND_INS = {
@@ -130,3 +137,32 @@ def test_every_task_at_full_scale_fits_in_the_database_connections(templates, co
         task_sets = 2 if config.is_blue_green(spec.name) else 1
         needed += config.max_tasks * task_sets * int(variables["WEB_CONCURRENCY"]) * connections
     assert 0 < needed <= approximate_max_connections(config.db_instance_type) - 10
+
+
+def test_gunicorn_threads_reach_the_named_service_task_and_its_pool(monkeypatch):
+    """The remedy the p99 alarm's runbook names: `gunicorn_threads` in stacks/config.py."""
+    app = App(context=cdk_json_context())
+    base = with_context(DEV, app.node.try_get_context, account=ACCOUNT)
+    environment = add_environment(app, dataclasses.replace(base, gunicorn_threads={"orders": 6}))
+    template = Template.from_stack(environment.services)
+    for name in list(os.environ):
+        if name.startswith(("DB_", "GUNICORN_")):
+            monkeypatch.delenv(name, raising=False)
+    for spec in SERVICES:
+        variables = task_variables(template, spec.name)
+        assert variables.get("GUNICORN_THREADS") == ("6" if spec.name == "orders" else None), spec.name
+    with monkeypatch.context() as env:
+        for name, value in task_variables(template, "orders").items():
+            env.setenv(name, value)
+        assert config_class("orders")().db_pool_size == 6
+    assert request_threads() == 3  # what every other task runs with
+
+
+def test_gunicorn_threads_of_an_unknown_service_or_below_one_are_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        dataclasses.replace(DEV, gunicorn_threads={"orders": 0})
+    app = App(context=cdk_json_context())
+    config = dataclasses.replace(with_context(DEV, app.node.try_get_context, account=ACCOUNT),
+                                 gunicorn_threads={"order": 6})
+    with pytest.raises(ValueError, match=r"does not have: \['order'\]"):
+        add_environment(app, config)
