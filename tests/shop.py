@@ -100,10 +100,11 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     # One database for the three services, as on AWS (one RDS instance, distinct table names).
     with temporary_postgres_database("sdstore") as database_url:
         # Every login here comes from one address (the test browser and every hop are on
-        # 127.0.0.1), so the per-address throttle is raised; the users service's own tests cover
+        # 127.0.0.1), so the per-address throttles are raised; the users service's own tests cover
         # throttling.
         users_config = UsersConfig(**shared, database_url=database_url, bcrypt_rounds=4,
-                                   login_limit_per_address="1000 per minute")
+                                   login_limit_per_address="1000 per minute",
+                                   register_limit_per_address="1000 per minute")
         catalog_config = CatalogConfig(**shared, **verify, database_url=database_url)
         for name, config in (("users", users_config), ("catalog", catalog_config)):
             upgrade(SERVICES_DIR / name, config)

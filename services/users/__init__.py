@@ -12,7 +12,7 @@ from services.kit.auth import TokenVerifier
 from .cli import register_commands
 from .config import UsersConfig
 from .keys import signing_key_from_config
-from .ratelimit import init_login_limits
+from .ratelimit import init_limits
 from .routes import auth_bp, customers_bp, keys_bp, spec
 from .tokens import TokenIssuer
 
@@ -27,6 +27,6 @@ def create_app(config: UsersConfig | None = None) -> Flask:
     # Our own tokens are checked with our own public key, whatever JWT_PUBLIC_KEY* say.
     app.extensions["token_verifier"] = TokenVerifier(config.model_copy(update={
         "jwt_public_key": signing_key.public_pem, "jwt_public_key_file": "", "jwks_url": ""}))
-    init_login_limits(app, config, endpoint="auth.login")
+    init_limits(app, config)
     register_commands(app)
     return app

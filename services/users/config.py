@@ -38,12 +38,14 @@ class UsersConfig(ServiceConfig):
     admin_password: SecretStr = SecretStr(LOCAL_ADMIN_PASSWORD)
     admin_name: str = "SweetDream Admin"
 
-    # Login throttling (Flask-Limiter syntax). Failed attempts count per e-mail; every attempt
-    # counts per client address. database:// counts in the service's own database, shared by every
-    # worker and task; memory:// counts per process.
+    # Throttling (Flask-Limiter syntax). Failed logins count per e-mail (failed password changes per
+    # account, with the same limit); every login and registration counts per client address.
+    # database:// counts in the service's own database, shared by every worker and task; memory://
+    # counts per process.
     ratelimit_storage_uri: str = "database://"
     login_limit_per_email: str = "5 per minute;20 per hour"
     login_limit_per_address: str = "30 per minute;300 per hour"
+    register_limit_per_address: str = "10 per minute;50 per hour"
     # Where our own proxies sit (the ALB, the storefront, the local gateway), as comma-separated
     # CIDRs: the client is the rightmost X-Forwarded-For address outside them. Empty: the socket's.
     trusted_proxy_networks: Annotated[tuple[Network, ...], NoDecode] = PRIVATE_NETWORKS
@@ -63,7 +65,7 @@ class UsersConfig(ServiceConfig):
             return tuple(networks)
         return value
 
-    @field_validator("login_limit_per_email", "login_limit_per_address")
+    @field_validator("login_limit_per_email", "login_limit_per_address", "register_limit_per_address")
     @classmethod
     def _valid_limit(cls, value: str) -> str:
         try:

@@ -1,4 +1,5 @@
-"""Login throttling (Flask-Limiter): failed attempts per e-mail, every attempt per client address.
+"""Throttling (Flask-Limiter): failed logins per e-mail and every login per client address; failed
+password changes per account; registrations per client address.
 
 The e-mail is read exactly as the login reads it (`LoginEmail`: trimmed, then normalised), so every
 spelling that signs in to one account counts against that account's one limit. An attempt takes its
@@ -65,6 +66,9 @@ def login_email() -> str:
 
 _ENTRY = RateLimitEntry.__table__
 EMAIL_KEY = "email:"
+PASSWORD_KEY = "password:"  # noqa: S105 (a key prefix, not a password)
+# Limits that count only wrong passwords: a place is taken first and given back otherwise.
+RELEASED_KEYS = (EMAIL_KEY, PASSWORD_KEY)
 
 
 def stored_key(key: str) -> str:
@@ -205,8 +209,9 @@ def _limiter_engine(config: UsersConfig) -> Engine:
     return _limiter_engines[url]
 
 
-def init_login_limits(app: Flask, config: UsersConfig, endpoint: str) -> Limiter:
-    """The limiter wrapped around the login view (apps on one database share its counts)."""
+def init_limits(app: Flask, config: UsersConfig) -> Limiter:
+    """The limiter around the views that check a password or make an account (apps on one database
+    share its counts): logins, password changes, registrations."""
     options = {}
     if config.ratelimit_storage_uri.startswith("database:"):
         options["engine"] = _limiter_engine(config)
@@ -214,40 +219,54 @@ def init_login_limits(app: Flask, config: UsersConfig, endpoint: str) -> Limiter
                       storage_options=options, strategy="moving-window",
                       key_prefix=config.service_name, headers_enabled=False)
     release = _place_releaser(limiter.storage)
-    view = app.view_functions[endpoint]
-    # Checked before the request is validated, so malformed attempts are throttled too.
-    view = limiter.limit(config.login_limit_per_email, key_func=lambda: EMAIL_KEY + login_email(),
-                         exempt_when=lambda: not login_email(),
-                         # A storage that cannot give places back (Redis, Memcached) only counts
-                         # failures after the fact, so attempts at the same instant can pass it.
-                         deduct_when=None if release else lambda response: response.status_code == 401
-                         )(view)
-    view = limiter.limit(config.login_limit_per_address,
-                         key_func=lambda: "address:" + client_address())(view)
-    app.view_functions[endpoint] = view
+    # A storage that cannot give places back (Redis, Memcached) only counts wrong passwords after
+    # the fact, so attempts at the same instant can pass it.
+    wrong_only = None if release else (lambda _response: g.get("wrong_password", False))
+
+    def limit(endpoint: str, *limits: tuple[str, Callable[[], str], dict]) -> None:
+        view = app.view_functions[endpoint]
+        for rule, key, extra in limits:  # checked before the request is validated
+            view = limiter.limit(rule, key_func=key, **extra)(view)
+        app.view_functions[endpoint] = view
+
+    limit("auth.login",
+          (config.login_limit_per_email, lambda: EMAIL_KEY + login_email(),
+           {"exempt_when": lambda: not login_email(), "deduct_when": wrong_only}),
+          (config.login_limit_per_address, lambda: "address:" + client_address(), {}))
+    # A stolen token must not turn the password change into an unthrottled password guesser.
+    limit("customers.change_password",
+          (config.login_limit_per_email, lambda: f"{PASSWORD_KEY}{request.view_args['customer_id']}",
+           {"deduct_when": wrong_only}))
+    # Registering answers whether an e-mail has an account, and each one costs a bcrypt hash.
+    limit("auth.register", (config.register_limit_per_address, lambda: "register:" + client_address(), {}))
 
     if release:
         @app.after_request
         def _give_back_unless_the_password_was_wrong(response: Response) -> Response:
             # Not after a 5xx either: the limiter may have failed before it took the place.
-            if response.status_code == 401 or response.status_code >= 500:
+            if g.get("wrong_password") or response.status_code >= 500:
                 return response
             for taken in limiter.current_limits:
                 # request_args: [key prefix, key, scope]; a breached limit took no place.
-                if not taken.breached and taken.request_args[-2].startswith(EMAIL_KEY):
+                if not taken.breached and taken.request_args[-2].startswith(RELEASED_KEYS):
                     try:
                         release(taken.key)
                     except SQLAlchemyError:  # the answer stands; the place ages out with its window
-                        log.warning("login limit place not given back", exc_info=True)
+                        log.warning("rate limit place not given back", exc_info=True)
             return response
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded):
         breached = limiter.current_limit
         retry_after = max(1, math.ceil(breached.window[0] - time.time())) if breached else 60
-        log.warning("login rate limit reached", extra={"fields": {"limit": str(exc.limit.limit)}})
-        return error_response(429, "rate_limited",
-                              f"Too many login attempts; try again in {retry_after} seconds",
+        log.warning("rate limit reached", extra={"fields": {
+            "endpoint": request.endpoint, "limit": str(exc.limit.limit)}})
+        return error_response(429, "rate_limited", f"Too many attempts; try again in {retry_after} seconds",
                               {"retryAfter": retry_after}, headers={"Retry-After": str(retry_after)})
 
     return limiter
+
+
+def wrong_password() -> None:
+    """Called by a view whose password check failed: that attempt keeps its place in the limits."""
+    g.wrong_password = True

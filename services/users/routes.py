@@ -18,6 +18,7 @@ from services.kit.routing import ID
 from . import accounts
 from .models import Customer, Role
 from .passwords import hash_password, needs_rehash, verify_password
+from .ratelimit import wrong_password
 from .schemas import (
     AuthOut,
     CustomerPage,
@@ -120,6 +121,7 @@ def login(json: LoginIn):
     customer = accounts.find_by_email(session, body.email)
     # Unknown e-mail and wrong password: same bcrypt work, same answer.
     if not verify_password(body.password, customer.password_hash if customer else None, rounds):
+        wrong_password()
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
     if needs_rehash(customer.password_hash, rounds):
         customer.password_hash = hash_password(body.password, rounds)
@@ -191,6 +193,7 @@ def change_password(customer_id: int, json: PasswordChange):
     session = db_session()
     customer = accounts.get_customer(session, customer_id)
     if not verify_password(body.current_password, customer.password_hash, rounds):
+        wrong_password()
         # 422, not 401: the caller's token is fine, only this field is wrong.
         raise Unprocessable("The current password is incorrect", details=[
             {"field": "currentPassword", "message": "is incorrect", "type": "wrong_password"}])

@@ -781,6 +781,18 @@ def test_a_refused_password_change_says_why_and_changes_nothing(stack, current, 
     assert _login_status(stack, shopper["email"], shopper["password"]) == 200
 
 
+def test_too_many_wrong_current_passwords_are_told_to_wait(stack):
+    shopper, client = _shopper_client(stack)
+    new = {"newPassword": "mat-khau-moi-1", "confirmPassword": "mat-khau-moi-1"}
+    for _ in range(5):  # the users service's default: 5 failures a minute per account
+        client.form_post("/account/password", "/account/password", {"currentPassword": "sai-mat-khau", **new})
+    response = client.form_post("/account/password", "/account/password",
+                                {"currentPassword": shopper["password"], **new})
+    assert response.status_code == 429
+    assert "nhập sai mật khẩu hiện tại quá nhiều lần" in response.text
+    assert _login_status(stack, shopper["email"], shopper["password"]) == 200
+
+
 def test_the_password_page_needs_a_signed_in_shopper(stack):
     response = Browserless(stack.url).get("/account/password", allow_redirects=False)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")

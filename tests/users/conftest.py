@@ -43,7 +43,8 @@ def users_tokens(key_dir) -> TokenFactory:
 def config_for(database_url: str, data_dir: Path, **overrides) -> UsersConfig:
     settings = {"environment": "test", "database_url": database_url, "data_dir": data_dir,
                 "bcrypt_rounds": FAST_ROUNDS, "log_level": "WARNING",
-                "login_limit_per_email": NO_LIMITS, "login_limit_per_address": NO_LIMITS}
+                "login_limit_per_email": NO_LIMITS, "login_limit_per_address": NO_LIMITS,
+                "register_limit_per_address": NO_LIMITS}
     settings.update(overrides)
     return UsersConfig(**settings)
 

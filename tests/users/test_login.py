@@ -390,3 +390,42 @@ def test_per_process_counters_remain_available(make_app):
     assert login(first.test_client()).status_code == 401
     assert login(second.test_client()).status_code == 401
     assert login(first.test_client()).status_code == 429
+
+
+def _change_password(client, token: str, user_id: int, current: str, new: str = "another-password-1"):
+    return client.put(f"/api/customers/{user_id}/password", headers={"Authorization": f"Bearer {token}"},
+                      json={"currentPassword": current, "newPassword": new})
+
+
+@pytest.mark.parametrize("storage_uri", ["database://", "memory://"])
+def test_wrong_current_passwords_on_a_password_change_are_limited_per_account(make_app, storage_uri):
+    """Someone holding a stolen token cannot use the password change to guess the password."""
+    app = make_app(login_limit_per_email="3 per minute", ratelimit_storage_uri=storage_uri)
+    client = app.test_client()
+    account = client.post("/api/auth/register", json={"email": "t@example.com", "password": PASSWORD,
+                                                      "name": "T"}).get_json()
+    token, user_id = account["token"], account["user"]["id"]
+    assert _change_password(client, token, user_id, PASSWORD, PASSWORD).status_code == 204  # right ones
+    assert _change_password(client, token, user_id, PASSWORD, PASSWORD).status_code == 204  # use none up
+    for n in range(3):
+        assert_error(_change_password(client, token, user_id, f"guess-{n}"), 422, "validation_error")
+    _retry_after(_change_password(client, token, user_id, "guess-3"))
+    _retry_after(_change_password(client, token, user_id, PASSWORD))  # now the right one waits too
+    assert login(client, "t@example.com").status_code == 200  # signing in is another limit
+
+
+def test_registrations_per_client_address_are_limited(make_app):
+    """Each registration costs a bcrypt hash and tells whether an e-mail has an account."""
+    app = make_app(register_limit_per_address="3 per minute")
+    client = app.test_client()
+
+    def register(email: str, address: str = "203.0.113.7"):
+        return client.post("/api/auth/register", headers={"X-Forwarded-For": address},
+                           json={"email": email, "password": PASSWORD, "name": "T"})
+
+    assert register("a@example.com").status_code == 201
+    assert_error(register("a@example.com"), 409, "email_taken")
+    assert_error(register("not an e-mail"), 422, "validation_error")
+    _retry_after(register("b@example.com"))
+    _retry_after(register("a@example.com"))  # no more answers about who has an account
+    assert register("b@example.com", address="198.51.100.23").status_code == 201

@@ -141,6 +141,10 @@ def password():
                 api().call("PUT", f"/api/customers/{segment(current_shopper().id)}/password",
                            json={"currentPassword": current, "newPassword": new}, idempotent=False)
             except ApiError as exc:
+                if exc.status == 429:
+                    return render_template("account/password.html", errors={}, message=(
+                        "Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. Vui lòng đợi một lát rồi thử lại."
+                    )), 429
                 if exc.status not in (400, 422):
                     raise
                 errors = exc.field_errors()
