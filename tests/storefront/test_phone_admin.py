@@ -112,7 +112,7 @@ def test_deleting_a_size_asks_first_and_sits_apart_from_save(phone: Page, stack)
 
     phone.once("dialog", lambda dialog: dialog.accept())
     phone.get_by_role("button", name="Xóa cỡ 12cm").click()
-    expect(phone.get_by_text("Đã xóa kích cỡ.")).to_be_visible()
+    expect(phone.get_by_text("Đã xóa kích cỡ 12cm.")).to_be_visible()
     sizes = stack.api("GET", f"/api/products/{product['id']}").json()["sizes"]
     assert [size["size"] for size in sizes] == ["16cm"]
 

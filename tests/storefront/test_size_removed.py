@@ -33,6 +33,8 @@ def test_a_size_removed_while_in_a_cart_stays_there_unavailable_and_is_not_order
         admin.get(edit).text
     removed = admin.form_post(edit, f"{edit}/sizes/{twenty['id']}/delete", {"was_size": "20cm"})
     assert removed.status_code == 302
+    assert "Đã xóa kích cỡ 20cm; 1 giỏ hàng đang có cỡ này sẽ thấy cỡ này không còn bán." in \
+        admin.get(edit).text
 
     # The tab opened before: refused, saying which cake is no longer on sale; nothing ordered.
     again = client.post("/checkout", data=[*open_tab, ("shippingAddress", "5 Hai Bà Trưng")])

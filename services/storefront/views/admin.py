@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -392,12 +393,14 @@ def product(product_id: int):
                          product_form={"values": typed, "rendered": _rendered(request.form).to_dict()})
 
 
-def _admin_change(call, *, success: str, refusal: Callable[[ApiError], str], back: str):
-    """Apply an admin change: an unknown record is a 404; a refusal (400/409/422) is flashed with
-    `refusal(error)`, not a crash; either way back to `back`."""
-    _, refused = _submit(call, refusal)
+def _admin_change(call, *, success: str | Callable[[Any], str], refusal: Callable[[ApiError], str],
+                  back: str):
+    """Apply an admin change: said with `success` (or `success(the API's answer)`); an unknown
+    record is a 404; a refusal (400/409/422) is flashed with `refusal(error)`, not a crash; either
+    way back to `back`."""
+    answer, refused = _submit(call, refusal)
     if refused is None:
-        flash(success, "success")
+        flash(success(answer) if callable(success) else success, "success")
     else:
         flash(refused[2], "error")
     return redirect(back)
@@ -468,12 +471,20 @@ def update_size(product_id: int, size_id: int):
 def delete_size(product_id: int, size_id: int):
     path = f"/api/products/{product_id}/sizes/{size_id}"
     try:
-        return _admin_change(lambda: _on_size(product_id, lambda: api().delete(path)),
-                             success="Đã xóa kích cỡ.",
+        # The removed size with how many carts hold it: those shoppers now see it as no longer sold.
+        return _admin_change(lambda: _on_size(product_id, lambda: api().delete(
+                                 path, headers={"Prefer": "return=representation"})),
+                             success=_size_removed,
                              refusal=lambda _: "Không xóa được kích cỡ: sản phẩm cần ít nhất một kích cỡ.",
                              back=url_for("admin.product", product_id=product_id))
     except SizeGone:
         return _size_gone(product_id, "Kích cỡ {size} đã được xóa trước đó.", "info")
+
+
+def _size_removed(removed: dict) -> str:
+    carts = removed["cartCount"]
+    in_carts = f"; {carts} giỏ hàng đang có cỡ này sẽ thấy cỡ này không còn bán" if carts else ""
+    return f"Đã xóa kích cỡ {removed['size']}{in_carts}."
 
 
 # ---- categories -------------------------------------------------------------------------------
