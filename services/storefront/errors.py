@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 # status → (title, explanation) shown to shoppers; never the API's own internal message.
 FRIENDLY = {
     400: ("Yêu cầu không hợp lệ", "Trang không hiểu được yêu cầu này. Vui lòng thử lại."),
-    403: ("Không có quyền truy cập", "Tài khoản của bạn không được phép xem trang này."),
+    # Roles travel in the token, so a promotion shows only after signing in again.
+    403: ("Không có quyền truy cập", "Tài khoản của bạn không được phép xem trang này. Nếu bạn vừa "
+          "được cấp quyền quản trị, hãy đăng xuất rồi đăng nhập lại."),
     404: ("Không tìm thấy trang", "Trang hoặc sản phẩm bạn tìm không tồn tại hoặc đã ngừng bán."),
     405: ("Thao tác không được hỗ trợ", "Trang này không hỗ trợ thao tác đó."),
     409: ("Không thể thực hiện", "Thao tác xung đột với trạng thái hiện tại. Vui lòng tải lại trang."),
