@@ -704,6 +704,18 @@ def test_an_admin_working_through_pending_orders_page_by_page_misses_none(stack,
     assert _order_ids(admin.get(_link(second, "prev")).text) == [newest]
 
 
+def test_an_order_page_leads_back_to_the_list_as_the_admin_left_it(stack, admin):
+    order = _order_for(stack, stack.register()["token"])
+    listing = admin.get("/admin/orders", params={"status": "PENDING", "from": "2020-01-01"}).text
+    link = re.search(rf'href="(/admin/orders/{order["id"]}\?list=[^"]+)"', listing).group(1)
+    page = admin.get(link.replace("&amp;", "&")).text
+    back = re.search(r'href="([^"]+)" data-testid="back-to-orders"', page).group(1).replace("&amp;", "&")
+    assert back == "/admin/orders?status=PENDING&from=2020-01-01"
+    for elsewhere in ("/account", "//evil.example/admin/orders", "/admin/ordersx"):
+        page = admin.get(f"/admin/orders/{order['id']}", params={"list": elsewhere}).text
+        assert 'href="/admin/orders" data-testid="back-to-orders"' in page, elsewhere
+
+
 def test_a_shopper_pages_through_their_orders_and_back(stack):
     shopper, client = _shopper_client(stack)
     placed = [_order_for(stack, shopper["token"])["id"] for _ in range(12)][::-1]

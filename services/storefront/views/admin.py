@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -131,8 +132,12 @@ def orders():
 def order(order_id: int):
     found = fetch_order(order_id)
     customer, contact_note = _customer_contact(found["userId"])
+    # Back to the list as the admin left it (status tab, dates, page); only ever the orders list.
+    listing = safe_next(request.args.get("list"), url_for("admin.orders"))
+    if urlsplit(listing).path != url_for("admin.orders"):
+        listing = url_for("admin.orders")
     return render_template("admin/order.html", order=found, customer=customer, contact_note=contact_note,
-                           back=request.full_path.rstrip("?"))
+                           listing=listing, back=request.full_path.rstrip("?"))
 
 
 # Why an order page shows no contact details, by the users API's answer; the page renders anyway.
