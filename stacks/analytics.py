@@ -8,6 +8,7 @@
 - an error alarm to the alerts topic;
 - a Glue table over the partitions with partition projection (no MSCK REPAIR, no crawler);
 - an Athena workgroup with encrypted results and the analysts' named queries;
+- a managed policy to attach to analysts: that workgroup, the table and the export, read-only;
 - the original's seven CloudWatch Logs Insights queries, saved as query definitions.
 
 The Lambda package is assembled without Docker: `bundle_lambda_package` copies the handler's modules
@@ -47,6 +48,7 @@ from .base import acknowledge, acknowledge_wildcard_resource
 from .config import EnvironmentConfig
 from .data_stack import ATHENA_RESULTS_PREFIX
 from .functions import RUNTIME, function_log_group, grant_own_logs, local_package
+from .monitoring import RUNBOOK
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE = REPO_ROOT / "lambdas" / "analytics_export"
@@ -112,6 +114,29 @@ def table_columns() -> list[glue.CfnTable.ColumnProperty]:
         glue.CfnTable.ColumnProperty(name=field.lower(), type=types.get(field, "string"))
         for field in ENVELOPE_FIELDS
     ]
+
+
+# What an analyst's query needs in the workgroup: run, follow, stop and read queries, and the saved ones.
+ANALYST_ATHENA_ACTIONS = [
+    "athena:GetWorkGroup",
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:BatchGetQueryExecution",
+    "athena:ListQueryExecutions",
+    "athena:GetQueryResults",
+    "athena:GetQueryRuntimeStatistics",
+    "athena:ListNamedQueries",
+    "athena:GetNamedQuery",
+    "athena:BatchGetNamedQuery",
+]
+# Athena writes results with the caller's credentials, and reads them back for GetQueryResults.
+ANALYST_RESULTS_ACTIONS = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+]
 
 
 # Athena named queries over the last 30 days of partitions (projection evaluates the predicate on
@@ -324,7 +349,7 @@ class AnalyticsExport(Construct):
             self,
             "ErrorsAlarm",
             alarm_description=f"The {config.name} analytics export failed: that day is missing from S3 "
-            "until it is re-exported (README, 'Re-export a day')",
+            f"until it is re-exported (README, 'Re-export a day'). {RUNBOOK}",
             metric=self.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
             threshold=1,
             evaluation_periods=1,
@@ -336,6 +361,7 @@ class AnalyticsExport(Construct):
 
         self._catalog(stack, bucket)
         self._athena(bucket)
+        self.analyst_policy = self._analyst_policy(stack, config, bucket)
         self.query_definitions = []
         for index, (name, query) in enumerate(INSIGHTS_QUERIES.items()):
             definition = logs.QueryDefinition(
@@ -357,6 +383,12 @@ class AnalyticsExport(Construct):
             "--cli-binary-format raw-in-base64-out --cli-read-timeout 900 "
             '--payload \'{"date": "YYYY-MM-DD"}\' out.json',
         )
+        CfnOutput(
+            self,
+            "AnalystPolicyArn",
+            value=self.analyst_policy.managed_policy_arn,
+            description="Attach to analysts' roles or users: Athena in the workgroup below, export read-only",
+        ).override_logical_id("AnalystPolicyArn")  # the key the README names, without a hash
         CfnOutput(
             self,
             "AthenaWorkGroup",
@@ -512,3 +544,64 @@ class AnalyticsExport(Construct):
             query.add_resource_dependency(self.workgroup)
             query.add_resource_dependency(self.database)
             self.named_queries.append(query)
+
+    def _analyst_policy(
+        self, stack: Stack, config: EnvironmentConfig, bucket: s3.IBucket
+    ) -> iam.ManagedPolicy:
+        """Query the export in Athena and nothing more: this workgroup, this table, the export's objects
+        (read) and the workgroup's results (read and write)."""
+
+        def arn(service: str, resource: str, name: str | None = None) -> str:
+            return stack.format_arn(service=service, resource=resource, resource_name=name)
+
+        exported = bucket.arn_for_objects(f"{EXPORT_PREFIX}/*")
+        results = bucket.arn_for_objects(f"{ATHENA_RESULTS_PREFIX}/*")
+        policy = iam.ManagedPolicy(
+            self,
+            "AnalystPolicy",
+            managed_policy_name=f"SweetDream-{config.name}-analyst",
+            description=f"SweetDream {config.name}: query {self.database_name}.{TABLE_NAME} in Athena "
+            f"workgroup {self.workgroup_name}",
+            statements=[
+                iam.PolicyStatement(
+                    sid="QueryInTheWorkgroup",
+                    actions=ANALYST_ATHENA_ACTIONS,
+                    resources=[arn("athena", "workgroup", self.workgroup_name)],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheTable",
+                    actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartition", "glue:GetPartitions"],
+                    resources=[
+                        arn("glue", "catalog"),
+                        arn("glue", "database", self.database_name),
+                        arn("glue", "table", f"{self.database_name}/{TABLE_NAME}"),
+                    ],
+                ),
+                iam.PolicyStatement(sid="LocateTheBucket", actions=["s3:GetBucketLocation"],
+                                    resources=[bucket.bucket_arn]),
+                iam.PolicyStatement(
+                    sid="ListTheExportAndResults",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={
+                        "StringLike": {"s3:prefix": [f"{EXPORT_PREFIX}/*", f"{ATHENA_RESULTS_PREFIX}/*"]}
+                    },
+                ),
+                iam.PolicyStatement(sid="ReadTheExport", actions=["s3:GetObject"], resources=[exported]),
+                iam.PolicyStatement(sid="WriteAndReadResults", actions=ANALYST_RESULTS_ACTIONS,
+                                    resources=[results]),
+            ],
+        )
+        acknowledge_wildcard_resource(
+            policy,
+            exported,
+            f"Read-only: the export's parts and manifests, one object per day and hour under "
+            f"{EXPORT_PREFIX}/, are what Athena scans; their keys cannot be listed in advance.",
+        )
+        acknowledge_wildcard_resource(
+            policy,
+            results,
+            f"Athena writes each query's result under {ATHENA_RESULTS_PREFIX}/ (the workgroup enforces this "
+            "location) with the analyst's credentials and reads it back; one object per query.",
+        )
+        return policy

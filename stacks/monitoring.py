@@ -20,6 +20,14 @@ from .fargate_service import ShopService
 from .load_balancer import ShopLoadBalancer
 
 GIB = 1024**3
+# Every alarm's description ends with this: the README table gives its threshold and on-call's first step.
+RUNBOOK = 'On-call: README.md, "Alarms"'
+# RDS storage autoscaling grows the disk when free space stays at or below 10% of the current
+# allocation for 5 minutes, not while the previous growth's storage optimization runs (hours), and
+# never past db_max_allocated_storage_gib. The current allocation is no CloudWatch metric, so the
+# alarm is absolute: half that trigger at the first allocation, below which autoscaling has not
+# kept up (or is at its maximum) whatever the disk has grown to, and never fires on a normal growth.
+FREE_STORAGE_ALARM_PERCENT_OF_FIRST_ALLOCATION = 5
 # RDS PostgreSQL's default max_connections is LEAST(DBInstanceClassMemory / 9531392, 5000).
 INSTANCE_MEMORY_GIB = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
 
@@ -33,6 +41,10 @@ def approximate_max_connections(instance_type: str) -> int:
 
 def dashboard_url(region: str, name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
+
+
+def free_storage_threshold_bytes(allocated_storage_gib: int) -> int:
+    return allocated_storage_gib * GIB * FREE_STORAGE_ALARM_PERCENT_OF_FIRST_ALLOCATION // 100
 
 
 class ShopMonitoring(Construct):
@@ -70,6 +82,8 @@ class ShopMonitoring(Construct):
 
     def alert_on(self, alarms: Sequence[cloudwatch.Alarm]) -> None:
         for alarm in alarms:
+            cfn: cloudwatch.CfnAlarm = alarm.node.default_child  # the L2 alarm has no description setter
+            cfn.alarm_description = f"{cfn.alarm_description}. {RUNBOOK}"
             alarm.add_alarm_action(self._action)
             alarm.add_ok_action(self._action)
             self.alarms.append(alarm)
@@ -152,9 +166,11 @@ class ShopMonitoring(Construct):
             cloudwatch.Alarm(
                 self,
                 "DbStorageAlarm",
-                alarm_description="RDS free storage below 10% of the allocation",
+                alarm_description=f"RDS free storage below "
+                f"{free_storage_threshold_bytes(config.db_allocated_storage_gib) / GIB:g} GiB: storage "
+                f"autoscaling (up to {config.db_max_allocated_storage_gib} GiB) has not kept up",
                 metric=instance.metric_free_storage_space(period=Duration.minutes(5)),
-                threshold=config.db_allocated_storage_gib * GIB // 10,
+                threshold=free_storage_threshold_bytes(config.db_allocated_storage_gib),
                 evaluation_periods=2,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             ),
