@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CDK entry point: SweetDream dev (us-east-1) and prod (us-west-2), plus the CI stack on request.
 
-    npx cdk synth --all                       # offline: no AWS credentials, no Docker, no lookups
+    npx cdk synth                             # offline: no AWS credentials, no Docker, no lookups
     npx cdk deploy 'SweetDream-Dev-*'
 
 Every difference between the environments lives in stacks/config.py; account-specific values come
