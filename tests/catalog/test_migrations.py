@@ -13,18 +13,23 @@ from tests.conftest import migrated_to
 NFD = lambda text: unicodedata.normalize("NFD", text)  # noqa: E731  (accents typed apart)
 
 
+def _category_and_product(conn, category: str, product: str) -> None:
+    """Category 1 holding product 1, written as the earlier schema has them."""
+    now = "CURRENT_TIMESTAMP"
+    conn.execute(text("INSERT INTO categories (id, name, slug, description, search_name, created_at,"
+                      f" updated_at) VALUES (1, :name, 'category', '', 'category', {now}, {now})"),
+                 {"name": category})
+    conn.execute(text(
+        "INSERT INTO products (id, name, slug, description, image, category_id, active, search_name,"
+        f" search_description, created_at, updated_at) VALUES (1, :name, 'product', '', 'cake.svg', 1,"
+        f" :active, 'product', '', {now}, {now})"), {"name": product, "active": True})
+
+
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 def test_names_typed_with_accents_apart_or_doubled_spaces_are_written_one_way_unless_taken(dialect, tmp_path):
     with migrated_to("catalog", "0001", dialect, tmp_path) as (engine, upgrade):
-        now = "CURRENT_TIMESTAMP"
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO categories (id, name, slug, description, search_name, created_at, updated_at)"
-                f" VALUES (1, :name, 'banh-keo', '', 'banh keo', {now}, {now})"), {"name": NFD("Bánh Kẹo")})
-            conn.execute(text(
-                "INSERT INTO products (id, name, slug, description, image, category_id, active, search_name,"
-                f" search_description, created_at, updated_at) VALUES (1, :name, 'che', '', 'cake.svg', 1,"
-                f" :active, 'che', '', {now}, {now})"), {"name": NFD("Chè Đậu"), "active": True})
+            _category_and_product(conn, NFD("Bánh Kẹo"), NFD("Chè Đậu"))
             conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
                               " (1, 1, :composed, 10000), (2, 1, :apart, 20000), (3, 1, :alone, 30000),"
                               " (4, 1, :spaced, 40000)"),
@@ -44,13 +49,7 @@ def test_sizes_become_removable_without_losing_cart_lines(dialect, tmp_path):
     with migrated_to("catalog", "0002", dialect, tmp_path) as (engine, upgrade):
         now = "CURRENT_TIMESTAMP"
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO categories (id, name, slug, description, search_name, created_at, updated_at)"
-                f" VALUES (1, 'Mousse', 'mousse', '', 'mousse', {now}, {now})"))
-            conn.execute(text(
-                "INSERT INTO products (id, name, slug, description, image, category_id, active, search_name,"
-                f" search_description, created_at, updated_at) VALUES (1, 'Dâu', 'dau', '', 'cake.svg', 1,"
-                f" :active, 'dau', '', {now}, {now})"), {"active": True})
+            _category_and_product(conn, "Mousse", "Dâu")
             conn.execute(text("INSERT INTO product_sizes (id, product_id, label, price) VALUES"
                               " (1, 1, '12cm', 90000), (2, 1, '20cm', 160000)"))
             conn.execute(text(f"INSERT INTO carts (id, customer_id, created_at) VALUES (1, 7, {now})"))
