@@ -32,7 +32,7 @@ MESSAGES = {
     "less_than": "Phải nhỏ hơn {n}.",
     "less_than_equal": "Tối đa {n}.",
 }
-PHONE_CHARACTERS = "chữ số, dấu cách và các dấu + ( ) . -"
+PHONE_CHARACTERS = "chữ số, dấu cách và các dấu ( ) . -, có thể mở đầu bằng +"
 # Where the field says more than the type: a validator's own refusal ("value_error"), a pattern, or
 # a length that is not the real problem (an empty e-mail is "too short"; so is the phone "abc").
 FIELD_MESSAGES = {

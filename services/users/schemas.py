@@ -50,8 +50,9 @@ def _clearable(text_type):
     return Annotated[text_type | None, BeforeValidator(_empty_is_none), WithJsonSchema(schema)]
 
 
+# "+84 90 123 4567", "090-123-4567", a landline as written "(028) 3822 1234".
 Phone = _clearable(Annotated[str, Field(min_length=6, max_length=PHONE_MAX,
-                                        pattern=r"^\+?[0-9][0-9 ().-]*$")])
+                                        pattern=r"^\+?\(?[0-9][0-9 ().-]*$")])
 Address = _clearable(Annotated[str, Field(min_length=1, max_length=ADDRESS_MAX, pattern=MULTI_LINE)])
 RoleName = Literal["CUSTOMER", "ADMIN"]
 

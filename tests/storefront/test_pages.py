@@ -319,7 +319,8 @@ def test_validation_messages_are_in_vietnamese(stack, signed_in):
     # "abc" is too short, but what is wrong with it is the letters: say what a phone number holds.
     _assert_in_vietnamese(response.text, {
         "name": "Có ký tự không hợp lệ.",
-        "phone": "Số điện thoại cần ít nhất 6 ký tự, chỉ gồm chữ số, dấu cách và các dấu + ( ) . -"})
+        "phone": ("Số điện thoại cần ít nhất 6 ký tự, chỉ gồm chữ số, dấu cách và các dấu ( ) . -, "
+                  "có thể mở đầu bằng +")})
     response = client.form_post("/register", "/register",
                                 {"name": "Lan", "email": "", "password": "matkhau-123"})
     _assert_in_vietnamese(response.text, {"email": "Vui lòng nhập một địa chỉ email hợp lệ."})
@@ -329,7 +330,7 @@ def test_validation_messages_are_in_vietnamese(stack, signed_in):
     assert response.status_code == 422
     _assert_in_vietnamese(response.text, {
         "name": "Vui lòng nhập thông tin này.",
-        "phone": "Số điện thoại chỉ gồm chữ số, dấu cách và các dấu + ( ) . -"})
+        "phone": "Số điện thoại chỉ gồm chữ số, dấu cách và các dấu ( ) . -, có thể mở đầu bằng +"})
 
 
 def test_pages_that_need_an_account_redirect_to_login(client):

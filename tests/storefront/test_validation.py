@@ -64,7 +64,7 @@ def test_other_prices_are_refused_not_guessed_at(typed):
     ("email", "string_too_short", "String should have at least 3 characters",
      "Vui lòng nhập một địa chỉ email hợp lệ."),
     ("phone", "string_too_short", "String should have at least 6 characters",
-     "Số điện thoại cần ít nhất 6 ký tự, chỉ gồm chữ số, dấu cách và các dấu + ( ) . -"),
+     "Số điện thoại cần ít nhất 6 ký tự, chỉ gồm chữ số, dấu cách và các dấu ( ) . -, có thể mở đầu bằng +"),
     ("phone", "string_too_long", "String should have at most 20 characters", "Tối đa 20 ký tự."),
     ("price", "int_type", "Input should be a valid integer", "Vui lòng nhập số nguyên."),
     ("price", "greater_than_equal", "Input should be greater than or equal to 1", "Phải từ 1 trở lên."),

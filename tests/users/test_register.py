@@ -86,6 +86,13 @@ LONG = "x" * 10_000
 VALID = {"email": "v@example.com", "password": PASSWORD, "name": "Valid"}
 
 
+@pytest.mark.parametrize("phone", ["+84 901 234 567", "090-123-4567", "(028) 3822 1234",
+                                   "+84 (28) 3822.1234"])
+def test_phones_as_people_write_them_are_kept_as_typed(client, phone):
+    response = client.post("/api/auth/register", json={**VALID, "phone": phone})
+    assert response.status_code == 201 and response.get_json()["user"]["phone"] == phone
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"email": "not-an-email"}, "email"),
     ({"email": "two@@example.com"}, "email"),
@@ -105,6 +112,8 @@ VALID = {"email": "v@example.com", "password": PASSWORD, "name": "Valid"}
     ({"name": ["list"]}, "name"),
     ({"phone": "12"}, "phone"),
     ({"phone": "call me maybe"}, "phone"),
+    ({"phone": "((((((("}, "phone"),
+    ({"phone": "0901+234567"}, "phone"),
     ({"phone": "1" * 21}, "phone"),
     ({"phone": 901234567}, "phone"),
     ({"address": "a" * 501}, "address"),
