@@ -32,7 +32,7 @@ bp = Blueprint("orders", __name__)
 
 @bp.post("/api/orders")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_201=OrderOut, **error_responses(401, 403, 409, 422, 503)),
+@spec.validate(resp=SpecResponse(HTTP_201=OrderOut, **error_responses(401, 403, 409, 422, 503, *BODY_ERRORS)),
                security=BEARER_AUTH, tags=["orders"])
 def create_order(json: OrderIn, headers: OrderHeaders):
     """Place an order. Prices come from the catalog; send `Idempotency-Key` to retry safely."""

@@ -96,7 +96,7 @@ def _require_body(body):
 
 
 @auth_bp.post("/api/auth/register")
-@spec.validate(resp=responses(BODY_ERRORS, 409, HTTP_201=AuthOut), tags=["auth"])
+@spec.validate(resp=responses(BODY_ERRORS, 409, 429, HTTP_201=AuthOut), tags=["auth"])
 def register(json: RegisterIn):
     body = _require_body(json)
     session = db_session()
@@ -182,7 +182,7 @@ def update_customer(customer_id: int, json: ProfileUpdate):
 
 @customers_bp.put(f"/api/customers/<{ID}:customer_id>/password")
 @require_auth
-@spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, no_content=True),
+@spec.validate(resp=responses(BODY_ERRORS, AUTH_ERRORS, 404, 429, no_content=True),
                tags=["customers"], security=BEARER_AUTH)
 def change_password(customer_id: int, json: PasswordChange):
     """Only the account itself, and only with its current password (admins included)."""

@@ -137,6 +137,7 @@ def test_openapi_documents_expected_status(client):
     assert paths["/api/orders/{order_id}/cancel"]["post"]["requestBody"]["required"] is False
     assert paths["/api/orders/{order_id}/status"]["patch"]["requestBody"]["required"] is True
     assert paths["/api/orders"]["post"]["requestBody"]["required"] is True
+    assert {"400", "413", "415"} <= set(paths["/api/orders"]["post"]["responses"])  # as every body
 
 
 def test_processing_racing_cancel_from_the_same_page_one_wins_the_other_409(make_app, orders_database,

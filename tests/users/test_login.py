@@ -429,3 +429,10 @@ def test_registrations_per_client_address_are_limited(make_app):
     _retry_after(register("b@example.com"))
     _retry_after(register("a@example.com"))  # no more answers about who has an account
     assert register("b@example.com", address="198.51.100.23").status_code == 201
+
+
+def test_the_throttled_operations_document_their_429(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    for path, method in (("/api/auth/login", "post"), ("/api/auth/register", "post"),
+                         ("/api/customers/{customer_id}/password", "put")):
+        assert "429" in paths[path][method]["responses"], path
