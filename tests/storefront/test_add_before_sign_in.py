@@ -47,7 +47,7 @@ def test_signing_in_adds_what_the_visitor_chose(stack):
                                             "email": shopper["email"], "password": shopper["password"]})
     assert (signed_in.status_code, signed_in.headers["Location"]) == (302, page_path)
     assert _cart_lines(stack, shopper) == [(product["id"], size, 2)]
-    assert f"Đã thêm 2 × {size} vào giỏ hàng." in flashes(client.get(page_path).text)
+    assert f"Đã thêm 2 × {product['name']} ({size}) vào giỏ hàng." in flashes(client.get(page_path).text)
     client.form_post("/", "/logout", {})  # once only: a later sign-in adds nothing again
     client.login(shopper["email"], shopper["password"])
     assert _cart_lines(stack, shopper) == [(product["id"], size, 2)]

@@ -1184,3 +1184,20 @@ def test_product_pages_and_searches_read_the_catalog_as_counted_reads(stack, mon
     assert client.get(f"/products/{product['id']}").status_code == 200
     assert client.get("/products", params={"q": "kem"}).status_code == 200
     assert counted == [(f"/api/products/{product['id']}", None), ("/api/products", "kem")]
+
+
+def test_after_an_add_the_header_counts_the_whole_cart_and_the_message_names_the_cake(stack):
+    """Tabs adding at once each answer with a cookie and the last one wins: the count it carries is
+    the cart's, not that tab's session plus its own add."""
+    shopper, client = _shopper_client(stack)
+    product = _first_product(stack)
+    size = product["sizes"][0]["size"]
+    # Another tab's add, whose answer (and cookie) this browser's later one overwrites.
+    stack.api("POST", "/api/cart", shopper["token"], json={"productId": product["id"], "size": size,
+                                                           "quantity": 2})
+    page_path = f"/products/{product['id']}"
+    client.form_post(page_path, "/cart/add", {"productId": product["id"], "size": size, "quantity": 1,
+                                              "next": page_path})
+    page = client.get(page_path).text
+    assert '<span class="badge" aria-label="3 sản phẩm">3</span>' in page
+    assert f"Đã thêm 1 × {product['name']} ({size}) vào giỏ hàng." in flashes(page)

@@ -126,7 +126,7 @@ def add_pending(pending: dict | None) -> None:
 
 def _add_line(product_id: int, size: str, quantity: int) -> None:
     try:
-        api().post("/api/cart", json={"productId": product_id, "size": size, "quantity": quantity})
+        line = api().post("/api/cart", json={"productId": product_id, "size": size, "quantity": quantity})
     except ApiError as exc:
         if exc.status not in (404, 409, 422):
             raise
@@ -136,8 +136,11 @@ def _add_line(product_id: int, size: str, quantity: int) -> None:
         else:
             flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
         return
-    session["cart_count"] = session.get("cart_count", 0) + quantity
-    flash(f"Đã thêm {quantity} × {size} vào giỏ hàng.", "success")
+    # The count as the cart stands, not ours plus this add: tabs adding at once each answer with a
+    # cookie, the last one wins, and an increment would lose the others' adds. The message names the
+    # cake, as it may show up in another tab.
+    refresh_cart_count()
+    flash(f"Đã thêm {quantity} × {line['productName']} ({size}) vào giỏ hàng.", "success")
 
 
 @bp.post("/cart/items/<int:item_id>")
