@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from markupsafe import escape
 
 from services.storefront.api import ApiError, ApiUnavailable
 from services.storefront.validation import PRICE_REFUSED, REQUIRED
@@ -331,9 +332,15 @@ def test_catalog_pages_filters_and_sort_live_in_the_url(stack):
                            client.get("/products", params={"maxPrice": typed}).text)
         assert names and "Bánh Mì Ngọt Nhân Dừa" in names and "Mousse Dâu" not in names, typed
     for typed in ("-1", "40.5", "abc", "9" * 15):
-        page = client.get("/products", params={"minPrice": typed, "sort": "price"})
+        page = client.get("/products", params={"minPrice": typed, "sort": "price", "category": "tiramisu"})
         assert page.status_code == 200, typed
-        assert "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm." in page.text, typed
+        assert "Bộ lọc không hợp lệ nên đã được bỏ qua." in page.text, typed
+        # Only the price is dropped: the category and the sort stay.
+        assert set(re.findall(r'<p class="card-meta">([^<]+)</p>', page.text)) == {"Tiramisu"}, typed
+    for typed in ("🍰", "%", "'"):  # a search no cake can match is said so, with what was typed
+        page = client.get("/products", params={"q": typed}).text
+        assert "Không tìm thấy bánh phù hợp" in page and "Bộ lọc không hợp lệ" not in page, typed
+        assert re.search(r'<input[^>]*name="q"[^>]*value="([^"]*)"', page).group(1) == escape(typed), typed
     # An unknown sort or page is dropped rather than turned into an error.
     assert "Bộ lọc không hợp lệ" not in client.get("/products", params={"page": "abc", "sort": "evil"}).text
     assert client.get("/products/999999").status_code == 404

@@ -55,12 +55,15 @@ def order_page(fetch: Callable[[dict], dict], endpoint: str, args: dict):
 
 def filtered_or_all(fetch: Callable[[dict], dict], filters: dict,
                     refused: str) -> tuple[dict, dict, str | None]:
-    """(`fetch(filters)`, filters, None); when the API refuses the filters (400/422: a control
-    character in a search, a price that is no number), (`fetch({})`, {}, `refused`): a list shows
-    everything and says why, rather than becoming an error page."""
+    """(`fetch(filters)`, filters, None); when the API refuses some (400/422: a control character in
+    a search, a price that is no number), (`fetch(the others)`, the others, `refused`) from the first
+    page: a list drops what it cannot use and says so, rather than becoming an error page. A refusal
+    that names no filter drops them all."""
     try:
         return fetch(filters), filters, None
     except ApiError as exc:
         if exc.status not in (400, 422):
             raise
-        return fetch({}), {}, refused
+        named = set(exc.field_errors()) & set(filters)
+        kept = {key: value for key, value in filters.items() if named and key not in named | {"page"}}
+        return fetch(kept), kept, refused

@@ -58,9 +58,9 @@ def size_choices(filters: dict, page_items: list[dict]) -> list[str]:
     try:
         labels = [item["size"] for item in api().get("/api/products/sizes", params=context)["items"]]
     except ApiError as exc:
-        if exc.status != 404:
+        if exc.status not in (404, 422):
             raise
-        # A catalog without the endpoint (mid-deploy): this page's sizes, as before.
+        # A catalog without the endpoint (mid-deploy), or a search it refuses: this page's sizes.
         labels = sorted({size["size"] for product in page_items for size in product["sizes"]})
     if filters.get("size") and filters["size"] not in labels:
         labels.append(filters["size"])  # the select still shows the filter in use
@@ -76,9 +76,15 @@ def home():
 @bp.get("/products")
 def catalog():
     page_size = current_config().page_size
+    asked = catalog_filters()
     result, filters, message = filtered_or_all(
         lambda filters: api().counted_get("/api/products", params={**filters, "pageSize": page_size}),
-        catalog_filters(), "Bộ lọc không hợp lệ; đang hiển thị tất cả sản phẩm.")
+        asked, "Bộ lọc không hợp lệ nên đã được bỏ qua.")
+    if "q" in asked and "q" not in filters:
+        # A search the catalog refuses (no letter or digit in it: "🍰", "%") matches no cake: say
+        # that, with the search as typed, rather than show every cake as if nothing were asked.
+        filters, message = asked, None
+        result = {"items": [], "total": 0, "page": 1, "pageSize": page_size}
     page = int(filters.get("page", 1))
     moved = past_the_end(page, result, "shop.catalog", filters)
     if moved:
