@@ -153,7 +153,7 @@ def verify(json: VerifyIn):
                security=BEARER_AUTH)
 def list_customers(query: CustomerQuery):
     items, total = accounts.list_customers(db_session(), query=query.q, page=query.page,
-                                           page_size=query.page_size)
+                                           page_size=query.page_size, ids=query.id_list)
     return _json(CustomerPage(items=[_user(c) for c in items], total=total, page=query.page,
                               page_size=query.page_size))
 

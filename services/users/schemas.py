@@ -110,8 +110,15 @@ class CustomerQuery(CamelModel):
     q: str | None = Field(default=None, max_length=100, pattern=SINGLE_LINE,
                           description="Part of an e-mail or name, any case; name words match "
                                       "without accents too (nguyen finds Nguyễn)")
+    ids: str | None = Field(default=None, pattern=r"^[0-9]{1,10}(,[0-9]{1,10}){0,99}$",
+                            description="Only these customers: up to 100 comma-separated ids (the "
+                                        "customers of a page of orders)")
     page: int = Field(default=1, ge=1, le=100_000)
     page_size: int = Field(default=20, ge=1, le=100)
+
+    @property
+    def id_list(self) -> list[int] | None:
+        return [int(part) for part in self.ids.split(",")] if self.ids else None
 
 
 class UserOut(CamelModel):

@@ -228,7 +228,7 @@ def _users_down(stack, monkeypatch) -> None:
     real_get = api.get
 
     def users_down(path, **kwargs):
-        if path.startswith("/api/customers/"):
+        if path.startswith("/api/customers"):
             raise ApiUnavailable()
         return real_get(path, **kwargs)
 
@@ -1208,3 +1208,15 @@ def test_after_an_add_the_header_counts_the_whole_cart_and_the_message_names_the
     page = client.get(page_path).text
     assert '<span class="badge" aria-label="3 sản phẩm">3</span>' in page
     assert f"Đã thêm 1 × {product['name']} ({size}) vào giỏ hàng." in flashes(page)
+
+
+def test_the_orders_dashboard_names_each_customer_and_ids_without_the_users_api(stack, admin, monkeypatch):
+    shopper = stack.register(name="Hạnh Vũ")
+    order = _order_for(stack, shopper["token"])
+    row = admin.get("/admin/orders").text.split(f'data-order-id="{order["id"]}"', 1)[1].split("</tr>")[0]
+    assert f'Hạnh Vũ <span class="muted">#{shopper["user"]["id"]}</span>' in row
+    _users_down(stack, monkeypatch)
+    page = admin.get("/admin/orders")
+    row = page.text.split(f'data-order-id="{order["id"]}"', 1)[1].split("</tr>")[0]
+    assert page.status_code == 200 and f'<span class="muted">#{shopper["user"]["id"]}</span>' in row
+    assert "Hạnh Vũ" not in row

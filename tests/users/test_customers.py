@@ -158,9 +158,20 @@ def test_admin_search_follows_a_rename_and_keeps_names_without_latin_letters(cli
     assert emails("小明") == {"wang@example.com"}
 
 
+def test_admin_reads_the_customers_of_a_page_of_orders_by_id(client, lan, minh, admin):
+    ids = f"{minh['user']['id']},{lan['user']['id']},999999,9999999999"  # nobody, beyond the column
+    found = client.get(f"/api/customers?ids={ids}", headers=bearer(admin["token"])).get_json()
+    assert [c["email"] for c in found["items"]] == ["lan@example.com", "minh@example.com"]
+    assert found["total"] == 2
+    both = client.get(f"/api/customers?ids={ids}&q=minh", headers=bearer(admin["token"])).get_json()
+    assert [c["email"] for c in both["items"]] == ["minh@example.com"]
+    assert_error(client.get(f"/api/customers?ids={ids}", headers=bearer(lan["token"])), 403, "forbidden")
+
+
 @pytest.mark.parametrize("query", ["page=0", "page=abc", "pageSize=0", "pageSize=101",
                                    "pageSize=-1", f"q={'q' * 101}", "page=99999999999999999999",
-                                   "q=lan%01", "q=l%C2%85an"])
+                                   "q=lan%01", "q=l%C2%85an", "ids=", "ids=1,,2", "ids=-1", "ids=a",
+                                   "ids=" + ",".join(["1"] * 101), "ids=12345678901"])
 def test_invalid_list_query_is_422(client, admin, query):
     assert_error(client.get(f"/api/customers?{query}", headers=bearer(admin["token"])),
                  422, "validation_error")

@@ -124,8 +124,23 @@ def orders():
         lambda position: api().get("/api/orders",
                                    params={**filters, **position, "pageSize": ADMIN_PAGE_SIZE}),
         "admin.orders", page_args)
-    return moved or render_template("admin/orders.html", result=result, filters=filters, page_args=page_args,
-                                    message=message, back=request.full_path.rstrip("?"))
+    if moved:
+        return moved
+    return render_template("admin/orders.html", result=result, filters=filters, page_args=page_args,
+                           names=_customer_names({order["userId"] for order in result["orders"]}),
+                           message=message, back=request.full_path.rstrip("?"))
+
+
+def _customer_names(customer_ids: set[int]) -> dict[int, str]:
+    """{id: name} for a page of orders, in one call; without the users API the page shows ids."""
+    if not customer_ids:
+        return {}
+    try:
+        found = api().get("/api/customers", params={"ids": ",".join(map(str, sorted(customer_ids))),
+                                                    "pageSize": 100})
+    except ApiError:
+        return {}
+    return {customer["id"]: customer["name"] for customer in found["items"]}
 
 
 @bp.get("/orders/<int:order_id>")
