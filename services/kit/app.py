@@ -88,7 +88,9 @@ def _check_json_body():
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge(f"Request body is larger than {limit} bytes")
-    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+    # Any spelling gunicorn accepts as chunked ("Chunked", "gzip, chunked") is a body to check.
+    codings = request.headers.get("Transfer-Encoding", "").lower().split(",")
+    has_body = bool(request.content_length) or "chunked" in (coding.strip() for coding in codings)
     if not has_body:
         return None
     if not request.is_json:

@@ -37,10 +37,22 @@ def test_body_over_one_megabyte_is_413(client, tokens):
     assert_error(response, 413, "payload_too_large")
 
 
-def _chunked(body: bytes) -> dict:
+def _chunked(body: bytes, coding: str = "chunked", content_type: str = "application/json") -> dict:
     """A body sent without Content-Length, as gunicorn hands a chunked one to the app."""
     return {"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True,
-            "HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_TYPE": "application/json"}
+            "HTTP_TRANSFER_ENCODING": coding, "CONTENT_TYPE": content_type}
+
+
+@pytest.mark.parametrize("coding", ["Chunked", "CHUNKED", "gzip, chunked", "identity , chunked"])
+def test_every_spelling_of_a_chunked_body_is_checked(client, tokens, coding):
+    """Gunicorn accepts these too: the checks skipped for them let `[]` cancel an order, and a form
+    body reach a view as no body at all (a 500)."""
+    malformed = client.post("/api/notes", environ_overrides=_chunked(b"{not json", coding),
+                            headers=tokens.headers(1))
+    assert_error(malformed, 400, "bad_request")
+    form = client.post("/api/notes", headers=tokens.headers(1),
+                       environ_overrides=_chunked(b"a=b", coding, "application/x-www-form-urlencoded"))
+    assert_error(form, 415, "unsupported_media_type")
 
 
 def test_a_chunked_body_over_one_megabyte_is_413_not_cut_short(client, tokens):
