@@ -9,6 +9,8 @@ from pathlib import Path
 import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -209,5 +211,23 @@ def run_migrations(target_metadata) -> None:
                 # other's transaction, then finds the schema at head and has nothing to do.
                 connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:table))"),
                                    {"table": cfg.get_main_option("version_table")})
-            context.run_migrations()
+            newer = _revisions_unknown_here(ScriptDirectory.from_config(cfg),
+                                            context.get_context().get_current_heads())
+            if newer:
+                # A later release migrated this database, and this one is rolled back to: migrations
+                # only ever add (README "Migrations before traffic"), so it runs on the newer schema.
+                log.warning("the database schema is newer than this release (%s): not migrating",
+                            ", ".join(newer))
+            else:
+                context.run_migrations()
     engine.dispose()
+
+
+def _revisions_unknown_here(script: ScriptDirectory, revisions) -> list[str]:
+    unknown = []
+    for revision in revisions:
+        try:
+            script.get_revision(revision)
+        except CommandError:  # "Can't locate revision"
+            unknown.append(revision)
+    return unknown
