@@ -33,8 +33,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.kit.auth import current_user
 from services.kit.db import make_engine
-from services.kit.errors import error_response
+from services.kit.errors import APIError, error_response
 from services.kit.proxies import client_address as forwarded_client_address
 
 from .config import UsersConfig
@@ -236,7 +237,7 @@ def init_limits(app: Flask, config: UsersConfig) -> Limiter:
     # A stolen token must not turn the password change into an unthrottled password guesser.
     limit("customers.change_password",
           (config.login_limit_per_email, lambda: f"{PASSWORD_KEY}{request.view_args['customer_id']}",
-           {"deduct_when": wrong_only}))
+           {"exempt_when": _not_the_accounts_own_attempt, "deduct_when": wrong_only}))
     # Registering answers whether an e-mail has an account, and each one costs a bcrypt hash.
     limit("auth.register", (config.register_limit_per_address, lambda: "register:" + client_address(), {}))
 
@@ -265,6 +266,16 @@ def init_limits(app: Flask, config: UsersConfig) -> Limiter:
                               {"retryAfter": retry_after}, headers={"Retry-After": str(retry_after)})
 
     return limiter
+
+
+def _not_the_accounts_own_attempt() -> bool:
+    """Only the account's own token gets a password checked there (the view refuses any other), so
+    no other request counts: it could neither use up the account's limit nor see it reached."""
+    try:
+        caller = current_user()
+    except APIError:  # a forged or expired token: the view answers 401
+        return True
+    return caller is None or caller.id != request.view_args.get("customer_id")
 
 
 def wrong_password() -> None:

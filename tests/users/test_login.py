@@ -412,6 +412,13 @@ def test_wrong_current_passwords_on_a_password_change_are_limited_per_account(ma
     _retry_after(_change_password(client, token, user_id, "guess-3"))
     _retry_after(_change_password(client, token, user_id, PASSWORD))  # now the right one waits too
     assert login(client, "t@example.com").status_code == 200  # signing in is another limit
+    # Anyone else is refused as before, neither counted nor told the account's limit is reached.
+    other = client.post("/api/auth/register", json={"email": "o@example.com", "password": PASSWORD,
+                                                    "name": "O"}).get_json()["token"]
+    for _ in range(4):
+        assert_error(_change_password(client, "", user_id, "guess"), 401, "unauthorized")
+        assert_error(_change_password(client, "forged", user_id, "guess"), 401, "invalid_token")
+        assert_error(_change_password(client, other, user_id, "guess"), 403, "forbidden")
 
 
 def test_registrations_per_client_address_are_limited(make_app):
