@@ -54,3 +54,23 @@ def test_a_size_removed_while_in_a_cart_stays_there_unavailable_and_is_not_order
                                          shopper["token"]).json()["items"] if not line["available"]]
     assert client.form_post("/cart", f"/cart/items/{gone['id']}/delete", {}).status_code == 302
     assert "không còn bán" not in client.get("/cart").text
+
+
+def test_a_catalog_from_before_cart_counts_still_gets_a_plain_message(stack, admin, monkeypatch):
+    """Mid-deploy an older catalog task may answer the removal 204, without a body."""
+    product = stack.api("POST", "/api/products", stack.admin_token(), json={
+        "name": "Bánh Hai Cỡ Cũ", "categoryId": stack.api("GET", "/api/categories").json()["items"][0]["id"],
+        "sizes": [{"size": "12cm", "price": 90000}, {"size": "20cm", "price": 160000}]}).json()
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_delete = api.delete
+
+    def old_catalog(path, **kwargs):
+        real_delete(path)
+        return None
+
+    monkeypatch.setattr(api, "delete", old_catalog)
+    edit = f"/admin/products/{product['id']}"
+    removed = admin.form_post(edit, f"{edit}/sizes/{product['sizes'][0]['id']}/delete",
+                              {"was_size": product["sizes"][0]["size"]})
+    assert removed.status_code == 302
+    assert "Đã xóa kích cỡ." in admin.get(edit).text

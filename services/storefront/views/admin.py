@@ -501,7 +501,9 @@ def delete_size(product_id: int, size_id: int):
         return _size_gone(product_id, "Kích cỡ {size} đã được xóa trước đó.", "info")
 
 
-def _size_removed(removed: dict) -> str:
+def _size_removed(removed: dict | None) -> str:
+    if removed is None:  # a catalog from before cartCount (mid-deploy) answers 204
+        return "Đã xóa kích cỡ."
     carts = removed["cartCount"]
     in_carts = f"; {carts} giỏ hàng đang có cỡ này sẽ thấy cỡ này không còn bán" if carts else ""
     return f"Đã xóa kích cỡ {removed['size']}{in_carts}."
