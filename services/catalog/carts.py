@@ -55,12 +55,22 @@ def _cart_id(customer_id: int) -> int:
     return cart_id
 
 
+_LIVE_SIZE = (select(ProductSize.id)
+              .where(ProductSize.id == bindparam("size_id"), ProductSize.removed_at.is_(None))
+              .with_for_update(read=True))
+
+
 def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) -> Added:
     """Add to the customer's cart, merging with an existing line for the same product and size."""
     product, size = _purchasable(product_id, size_label)
     session = db_session()
     for _attempt in range(MERGE_ATTEMPTS):
         try:
+            # Shares the size row's lock with other adds, against its removal: an add waits for a
+            # removal under way and is then refused, and a removal waits for adds under way and
+            # then counts their carts (PostgreSQL; SQLite has no row locks).
+            if session.scalar(_LIVE_SIZE, {"size_id": size.id}) is None:
+                raise _field_error("size", f"{product.name} no longer comes in {size_label}", "unknown_size")
             cart_id = _cart_id(customer_id)
             now = utcnow()
             # One atomic upsert, so concurrent merges add up instead of overwriting each other; the

@@ -1,12 +1,14 @@
 """Carts: the caller's own, merged lines, quantities 1–99, current prices, safe under concurrency."""
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, error_fields
 from tests.conftest import assert_error, live_server
@@ -445,3 +447,26 @@ def test_simultaneous_adds_past_the_cap_never_exceed_99(app, tokens):
     statuses, cart = _simultaneous_adds(app, tokens, count=4, quantity=40)
     assert statuses == [200, 201, 422, 422]
     assert cart["items"][0]["quantity"] == 80
+
+
+def test_an_add_racing_a_size_removal_waits_for_it_and_is_refused(app, client, auth, admin):
+    """The removal holds the size row; an add arriving meanwhile must not put a line the removal's
+    cart count missed into a cart as available. PostgreSQL only, as on AWS: SQLite has no row locks,
+    and the local default keeps this narrow race."""
+    engine = app.extensions["db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite, local only, keeps the race)")
+    size = _admin_size(client, admin, 1, "12cm")
+    results = []
+    with engine.connect() as removal:
+        removal.execute(text("UPDATE product_sizes SET removed_at = now() WHERE id = :id"),
+                        {"id": size["id"]})
+        adding = threading.Thread(target=lambda: results.append(client.post(
+            "/api/cart", json={"productId": 1, "size": "12cm", "quantity": 1}, headers=auth(CUSTOMER))))
+        adding.start()
+        adding.join(timeout=1)
+        assert adding.is_alive()  # waiting for the removal
+        removal.commit()
+    adding.join(timeout=10)
+    assert error_fields(results[0]) == {"size"}
+    assert cart(client, auth)["items"] == []
