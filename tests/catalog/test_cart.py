@@ -449,13 +449,12 @@ def test_simultaneous_adds_past_the_cap_never_exceed_99(app, tokens):
     assert cart["items"][0]["quantity"] == 80
 
 
+# PostgreSQL only, as on AWS: SQLite has no row locks, and the local default keeps this narrow race.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_an_add_racing_a_size_removal_waits_for_it_and_is_refused(app, client, auth, admin):
     """The removal holds the size row; an add arriving meanwhile must not put a line the removal's
-    cart count missed into a cart as available. PostgreSQL only, as on AWS: SQLite has no row locks,
-    and the local default keeps this narrow race."""
+    cart count missed into a cart as available."""
     engine = app.extensions["db"].engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row locks: PostgreSQL only (SQLite, local only, keeps the race)")
     size = _admin_size(client, admin, 1, "12cm")
     results = []
     with engine.connect() as removal:
