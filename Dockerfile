@@ -26,8 +26,9 @@ COPY services/ services/
 USER 10001
 
 EXPOSE 8000
+# Liveness only (/health/live): a new task cannot fix a database outage, so none is started for one.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=90s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/health' % os.environ['PORT'], timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/health/live' % os.environ['PORT'], timeout=4)"]
 
 # Setup (migrate, ...) first, then gunicorn with gthread workers (services/gunicorn_conf.py) as PID 1.
 CMD ["python", "-m", "services.container_start"]

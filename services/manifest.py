@@ -17,7 +17,10 @@ class ServiceSpec:
     name: str
     port: int
     path_patterns: tuple[str, ...]  # ALB path-pattern syntax (* and ?); empty = default route
-    health_path: str = "/health"
+    health_path: str = "/health"  # 503 while the service's database is unreachable
+    # What ECS and the ALB probe: replacing tasks during a database failover would only add
+    # restarts to the outage (README "Reliability").
+    liveness_path: str = "/health/live"
     cpu: int = 256  # Fargate CPU units
     memory_mib: int = 512
     # Flask CLI commands run before each start (make run, containers, bench); all idempotent.

@@ -228,7 +228,7 @@ class ShopService(Construct):
             target_type=elbv2.TargetType.IP,
             deregistration_delay=Duration.seconds(30),
             health_check=elbv2.HealthCheck(
-                path=self.spec.health_path,
+                path=self.spec.liveness_path,
                 healthy_http_codes="200",
                 interval=Duration.seconds(15),
                 timeout=Duration.seconds(5),

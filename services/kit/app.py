@@ -118,6 +118,12 @@ def _check_json_body():
 def _health_blueprint(db: Database | None) -> Blueprint:
     bp = Blueprint("health", __name__)
 
+    @bp.get("/health/live")
+    def liveness():
+        """The process answers. ECS and the ALB replace a task that fails this, and a new task cannot
+        fix a database outage, so it does not ask the database: `/health` does."""
+        return jsonify({"status": "alive", "service": current_config().service_name})
+
     @bp.get("/health")
     def health():
         name = current_config().service_name

@@ -72,10 +72,10 @@ def test_runs_as_a_non_root_user():
     assert "useradd --system --uid " + user in DOCKERFILE.read_text()
 
 
-def test_healthcheck_probes_the_manifest_health_path():
+def test_healthcheck_probes_the_manifest_liveness_path():
     (healthcheck,) = _instruction("HEALTHCHECK")
-    assert {spec.health_path for spec in SERVICES} == {"/health"}
-    assert "/health" in healthcheck and "os.environ['PORT']" in healthcheck
+    assert {spec.liveness_path for spec in SERVICES} == {"/health/live"}
+    assert "/health/live'" in healthcheck and "os.environ['PORT']" in healthcheck
 
 
 def test_start_command_is_setup_then_gunicorn_with_gthread_workers():

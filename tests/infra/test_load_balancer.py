@@ -1,4 +1,4 @@
-"""ALB: rules from the manifest, /health checks, TLS in prod only, access logs, test listener."""
+"""ALB: rules from the manifest, liveness checks, TLS in prod only, access logs, test listener."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_long_pattern_lists_split_into_rules_of_at_most_five():
     assert all(len(rule.path_patterns) <= MAX_PATTERNS_PER_RULE for rule in rules)
 
 
-def test_target_groups_check_each_service_health_path(services, config):
+def test_target_groups_check_each_service_liveness_path(services, config):
     groups = properties(services, "AWS::ElasticLoadBalancingV2::TargetGroup")
     by_port = {}
     for group in groups:
@@ -83,7 +83,7 @@ def test_target_groups_check_each_service_health_path(services, config):
     assert set(by_port) == {spec.port for spec in SERVICES}
     for spec in SERVICES:
         for group in by_port[spec.port]:
-            assert group["HealthCheckPath"] == spec.health_path == "/health"
+            assert group["HealthCheckPath"] == spec.liveness_path == "/health/live"
             assert group["Matcher"] == {"HttpCode": "200"}
             assert group["TargetType"] == "ip"
         # blue and green for blue/green services, one group otherwise

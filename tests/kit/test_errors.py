@@ -140,6 +140,12 @@ def test_health_is_503_when_the_database_is_down(app_without_database):
     assert_error(response, 503, "database_unavailable")
 
 
+def test_liveness_is_200_when_the_database_is_down(app_without_database):
+    response = app_without_database.test_client().get("/health/live")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "alive", "service": "sample"}
+
+
 def test_api_is_503_not_500_when_the_database_is_down(app_without_database):
     response = app_without_database.test_client().get("/api/notes")
     error = assert_error(response, 503, "database_unavailable")

@@ -103,6 +103,9 @@ def test_database_outage_gives_fast_503s_and_recovers_without_losing_orders(heal
                 assert health.status_code == 503, (name, health.text)
                 assert error_shape(health)["code"] == "database_unavailable"
                 assert took < ANSWER_WITHIN_S, (name, took)
+                # What ECS and the ALB probe stays 200: they must not replace tasks over an outage.
+                live, _ = timed_get(shop.url(name) + "/health/live")
+                assert live.status_code == 200, (name, live.text)
 
                 path, headers = reads[name]
                 read, took = timed_get(shop.url(name) + path, headers=headers)
