@@ -151,7 +151,9 @@ def funnel_chart(steps: Sequence[tuple[str, int]], *, chart_id: str = "funnel") 
     plot_w = WIDTH - 16
     previous = None
     for index, (label, count) in enumerate(steps):
-        width = plot_w * count / first if first else 0
+        # A later step can exceed the first (a session that viewed before the range): the bar stops
+        # at full width, while its number and percentages still say how many.
+        width = plot_w * min(count, first) / first if first else 0
         y = top + index * row_h
         if previous is None:
             note = ""

@@ -63,11 +63,11 @@ def step_visitors(events: Iterable[dict], first_day: date, last_day: date) -> Vi
         moment = parse_time(event.get("timestamp"))
         if moment is None or not first_day <= moment.astimezone(VIETNAM).date() <= last_day:
             continue
-        # Without a session id, fall back to the user, then to the event itself: nothing is lost.
-        user = event.get("userId")
-        visitor = (event.get("sessionId") or (f"user:{user}" if user else None)
-                   or f"event:{event.get('eventId')}")
-        sessions[name].add(visitor)
+        # Browser sessions only, as the Athena conversion-funnel query counts: an order placed
+        # through the API has none, and counting it would push a later step past an earlier one.
+        session = event.get("sessionId")
+        if session:
+            sessions[name].add(session)
     return sessions
 
 

@@ -113,12 +113,21 @@ def test_funnel_chart_reports_step_conversion():
     assert funnel_chart([("Xem", 0), ("Giỏ", 0)]).empty
 
 
+def test_a_funnel_step_above_the_first_stays_inside_the_chart_and_keeps_its_numbers():
+    chart = funnel_chart([("Xem", 4), ("Giỏ", 10), ("Thanh toán", 2), ("Đặt", 1)])
+    widest = chart.rows[0]
+    assert chart.rows[1].x == widest.x >= 0
+    assert chart.rows[1].width == widest.width and widest.x + widest.width <= chart.width
+    assert chart.rows[1].value_text == "10"
+    assert chart.rows[1].note == "250% so với bước trước · 250% so với bước đầu"
+
+
 def _event(name, session, timestamp="2026-03-02T03:00:00.000Z", **extra):
     return {"type": "user_action", "event": name, "eventId": f"{name}-{session}-{timestamp}",
             "timestamp": timestamp, "sessionId": session, "userId": None, **extra}
 
 
-def test_funnel_counts_distinct_sessions_per_step_within_vietnam_days():
+def test_funnel_counts_distinct_browser_sessions_per_step_within_vietnam_days():
     events = [
         _event("Product Viewed", "a"), _event("Product Viewed", "a"), _event("Product Viewed", "b"),
         _event("Product Viewed", "c"), _event("Add to Cart", "a"), _event("Add to Cart", "b"),
@@ -129,11 +138,12 @@ def test_funnel_counts_distinct_sessions_per_step_within_vietnam_days():
         _event("Product Viewed", "late", timestamp="2026-03-03T17:30:00Z"),
         # 2026-03-01 17:30 UTC is 2026-03-02 00:30 in Vietnam: inside.
         _event("Product Viewed", "early", timestamp="2026-03-01T17:30:00Z"),
-        # no session: counted by user, then by event id
-        {**_event("Add to Cart", None), "userId": "7"}, {**_event("Add to Cart", None), "userId": "7"},
+        # No browser session (an order placed through the API, as the Athena query sees it): not counted.
+        {**_event("Add to Cart", None), "userId": "7"}, {**_event("Order Completed", None), "userId": "7"},
+        _event("Order Completed", None), _event("Order Completed", ""),
     ]
     steps = count_sessions(events, date(2026, 3, 2), date(2026, 3, 3))
-    assert steps == [("Xem sản phẩm", 4), ("Thêm vào giỏ", 3), ("Bắt đầu thanh toán", 1),
+    assert steps == [("Xem sản phẩm", 4), ("Thêm vào giỏ", 2), ("Bắt đầu thanh toán", 1),
                      ("Đặt hàng", 1)]
 
 
