@@ -45,6 +45,9 @@ class ShopService(Construct):
     (canary 10% for 5 minutes, then 100%) that rolls back on failure or when the 5xx-rate or
     unhealthy-host alarm fires; `EcsDeployment` starts a CodeDeploy deployment from `cdk deploy`
     whenever the task definition changes.
+
+    `calls_shop`: the service calls the shop's own URL (the storefront's API_BASE_URL), so it may
+    leave on port 80 when that URL is plain HTTP.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class ShopService(Construct):
         secrets: Mapping[str, ecs.Secret],
         namespace: servicediscovery.INamespace | None = None,
         deploy_application: codedeploy.IEcsApplication | None = None,
+        calls_shop: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -135,7 +139,7 @@ class ShopService(Construct):
             description=f"SweetDream {config.name} {spec.name} tasks",
             https_to="HTTPS: AWS APIs, ECR, the shop",
         )
-        if not config.https:
+        if calls_shop and not config.https:
             self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "HTTP: the shop's ALB")
         self.service = ecs.FargateService(
             self,

@@ -91,6 +91,7 @@ class ServicesStack(SweetDreamStack):
 
         self.services: dict[str, ShopService] = {}
         for spec in SERVICES:
+            environment = self._environment(spec)
             self.services[spec.name] = ShopService(
                 self,
                 spec.name.capitalize(),
@@ -99,7 +100,8 @@ class ServicesStack(SweetDreamStack):
                 cluster=self.cluster,
                 image=image,
                 load_balancer=self.load_balancer,
-                environment=self._environment(spec),
+                environment=environment,
+                calls_shop=any(value.startswith(self.shop_url) for value in environment.values()),
                 secrets=self._secrets(spec),
                 namespace=self.namespace if self._in_cloud_map(spec.name) else None,
                 deploy_application=self.deploy_application,
