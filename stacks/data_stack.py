@@ -310,6 +310,9 @@ class DataStack(SweetDreamStack):
             instance=self.database.instance,
             services=tuple(name for name in services if has_database(by_name(name))),
         )
+        # A schedule starts rotating as soon as it exists: not while the roles function logs in first.
+        self.database.instance.secret.node.find_child("RotationSchedule").node.add_dependency(
+            self.service_roles.resource)
         self.buckets = ShopBuckets(self, "Buckets", config=config)
         self.secrets = ShopSecrets(self, "Secrets", config=config, services=services)
         # Clearly named handles for the services stack.

@@ -40,6 +40,7 @@ LOCK_TIMEOUT = "30s"
 SOCKET_TIMEOUT_S = 60
 CA_FETCH_TIMEOUT_S = 10
 RUN_LOCK = "sweetdream-database-roles"
+INVALID_PASSWORD = "28P01"  # PostgreSQL's SQLSTATE for a refused password
 
 
 def on_event(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
@@ -57,8 +58,7 @@ def on_event(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
 def apply(*, master_secret_arn: str, database: str, services: list[dict[str, Any]]) -> None:
     """`services`: [{"Name": "orders", "SecretArn": ..., "Tables": ["orders", ...]}, ...]."""
     secrets = boto3.client("secretsmanager")
-    master = _secret(secrets, master_secret_arn)
-    connection = _connect(master, database)
+    master, connection = _connect_as_master(secrets, master_secret_arn, database)
     try:
         connection.run(f"SET lock_timeout = {literal(LOCK_TIMEOUT)}")
         connection.run("START TRANSACTION")
@@ -76,8 +76,25 @@ def apply(*, master_secret_arn: str, database: str, services: list[dict[str, Any
         connection.close()
 
 
-def _secret(client, arn: str) -> dict[str, Any]:
-    return json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+def _secret(client, arn: str, stage: str = "AWSCURRENT") -> dict[str, Any]:
+    return json.loads(client.get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"])
+
+
+def _connect_as_master(secrets, arn: str, database: str) -> tuple[dict[str, Any], pg8000.native.Connection]:
+    """The master login as its secret says, or, mid-rotation, as the pending version says: the
+    rotation changes the password in PostgreSQL a moment before it makes that version current."""
+    master = _secret(secrets, arn)
+    try:
+        return master, _connect(master, database)
+    except pg8000.native.DatabaseError as exc:
+        if not (exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == INVALID_PASSWORD):
+            raise
+        try:
+            pending = _secret(secrets, arn, stage="AWSPENDING")
+        except secrets.exceptions.ResourceNotFoundException:
+            raise exc from None  # no rotation under way: the secret is simply wrong
+        log.info("the master login's current password was refused; using the rotation's pending one")
+        return pending, _connect(pending, database)
 
 
 def _connect(master: dict[str, Any], database: str) -> pg8000.native.Connection:

@@ -8,6 +8,7 @@ one).
 from __future__ import annotations
 
 import base64
+import json
 import hashlib
 import hmac
 import ssl
@@ -263,3 +264,26 @@ def test_the_function_never_falls_back_to_an_unencrypted_connection(database, fu
 
     with pytest.raises(pg8000.native.InterfaceError, match="refuses SSL"):
         function.run()
+
+
+def test_mid_rotation_it_logs_in_with_the_pending_master_password():
+    """The rotation sets the new password in PostgreSQL, then makes its version current: a run in
+    between finds the current version refused and the pending one right."""
+    with own_server(machine_binaries(), like_rds=True) as server, \
+            rds_like_database(server.port) as database, roles_function(database) as function:
+        function.require_tls(server.ca_file.as_uri())
+        master_arn = function.environment["MASTER_SECRET_ARN"]
+        right = json.loads(function.secrets.get_secret_value(SecretId=master_arn)["SecretString"])
+        function.secrets.put_secret_value(SecretId=master_arn,
+                                          SecretString=json.dumps({**right, "password": "rotated-away"}))
+        with pytest.raises(pg8000.native.DatabaseError, match="password authentication failed"):
+            function.run()  # no rotation under way: a wrong secret stays an error
+
+        function.secrets.put_secret_value(SecretId=master_arn, SecretString=json.dumps(right),
+                                          VersionStages=["AWSPENDING"])
+        function.run()
+        role = database.roles["orders"]
+        with psycopg.connect(host="127.0.0.1", port=server.port, dbname=database.name, user=role,
+                             password=database.password("orders"), sslmode="verify-full",
+                             sslrootcert=str(server.ca_file)) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (role,)

@@ -110,6 +110,14 @@ def test_the_master_login_rotates_every_30_days_and_the_services_logins_never(sh
     assert schedule["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
 
 
+def test_the_first_rotation_waits_for_the_service_roles(shop, data, config):
+    """A schedule starts rotating as soon as it exists: on a new stack it must not race the roles
+    function's master login (which also falls back to the pending password: test_handler.py)."""
+    [schedule] = resources(data, "AWS::SecretsManager::RotationSchedule").values()
+    roles = logical_id(shop[config.name].data.service_roles.resource)
+    assert roles in schedule.get("DependsOn", [])
+
+
 def test_the_rotation_function_reaches_postgres_and_https_only_and_its_logs_expire(shop, data, config):
     database = shop[config.name].data.database
     group = resources(data, "AWS::EC2::SecurityGroup")[logical_id(database.rotation_security_group)]
