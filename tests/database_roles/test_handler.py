@@ -8,9 +8,9 @@ one).
 from __future__ import annotations
 
 import base64
-import json
 import hashlib
 import hmac
+import json
 import ssl
 import time
 from collections.abc import Iterator
