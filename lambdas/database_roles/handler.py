@@ -40,7 +40,7 @@ LOCK_TIMEOUT = "30s"
 SOCKET_TIMEOUT_S = 60
 CA_FETCH_TIMEOUT_S = 10
 RUN_LOCK = "sweetdream-database-roles"
-REFUSED_PASSWORD_SQLSTATE = "28P01"  # PostgreSQL: invalid_password
+REFUSED_PASSWORD = "28P01"  # noqa: S105 (an SQLSTATE, invalid_password, not a password)
 
 
 def on_event(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
@@ -87,7 +87,8 @@ def _connect_as_master(secrets, arn: str, database: str) -> tuple[dict[str, Any]
     try:
         return master, _connect(master, database)
     except pg8000.native.DatabaseError as exc:
-        if not (exc.args and isinstance(exc.args[0], dict) and exc.args[0].get("C") == REFUSED_PASSWORD_SQLSTATE):
+        sqlstate = exc.args[0].get("C") if exc.args and isinstance(exc.args[0], dict) else None
+        if sqlstate != REFUSED_PASSWORD:
             raise
         try:
             pending = _secret(secrets, arn, stage="AWSPENDING")
