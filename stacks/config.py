@@ -26,6 +26,13 @@ RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bund
 RDS_CA_BUNDLE_PATH = "/etc/ssl/certs/rds-global-bundle.pem"
 ACCOUNT_CONTEXT_KEY = "sweetdream:account"
 
+# max_connections, set in the parameter group rather than left to RDS's default,
+# LEAST(DBInstanceClassMemory / 9531392, 5000): that memory is what the OS leaves (a micro gets about
+# 81–87, not its nominal 1 GiB's 112), which no template knows, and the connections alarm and the
+# pool sizing need the server's real number. Each is a little below that default for its size.
+MAX_CONNECTIONS_BY_SIZE = {"micro": 80, "small": 160, "medium": 400, "large": 800, "xlarge": 1600,
+                           "2xlarge": 3200}
+
 # The services refuse a larger fee at start (services/orders/config.py, services/storefront/config.py).
 MAX_SHIPPING_FEE_VND = 10_000_000
 
@@ -99,8 +106,15 @@ class EnvironmentConfig:
             raise ValueError(f"log_retention_days must be one of {sorted(RETENTION)}")
         if any(threads < 1 for threads in self.gunicorn_threads.values()):
             raise ValueError("gunicorn_threads must be at least 1 per service")
+        if self.db_instance_type.rsplit(".", 1)[-1] not in MAX_CONNECTIONS_BY_SIZE:
+            raise ValueError(f"no max_connections for {self.db_instance_type}: add its size to "
+                             "MAX_CONNECTIONS_BY_SIZE")
         if self.bastion and not self.bastion_allowed:
             raise ValueError(f"{self.name} never runs a bastion host")
+
+    @property
+    def db_max_connections(self) -> int:
+        return MAX_CONNECTIONS_BY_SIZE[self.db_instance_type.rsplit(".", 1)[-1]]
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -105,7 +105,8 @@ class ShopDatabase(Construct):
                 self,
                 "Parameters",
                 engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17),
-                parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000"},
+                parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000",
+                            "max_connections": str(config.db_max_connections)},
             ),
             removal_policy=RemovalPolicy.SNAPSHOT,
         )

@@ -28,17 +28,6 @@ RUNBOOK = 'On-call: README.md, "Alarms"'
 # alarm is absolute: half that trigger at the first allocation, below which autoscaling has not
 # kept up (or is at its maximum) whatever the disk has grown to, and never fires on a normal growth.
 FREE_STORAGE_ALARM_PERCENT_OF_FIRST_ALLOCATION = 5
-# RDS PostgreSQL's default max_connections is LEAST(DBInstanceClassMemory / 9531392, 5000).
-INSTANCE_MEMORY_GIB = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
-
-
-def approximate_max_connections(instance_type: str) -> int:
-    size = instance_type.rsplit(".", 1)[-1]
-    if size not in INSTANCE_MEMORY_GIB:
-        raise ValueError(f"unknown instance size in {instance_type!r}; add it to INSTANCE_MEMORY_GIB")
-    return min(INSTANCE_MEMORY_GIB[size] * GIB // 9531392, 5000)
-
-
 def dashboard_url(region: str, name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
 
@@ -151,7 +140,7 @@ class ShopMonitoring(Construct):
     def watch_database(self, instance: rds.IDatabaseInstance) -> None:
         config = self.config
         connections_threshold = (
-            approximate_max_connections(config.db_instance_type) * config.alarm_threshold_percent // 100
+            config.db_max_connections * config.alarm_threshold_percent // 100
         )
         alarms = [
             cloudwatch.Alarm(

@@ -157,3 +157,9 @@ def test_a_certificate_of_another_account_is_refused_once_the_account_is_known()
 def test_inconsistent_configs_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(DEV, **change)
+
+
+def test_a_database_size_without_a_known_max_connections_is_refused():
+    with pytest.raises(ValueError, match="MAX_CONNECTIONS_BY_SIZE"):
+        dataclasses.replace(DEV, db_instance_type="t4g.nano")
+    assert dataclasses.replace(DEV, db_instance_type="db.r6g.large").db_max_connections == 800

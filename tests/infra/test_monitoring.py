@@ -7,7 +7,7 @@ from pathlib import Path
 from aws_cdk.assertions import Match
 
 from services.manifest import SERVICES
-from stacks.monitoring import GIB, RUNBOOK, approximate_max_connections
+from stacks.monitoring import GIB, RUNBOOK
 
 from .helpers import logical_id, only, properties
 
@@ -117,7 +117,7 @@ def test_database_alarms(services, config):
         {
             "MetricName": "DatabaseConnections",
             "Namespace": "AWS/RDS",
-            "Threshold": approximate_max_connections(config.db_instance_type) * 80 // 100,
+            "Threshold": config.db_max_connections * 80 // 100,
         },
     )
 
@@ -151,6 +151,8 @@ def test_one_dashboard_per_environment(services, config):
     )
 
 
-def test_max_connections_estimate():
-    assert approximate_max_connections("t4g.micro") == 112
-    assert approximate_max_connections("db.t4g.medium") == 450
+def test_the_connections_alarm_counts_against_the_max_connections_the_database_is_given(data, config):
+    """RDS's default depends on memory the template cannot know; the parameter group sets it."""
+    [group] = data.find_resources("AWS::RDS::DBParameterGroup").values()
+    assert group["Properties"]["Parameters"]["max_connections"] == str(config.db_max_connections)
+    assert config.db_max_connections == {"dev": 80, "prod": 400}[config.name]

@@ -24,7 +24,6 @@ from services.manifest import SERVICES
 from services.users.ratelimit import LIMITER_POOL_SIZE
 from stacks.config import DEV, with_context
 from stacks.container_image import has_database
-from stacks.monitoring import approximate_max_connections
 from stacks.shop import add_environment
 
 from .conftest import ACCOUNT, cdk_json_context
@@ -136,7 +135,7 @@ def test_every_task_at_full_scale_fits_in_the_database_connections(templates, co
             connections += LIMITER_POOL_SIZE  # the users login limiter's own
         task_sets = 2 if config.is_blue_green(spec.name) else 1
         needed += config.max_tasks * task_sets * int(variables["WEB_CONCURRENCY"]) * connections
-    assert 0 < needed <= approximate_max_connections(config.db_instance_type) - 10
+    assert 0 < needed <= config.db_max_connections - 10
 
 
 def test_gunicorn_threads_reach_the_named_service_task_and_its_pool(monkeypatch):
