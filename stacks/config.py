@@ -86,6 +86,8 @@ class EnvironmentConfig:
     certificate_arn: str | None = None
     domain_name: str | None = None
     bastion: bool = False
+    # For one deploy of a fix while the alarm that blue/green watches fires (README "Blue/green").
+    deploy_despite_alarms: bool = False
 
     def __post_init__(self) -> None:
         if len(self.availability_zones) != 2:
@@ -235,4 +237,5 @@ def with_context(
         certificate_arn=str(certificate_arn) if config.https else None,
         domain_name=str(domain_name) if config.https else None,
         bastion=_flag(context(config.context_key("bastion"))),
+        deploy_despite_alarms=_flag(context(config.context_key("deployDespiteAlarms"))),
     )

@@ -32,9 +32,12 @@ SLOW_P99_SECONDS = 2
 HEALTH_CHECK_GRACE = Duration.seconds(120)  # setup (migrations) runs before gunicorn listens
 BLUE_GREEN_TERMINATION_WAIT = Duration.minutes(5)  # old tasks kept this long for an instant rollback
 BLUE_GREEN_TIMEOUT = Duration.minutes(45)
-ROLLBACK = codedeploy.AutoRollbackConfig(
-    failed_deployment=True, deployment_in_alarm=True, stopped_deployment=True
-)
+
+
+def rollback(config: EnvironmentConfig) -> codedeploy.AutoRollbackConfig:
+    return codedeploy.AutoRollbackConfig(
+        failed_deployment=True, deployment_in_alarm=not config.deploy_despite_alarms, stopped_deployment=True
+    )
 
 
 class ShopService(Construct):
@@ -201,7 +204,7 @@ class ShopService(Construct):
 
         self.deployment_group: codedeploy.EcsDeploymentGroup | None = None
         if self.blue_green:
-            self._blue_green(load_balancer, deploy_application)
+            self._blue_green(load_balancer, deploy_application, config)
 
     def _deployment_options(self) -> dict:
         if self.blue_green:
@@ -342,7 +345,10 @@ class ShopService(Construct):
         )
 
     def _blue_green(
-        self, load_balancer: ShopLoadBalancer, application: codedeploy.IEcsApplication | None
+        self,
+        load_balancer: ShopLoadBalancer,
+        application: codedeploy.IEcsApplication | None,
+        config: EnvironmentConfig,
     ) -> None:
         if load_balancer.test_listener is None or application is None:
             raise ValueError(
@@ -362,7 +368,9 @@ class ShopService(Construct):
             ),
             deployment_config=codedeploy.EcsDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
             alarms=[self.five_xx_alarm, self.unhealthy_alarm],
-            auto_rollback=ROLLBACK,
+            # A deployment does not start while an alarm it watches fires: not even the fix for it.
+            ignore_alarm_configuration=config.deploy_despite_alarms,
+            auto_rollback=rollback(config),
         )
         acknowledge(
             self.deployment_group,
@@ -383,7 +391,7 @@ class ShopService(Construct):
                 container_name=self.container.container_name,
                 container_port=self.spec.port,
             ),
-            auto_rollback=ROLLBACK,
+            auto_rollback=rollback(config),
             timeout=BLUE_GREEN_TIMEOUT,
             description=f"SweetDream {self.spec.name}: new task definition from cdk deploy",
         )

@@ -7,12 +7,16 @@ import re
 from ipaddress import ip_network
 
 import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
 
 from services.kit.proxies import PRIVATE_NETWORKS, client_address
 from services.manifest import SERVICES, by_name
-from stacks.config import SERVICE_NAMESPACE
+from stacks.config import PROD, SERVICE_NAMESPACE, with_context
 from stacks.container_image import has_database
+from stacks.shop import add_environment
 
+from .conftest import ACCOUNT, CERTIFICATE, cdk_json_context
 from .helpers import actions, logical_id, only, properties, statements
 
 SECRET_LOOKING = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|DATABASE_URL|DB_USER", re.I)
@@ -126,6 +130,7 @@ def test_codedeploy_blue_green_only_in_prod(shop, services, config):
         alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
         assert alarms == {logical_id(service.five_xx_alarm), logical_id(service.unhealthy_alarm)}
         assert group["AlarmConfiguration"]["Enabled"] is True
+        assert not config.deploy_despite_alarms
         (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
         assert [tg["Name"]["Fn::GetAtt"][0] for tg in pair["TargetGroups"]] == [
             logical_id(service.target_group),
@@ -314,3 +319,17 @@ def test_users_trusts_the_private_ranges_and_every_nat_address(shop, services, t
         chain = f"198.51.100.7, 10.0.1.20, {nat_address}"
         assert client_address("10.0.2.9", chain, deployed_networks) == "198.51.100.7"
         assert client_address("10.0.2.9", chain, PRIVATE_NETWORKS) == nat_address
+
+
+def test_a_deploy_despite_alarms_stops_only_the_alarm_watch():
+    """A deployment does not start while an alarm it watches fires, so the fix for a 5xx bug needs
+    `-c sweetdream:prod:deployDespiteAlarms=true`; failures and stops still roll back."""
+    app = App(context={**cdk_json_context(), "sweetdream:prod:certificateArn": CERTIFICATE,
+                       "sweetdream:prod:deployDespiteAlarms": "true"})
+    prod = add_environment(app, with_context(PROD, app.node.try_get_context, account=ACCOUNT))
+    groups = Template.from_stack(prod.services).find_resources("AWS::CodeDeploy::DeploymentGroup")
+    assert len(groups) == len(PROD.blue_green_services)
+    for group in groups.values():
+        assert group["Properties"]["AlarmConfiguration"]["Enabled"] is False
+        assert set(group["Properties"]["AutoRollbackConfiguration"]["Events"]) == {
+            "DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"}
