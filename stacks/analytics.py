@@ -145,11 +145,13 @@ _SQL_PARTS = {
     "table": TABLE_NAME,
     "last_30_days": "date(format('%04d-%02d-%02d', year, month, day)) >= current_date - INTERVAL '30' DAY",
 }
-# UNNEST of an array of rows yields one column per row field (Athena engine 3 / Trino).
+# UNNEST of an array of rows yields one column per row field, in the struct's order (Athena engine 3
+# / Trino), so the alias names every field of ORDERED_PRODUCT_TYPES.
 _SQL_PARTS["ordered_items"] = Template("""SELECT product_id, product_name, quantity,
-         quantity * unit_price AS revenue_vnd
+         quantity * unit_price AS revenue_vnd, category_id, category, "timestamp" AS ordered_at
   FROM $table
-  CROSS JOIN UNNEST(properties.products) AS ordered(product_id, product_name, size, quantity, unit_price)
+  CROSS JOIN UNNEST(properties.products)
+    AS ordered(product_id, product_name, size, quantity, unit_price, category_id, category)
   WHERE event = 'Order Completed' AND $last_30_days""").substitute(_SQL_PARTS)
 
 _NAMED_QUERY_TEMPLATES = {
@@ -186,19 +188,25 @@ LIMIT 20""",
     ),
     "revenue-by-category": (
         "Revenue of ordered items by product category, in VND (last 30 days)",
-        """WITH categories AS (
-  -- Orders carry product ids; the latest Product Viewed event says which category each is in.
+        """WITH ordered_items AS (
+  $ordered_items
+), viewed_categories AS (
+  -- Only for orders exported before they carried their category: the latest Product Viewed event.
   SELECT properties.productid AS product_id, max_by(properties.category, "timestamp") AS category
   FROM $table
   WHERE event = 'Product Viewed' AND $last_30_days
   GROUP BY properties.productid
-), ordered_items AS (
-  $ordered_items
+), categorised AS (
+  SELECT ordered_items.category_id,
+         coalesce(ordered_items.category, viewed_categories.category, 'unknown') AS category,
+         ordered_items.ordered_at, ordered_items.quantity, ordered_items.revenue_vnd
+  FROM ordered_items LEFT JOIN viewed_categories ON viewed_categories.product_id = ordered_items.product_id
 )
-SELECT coalesce(categories.category, 'unknown') AS category, sum(ordered_items.quantity) AS units,
-       sum(ordered_items.revenue_vnd) AS revenue_vnd
-FROM ordered_items LEFT JOIN categories ON categories.product_id = ordered_items.product_id
-GROUP BY 1
+-- The category each item was ordered in; one row per category id (under the name it last sold as),
+-- so a renamed category stays one row, as on the admin analytics page.
+SELECT max_by(category, ordered_at) AS category, sum(quantity) AS units, sum(revenue_vnd) AS revenue_vnd
+FROM categorised
+GROUP BY category_id, IF(category_id IS NULL, category)
 ORDER BY revenue_vnd DESC""",
     ),
     "repeat-customers": (

@@ -36,9 +36,11 @@ EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
 
 # The Athena type of each property: the Glue table's `properties` struct (stacks/analytics.py), and
 # what the export checks, since one value of another type fails every query over its day. Orders also
-# send subtotal and shippingFee.
+# send subtotal and shippingFee. Each ordered product carries its category as of the purchase (appended
+# last, so the struct's earlier fields keep their positions for UNNEST); events from before have none.
 ORDERED_PRODUCT_TYPES: dict[str, str] = {
     "productId": "bigint", "name": "string", "size": "string", "quantity": "int", "unitPrice": "bigint",
+    "categoryId": "bigint", "category": "string",
 }
 _PRODUCT_STRUCT = ",".join(f"{name.lower()}:{kind}" for name, kind in ORDERED_PRODUCT_TYPES.items())
 PROPERTY_TYPES: dict[str, str] = {

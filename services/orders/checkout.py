@@ -203,7 +203,8 @@ def _after_commit(order: Order) -> None:
             "orderId": order.id,
             "userId": order.customer_id,
             "products": [{"productId": item.product_id, "name": item.product_name, "size": item.size,
-                          "quantity": item.quantity, "unitPrice": item.unit_price}
+                          "quantity": item.quantity, "unitPrice": item.unit_price,
+                          "categoryId": item.category_id, "category": item.category}
                          for item in order.items],
             "subtotal": order.subtotal,
             "shippingFee": order.shipping_fee,

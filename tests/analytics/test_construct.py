@@ -6,6 +6,7 @@ Issue 8, "Must show" 2: the schedule, the IAM scope, the Glue projection and the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,13 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from lambdas.analytics_export.benchmark import MEMORY_BUDGET_MB
-from services.kit.events import ENVELOPE_FIELDS, EVENT_NAMES, EVENT_PROPERTIES, PROPERTY_TYPES
+from services.kit.events import (
+    ENVELOPE_FIELDS,
+    EVENT_NAMES,
+    EVENT_PROPERTIES,
+    ORDERED_PRODUCT_TYPES,
+    PROPERTY_TYPES,
+)
 from stacks import analytics
 from stacks.base import acknowledge
 from stacks.config import DEV, PROD, EnvironmentConfig, with_context
@@ -364,6 +371,23 @@ def test_named_queries_for_the_analysts(template):
         f"'{name}'" in funnel
         for name in ("Product Viewed", "Add to Cart", "Checkout Started", "Order Completed")
     )
+
+
+def test_ordered_items_are_unnested_with_every_field_and_keep_the_category_they_were_ordered_in(template):
+    queries = {
+        query["Properties"]["Name"]: query["Properties"]["QueryString"]
+        for query in template.find_resources("AWS::Athena::NamedQuery").values()
+    }
+    # Athena's UNNEST of an array of rows names the row's fields by position: all of them, in order.
+    [fields] = re.findall(r"UNNEST\(properties\.products\)\s+AS ordered\(([^)]*)\)", queries["best-sellers"])
+    assert fields.split(", ") == [
+        "product_id", "product_name", "size", "quantity", "unit_price", "category_id", "category"]
+    assert list(ORDERED_PRODUCT_TYPES) == [
+        "productId", "name", "size", "quantity", "unitPrice", "categoryId", "category"]
+    by_category = queries["revenue-by-category"]
+    # The order's own category first; the Product Viewed lookup only for events exported before it.
+    assert "coalesce(ordered_items.category, viewed_categories.category, 'unknown')" in by_category
+    assert "GROUP BY category_id, IF(category_id IS NULL, category)" in by_category
 
 
 def test_the_seven_logs_insights_queries_are_saved_over_the_service_log_groups(template, stack):

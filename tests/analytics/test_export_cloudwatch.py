@@ -293,7 +293,8 @@ def test_properties_of_another_type_than_the_table_and_non_utc_timestamps_are_sk
         "orderId": 9,
         "userId": 7,  # not a column: any type
         "products": [
-            {"productId": 1, "name": "Tiramisu", "size": "16cm", "quantity": 1, "unitPrice": 350000}
+            {"productId": 1, "name": "Tiramisu", "size": "16cm", "quantity": 1, "unitPrice": 350000,
+             "categoryId": 2, "category": "Bánh Kem"}
         ],
         "subtotal": 350000,
         "shippingFee": 30000,
@@ -321,6 +322,8 @@ def test_properties_of_another_type_than_the_table_and_non_utc_timestamps_are_sk
         {"orderId": 1, "products": "lots", "totalAmount": "x"},
         {"orderId": 1, "products": [{**order["products"][0], "unitPrice": "350000"}], "totalAmount": 1},
         {"orderId": 1, "products": [None], "totalAmount": 1},
+        {"orderId": 1, "products": [{**order["products"][0], "categoryId": "2"}], "totalAmount": 1},
+        {"orderId": 1, "products": [{**order["products"][0], "category": 2}], "totalAmount": 1},
     ]
     base = json.loads(event_line(moment=at(EXPORT_DAY, 10, 30)))
     not_utc = [

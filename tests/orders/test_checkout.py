@@ -306,8 +306,11 @@ def test_order_completed_event_after_commit(client, auth, catalog, events_file):
     assert props["orderId"] == order["id"]
     assert props["userId"] == CUSTOMER
     assert props["totalAmount"] == 2 * price + 30_000 == order["totalAmount"]
-    assert props["products"] == [{"productId": 2, "name": catalog.quote(2, "20cm")["productName"],
-                                  "size": "20cm", "quantity": 2, "unitPrice": price}]
+    quote = catalog.quote(2, "20cm")
+    assert quote["category"]
+    assert props["products"] == [{"productId": 2, "name": quote["productName"], "size": "20cm", "quantity": 2,
+                                  "unitPrice": price, "categoryId": quote["categoryId"],
+                                  "category": quote["category"]}]
 
 
 def test_no_event_when_the_order_is_refused(client, auth, events_file):
