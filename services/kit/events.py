@@ -126,10 +126,11 @@ class EventEmitter:
 
 
 def emit_event(event: str, properties: dict[str, Any], *, user_id=None,
-               session_id: str | None = None) -> dict[str, Any]:
+               session_id: str | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Emit from inside a request: service, request id and session id come from the request.
 
     `session_id` is for the storefront, whose session lives in its cookie, not in X-Session-Id.
+    `now` is when the event happened, if not now: an order's moment is the one it was stored with.
     """
     from flask import current_app, g, request
 
@@ -139,4 +140,5 @@ def emit_event(event: str, properties: dict[str, Any], *, user_id=None,
         user_id=user_id if user_id is not None else getattr(g.get("user"), "id", None),
         session_id=session_id if session_id is not None else request.headers.get("X-Session-Id"),
         request_id=g.get("request_id"),
+        now=now,
     )

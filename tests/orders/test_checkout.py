@@ -6,11 +6,13 @@ import json
 import socket
 import time
 import unicodedata
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from services.orders import catalog as catalog_client
+from services.orders import checkout
 from tests.conftest import assert_error, read_events
 from tests.kit.test_auth import FORGERIES
 
@@ -311,6 +313,17 @@ def test_order_completed_event_after_commit(client, auth, catalog, events_file):
     assert props["products"] == [{"productId": 2, "name": quote["productName"], "size": "20cm", "quantity": 2,
                                   "unitPrice": price, "categoryId": quote["categoryId"],
                                   "category": quote["category"]}]
+
+
+def test_an_order_placed_just_before_local_midnight_has_its_event_on_the_same_shop_day(
+        client, auth, events_file, monkeypatch):
+    # 23:59:59.900 in Vietnam: the event is written after the commit, which can end past midnight.
+    placed_at = datetime(2026, 1, 31, 16, 59, 59, 900_000, tzinfo=UTC)
+    monkeypatch.setattr(checkout, "utcnow", lambda: placed_at)
+    order = client.post("/api/orders", json=order_body((1, "12cm", 1)), headers=auth(CUSTOMER)).get_json()
+    [event] = read_events(events_file, "Order Completed")
+    assert order["placedOn"] == "2026-01-31"
+    assert event["timestamp"] == order["createdAt"] == "2026-01-31T16:59:59.900Z"
 
 
 def test_no_event_when_the_order_is_refused(client, auth, events_file):
