@@ -139,11 +139,16 @@ ANALYST_RESULTS_ACTIONS = [
 ]
 
 
-# Athena named queries over the last 30 days of partitions (projection evaluates the predicate on
-# the partition values, so only those days are read). `timestamp` is a reserved word: quoted.
+# Athena named queries over the last 30 shop days: today in Vietnam and the 29 before, the partitions
+# the export writes and the admin's "30 ngày gần nhất" (Athena's current_date is UTC's). Projection
+# evaluates the predicate on the partition values, so only those days are read. `timestamp` is a
+# reserved word: quoted.
+SHOP_TIME_ZONE = "Asia/Ho_Chi_Minh"
+_SHOP_TODAY = f"date(current_timestamp AT TIME ZONE '{SHOP_TIME_ZONE}')"
 _SQL_PARTS = {
     "table": TABLE_NAME,
-    "last_30_days": "date(format('%04d-%02d-%02d', year, month, day)) >= current_date - INTERVAL '30' DAY",
+    "last_30_days": f"date(format('%04d-%02d-%02d', year, month, day)) "
+    f"BETWEEN {_SHOP_TODAY} - INTERVAL '29' DAY AND {_SHOP_TODAY}",
 }
 # UNNEST of an array of rows yields one column per row field, in the struct's order (Athena engine 3
 # / Trino), so the alias names every field of ORDERED_PRODUCT_TYPES.

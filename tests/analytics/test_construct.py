@@ -26,6 +26,7 @@ from services.kit.events import (
     ORDERED_PRODUCT_TYPES,
     PROPERTY_TYPES,
 )
+from services.orders.config import OrdersConfig
 from stacks import analytics
 from stacks.base import acknowledge
 from stacks.config import DEV, PROD, EnvironmentConfig, with_context
@@ -363,7 +364,7 @@ def test_named_queries_for_the_analysts(template):
             and query["WorkGroup"] == "sweetdream-dev-analytics"
         )
         sql = query["QueryString"]
-        assert "FROM user_actions" in sql and "current_date - INTERVAL '30' DAY" in sql and "$" not in sql
+        assert "FROM user_actions" in sql and "$" not in sql
     assert "properties.resultscount = 0" in queries["searches-with-no-results"]["QueryString"]
     assert "UNNEST(properties.products)" in queries["best-sellers"]["QueryString"]
     funnel = queries["conversion-funnel"]["QueryString"]
@@ -371,6 +372,18 @@ def test_named_queries_for_the_analysts(template):
         f"'{name}'" in funnel
         for name in ("Product Viewed", "Add to Cart", "Checkout Started", "Order Completed")
     )
+
+
+def test_named_queries_read_the_same_30_shop_days_as_the_admin_page(template):
+    # Today in Vietnam and the 29 days before, as the orders summary's default range; Athena's own
+    # current_date is the UTC date, a day behind from 00:00 to 07:00 in Vietnam.
+    shop_today = "date(current_timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+    window = (f"date(format('%04d-%02d-%02d', year, month, day)) "
+              f"BETWEEN {shop_today} - INTERVAL '29' DAY AND {shop_today}")
+    assert OrdersConfig.model_fields["business_timezone"].default == analytics.SHOP_TIME_ZONE
+    for query in template.find_resources("AWS::Athena::NamedQuery").values():
+        sql = query["Properties"]["QueryString"]
+        assert window in sql and "current_date" not in sql
 
 
 def test_ordered_items_are_unnested_with_every_field_and_keep_the_category_they_were_ordered_in(template):
