@@ -41,11 +41,42 @@
     });
   }
 
-  // Filter forms marked data-autosubmit apply a changed select at once.
+  // Filter forms marked data-autosubmit apply a select picked with a pointer (mouse, finger) at
+  // once. A change made with the keyboard (arrow keys step through the options) is not submitted:
+  // the form's own submit button applies it, so a keyboard user can move on through the options.
+  var REFOCUS = "sweetdream:refocus";
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+    var byKeyboard = false;
+    select.addEventListener("keydown", function () { byKeyboard = true; });
+    select.addEventListener("pointerdown", function () { byKeyboard = false; });
     select.addEventListener("change", function () {
+      if (byKeyboard) return;
+      try {
+        window.sessionStorage.setItem(REFOCUS, JSON.stringify({ path: new URL(select.form.action).pathname,
+                                                                 id: select.id }));
+      } catch (e) { /* storage refused: the page still reloads, focus starts at the top */ }
       if (select.form.requestSubmit) select.form.requestSubmit();
       else select.form.submit();
     });
   });
+
+  // After that reload, focus goes back to the control that was changed (not the top of the page).
+  var refocus = null;
+  try {
+    refocus = JSON.parse(window.sessionStorage.getItem(REFOCUS) || "null");
+    window.sessionStorage.removeItem(REFOCUS);
+  } catch (e) { refocus = null; }
+  if (refocus && refocus.path === window.location.pathname && refocus.id) {
+    var control = document.getElementById(refocus.id);
+    if (control && control.closest("form[data-autosubmit]")) {
+      var folded = control.closest("details");
+      if (folded) folded.open = true;
+      control.focus();
+    }
+  }
+
+  // A refused form's error summary takes focus (autofocus in the markup; this covers browsers
+  // that ignore autofocus on a non-control), so screen readers announce it.
+  var summary = document.querySelector("[data-form-error]");
+  if (summary && document.activeElement === document.body) summary.focus();
 })();

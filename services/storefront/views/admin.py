@@ -342,23 +342,25 @@ def new_product():
     values, errors, message, status = {"active": True}, {}, None, 200
     if request.method == "POST":
         body = _product_body(request.form)
-        size, errors = _size_body(request.form)
+        size, local_errors = _size_body(request.form)
         body["sizes"] = [size]
         values = {**body, "sizes": [_size_typed(request.form)]}
         check_again = "Vui lòng kiểm tra lại thông tin sản phẩm."
-        if errors:
-            status, message = 422, check_again
-        else:
-            created, refused = _submit(
-                lambda: api().post("/api/products", json=body),
-                lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
-                             else check_again),
-                # The form's size and price fields are the product's first size.
-                lambda exc: {**exc.field_errors(), **exc.field_errors(within="sizes.0")})
-            if refused is None:
-                flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
-                return redirect(url_for("admin.product", product_id=created["id"]))
-            errors, status, message = refused
+        # A price refused here still goes to the API, as null (which it can only refuse), so one
+        # submit shows every field's error, not the price's alone; ours is the price's message.
+        if local_errors:
+            body["sizes"] = [{**size, "price": None}]
+        created, refused = _submit(
+            lambda: api().post("/api/products", json=body),
+            lambda exc: ("Đường dẫn (slug) của sản phẩm đã tồn tại." if exc.status == 409
+                         else check_again),
+            # The form's size and price fields are the product's first size.
+            lambda exc: {**exc.field_errors(), **exc.field_errors(within="sizes.0")})
+        if refused is None:
+            flash(f"Đã tạo sản phẩm “{created['name']}”.", "success")
+            return redirect(url_for("admin.product", product_id=created["id"]))
+        errors, status, message = refused
+        errors = {**errors, **local_errors}
     return render_template("admin/product_new.html", values=values, errors=errors, message=message,
                            categories=api().get("/api/categories")["items"]), status
 
