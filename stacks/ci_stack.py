@@ -3,9 +3,10 @@
 No long-lived AWS key exists anywhere. A pull request can change the workflow it runs, so the role
 it gets must be harmless in anyone's hands:
 
-- diff role (pull requests): reads this app's stacks' templates and descriptions, nothing else: enough
-  for `cdk diff --method=template`, which then runs on these credentials. Not even the bootstrap
-  lookup role, which is AWS's ReadOnlyAccess: it could read every S3 object and log in the account.
+- diff role (pull requests, and main before the `production` approval): reads this app's stacks'
+  templates and descriptions, nothing else: enough for `cdk diff --method=template`, which then runs
+  on these credentials. Not even the bootstrap lookup role, which is AWS's ReadOnlyAccess: it could
+  read every S3 object and log in the account.
 The deploy roles may only assume CDK bootstrap roles (the CLI does the rest through them), so what
 they can do is bounded by the bootstrap stacks:
 - dev deploy role (the `dev` branch): the deploy and asset publishing roles in the dev region.
@@ -75,20 +76,24 @@ class CiStack(Stack):
                 self, "GitHubOidcProvider", url=f"https://{GITHUB_OIDC_HOST}",
                 client_ids=[STS_AUDIENCE])
 
+        # Main too, in a job without an environment, so the `production` approver reads the prod diff
+        # before approving. Whoever can push to main can open a pull request, which already gets this role.
         self.diff_role = self._github_role(
-            "DiffRole", subject=github_subject(github_repository, "pull_request"),
-            description=f"GitHub Actions on pull requests: cdk diff, reading only the {APP_NAME} stacks",
+            "DiffRole", subjects=[github_subject(github_repository, "pull_request"),
+                                  github_subject(github_repository, "ref:refs/heads/main")],
+            description=f"GitHub Actions on pull requests and main: cdk diff, reading only the {APP_NAME} "
+                        "stacks",
             max_session=Duration.hours(1))
         self._allow_template_reads(self.diff_role, [dev_env, prod_env])
         # Deploys chain from this session into the bootstrap roles and then wait on CloudFormation;
         # a first prod deploy (Multi-AZ RDS) can outlast one hour.
         self.dev_deploy_role = self._github_role(
-            "DevDeployRole", subject=github_subject(github_repository, "ref:refs/heads/dev"),
+            "DevDeployRole", subjects=[github_subject(github_repository, "ref:refs/heads/dev")],
             description="GitHub Actions on the dev branch: cdk deploy of the dev stacks",
             max_session=Duration.hours(2))
         self._allow_bootstrap_roles(self.dev_deploy_role, [dev_env])
         self.prod_deploy_role = self._github_role(
-            "ProdDeployRole", subject=github_subject(github_repository, "environment:production"),
+            "ProdDeployRole", subjects=[github_subject(github_repository, "environment:production")],
             description="GitHub Actions in the production environment: cdk deploy of the prod stacks",
             max_session=Duration.hours(2))
         self._allow_bootstrap_roles(self.prod_deploy_role, [prod_env])
@@ -107,12 +112,13 @@ class CiStack(Stack):
             service="iam", region="", account=account, resource="role",
             resource_name=f"cdk-{self._qualifier}-{kind}-role-{account}-{env.region}")
 
-    def _github_role(self, construct_id: str, *, subject: str, description: str,
+    def _github_role(self, construct_id: str, *, subjects: list[str], description: str,
                      max_session: Duration) -> iam.Role:
         principal = iam.OpenIdConnectPrincipal(self.oidc_provider, conditions={
             "StringEquals": {
                 f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                f"{GITHUB_OIDC_HOST}:sub": subject,
+                # A list matches any one of its values.
+                f"{GITHUB_OIDC_HOST}:sub": subjects[0] if len(subjects) == 1 else subjects,
             },
         })
         return iam.Role(self, construct_id, assumed_by=principal, description=description,

@@ -1,8 +1,9 @@
-"""The CI roles trust only this repository's pull requests, dev branch and production environment."""
+"""The CI roles trust only this repository's pull requests, main and dev branches and production
+environment."""
 
 import pytest
 from aws_cdk import App, Environment
-from aws_cdk.assertions import Capture, Match, Template
+from aws_cdk.assertions import Template
 
 from stacks.ci_stack import CiStack
 from tests.ci.conftest import ACCOUNT, REPOSITORY
@@ -10,11 +11,17 @@ from tests.ci.conftest import ACCOUNT, REPOSITORY
 OIDC_ISSUER = "token.actions.githubusercontent.com"
 
 
+def _trusted_subjects(role: dict) -> list[str]:
+    subjects = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"][
+        f"{OIDC_ISSUER}:sub"]
+    return subjects if isinstance(subjects, list) else [subjects]
+
+
 def _role_logical_id(template: Template, subject: str) -> str:
-    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {
-        "Statement": [{"Condition": {"StringEquals": {f"{OIDC_ISSUER}:sub": subject}}}]}}})
-    assert len(roles) == 1, f"expected exactly one role trusting {subject}, found {list(roles)}"
-    return next(iter(roles))
+    roles = [logical_id for logical_id, role in template.find_resources("AWS::IAM::Role").items()
+             if subject in _trusted_subjects(role)]
+    assert len(roles) == 1, f"expected exactly one role trusting {subject}, found {roles}"
+    return roles[0]
 
 
 def _assumable_role_names(template: Template, role_logical_id: str) -> list[str]:
@@ -52,26 +59,26 @@ def test_github_oidc_provider_with_sts_audience(ci_template):
     })
 
 
-@pytest.mark.parametrize("subject", [
-    f"repo:{REPOSITORY}:pull_request",
-    f"repo:{REPOSITORY}:ref:refs/heads/dev",
-    f"repo:{REPOSITORY}:environment:production",
+@pytest.mark.parametrize(("role", "subjects"), [
+    # Main's token has no environment: the prod-diff job that runs before the `production` approval.
+    ("diff_role", [f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:ref:refs/heads/main"]),
+    ("dev_deploy_role", f"repo:{REPOSITORY}:ref:refs/heads/dev"),
+    ("prod_deploy_role", f"repo:{REPOSITORY}:environment:production"),
 ])
-def test_role_trusts_exactly_one_subject_of_this_repository(ci_template, subject):
-    provider = Capture()
-    ci_template.has_resource_properties("AWS::IAM::Role", {
-        "AssumeRolePolicyDocument": {"Statement": [{
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Effect": "Allow",
-            "Principal": {"Federated": {"Ref": provider}},
-            # StringEquals, not StringLike: no wildcard can widen the trust.
-            "Condition": Match.exact({"StringEquals": {
-                f"{OIDC_ISSUER}:aud": "sts.amazonaws.com",
-                f"{OIDC_ISSUER}:sub": subject,
-            }}),
-        }]},
-    })
-    assert provider.as_string() in ci_template.find_resources("AWS::IAM::OIDCProvider")
+def test_role_trusts_exactly_these_subjects_of_this_repository(ci_stack, ci_template, role, subjects):
+    logical_id = ci_stack.get_logical_id(getattr(ci_stack, role).node.default_child)
+    trust = ci_template.to_json()["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
+    (provider,) = ci_template.find_resources("AWS::IAM::OIDCProvider")
+    assert trust == {"Version": "2012-10-17", "Statement": [{
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Effect": "Allow",
+        "Principal": {"Federated": {"Ref": provider}},
+        # StringEquals, not StringLike: no wildcard can widen the trust.
+        "Condition": {"StringEquals": {
+            f"{OIDC_ISSUER}:aud": "sts.amazonaws.com",
+            f"{OIDC_ISSUER}:sub": subjects,
+        }},
+    }]}
 
 
 def test_only_three_roles_and_each_has_one_trust_statement(ci_template):
@@ -83,10 +90,11 @@ def test_only_three_roles_and_each_has_one_trust_statement(ci_template):
         assert set(statements[0]["Principal"]) == {"Federated"}
 
 
-def test_diff_role_reads_only_this_apps_stack_templates_and_assumes_nothing(ci_template):
+@pytest.mark.parametrize("scope", ["pull_request", "ref:refs/heads/main"])
+def test_diff_role_reads_only_this_apps_stack_templates_and_assumes_nothing(ci_template, scope):
     """Not even the bootstrap lookup role: that is AWS's ReadOnlyAccess, which reads every S3 object
     and log in the account, and a pull request can change the workflow that holds this role."""
-    role = _role_logical_id(ci_template, f"repo:{REPOSITORY}:pull_request")
+    role = _role_logical_id(ci_template, f"repo:{REPOSITORY}:{scope}")
     statements = _policy_statements(ci_template, role)
     assert "sts:AssumeRole" not in str(statements)
     granted = {(s["Sid"], tuple(sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])),
