@@ -6,10 +6,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Insert, bindparam, delete, select, update
+from sqlalchemy import Insert, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from services.kit.api import ORDER_LINES_MAX
 from services.kit.auth import Principal
 from services.kit.db import PerDialect, db_session, utcnow
 from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -45,8 +46,10 @@ def _purchasable(product_id: int, size_label: str) -> tuple[Product, ProductSize
 
 
 def _cart_id(customer_id: int) -> int:
+    """The customer's cart, locked until the transaction ends: adds to one cart take turns, so two
+    at once cannot both take its last free line."""
     session = db_session()
-    cart_id = session.scalar(select(Cart.id).where(Cart.customer_id == customer_id))
+    cart_id = session.scalar(select(Cart.id).where(Cart.customer_id == customer_id).with_for_update())
     if cart_id is None:
         cart = Cart(customer_id=customer_id)
         session.add(cart)
@@ -85,6 +88,11 @@ def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) 
                 raise _field_error(
                     "quantity", f"the cart already holds {current}; at most {QUANTITY_MAX} "
                                 "of one cake and size fit in a cart", "too_many")
+            if row[1] == quantity and _lines_in(cart_id) > ORDER_LINES_MAX:  # a new line, one too many
+                session.rollback()
+                raise Conflict(f"The cart already holds {ORDER_LINES_MAX} different cakes and sizes, "
+                               "as many as one order takes; order or remove some first",
+                               code="cart_full", details={"maxLines": ORDER_LINES_MAX})
             session.commit()
             break
         except IntegrityError:  # the cart was created by a concurrent request: find it and retry
@@ -96,6 +104,10 @@ def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) 
                     quantity=total, updated_at=now, product=product, size=size)
     # A merge always ends above the quantity added, since a line holds at least one.
     return Added(item=item, created=total == quantity)
+
+
+def _lines_in(cart_id: int) -> int:
+    return db_session().scalar(select(func.count()).select_from(CartItem).where(CartItem.cart_id == cart_id))
 
 
 def _merge_line(dialect) -> Insert:

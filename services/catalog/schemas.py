@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from services.kit.api import CamelModel, Id, Moment
+from services.kit.api import ORDER_LINES_MAX, CamelModel, Id, Moment
 from services.kit.db import as_utc
 from services.kit.text import MULTI_LINE, SINGLE_LINE, canonical_name, normalize, same_name
 
@@ -183,7 +183,7 @@ class PriceLineIn(CamelModel):
 
 
 class PriceLookupIn(CamelModel):
-    items: list[PriceLineIn] = Field(min_length=1, max_length=100)
+    items: list[PriceLineIn] = Field(min_length=1, max_length=ORDER_LINES_MAX)
 
 
 class PriceLineOut(CamelModel):
@@ -294,7 +294,7 @@ class CartOrdered(CamelModel):
     ordered_at: Moment = Field(
         description="When the order was placed (ISO-8601 with an offset): lines changed after it are a "
                     "new choice and stay as they are")
-    items: list[OrderedLine] = Field(min_length=1, max_length=100)
+    items: list[OrderedLine] = Field(min_length=1, max_length=ORDER_LINES_MAX)
 
 
 class CartItemOut(CamelModel):

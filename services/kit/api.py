@@ -20,6 +20,9 @@ BEARER_SCHEME = "bearerAuth"
 BEARER_AUTH = {BEARER_SCHEME: []}
 # Every JSON body can be malformed (400), too large (413) or not JSON at all (415).
 BODY_ERRORS = (400, 413, 415)
+# Lines in one order: orders takes at most this many, so a cart holds at most this many and the
+# catalog prices (and takes from a cart) at most this many at once.
+ORDER_LINES_MAX = 100
 
 # An id in a body or query. Strict: JSON `true`, "3" or 1.5 is not an id.
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]

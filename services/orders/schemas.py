@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.kit.api import LAST_DAY, CamelModel, Day, Id
+from services.kit.api import LAST_DAY, ORDER_LINES_MAX, CamelModel, Day, Id
 from services.kit.auth import Principal, current_user
 from services.kit.db import MAX_ID, as_utc
 from services.kit.text import MULTI_LINE, SINGLE_LINE, canonical_name
@@ -23,7 +23,6 @@ from services.kit.text import MULTI_LINE, SINGLE_LINE, canonical_name
 from .models import Order, OrderStatus, next_statuses
 
 MONEY_MAX = 10**12  # VND; far above any real basket, far below BIGINT
-MAX_ITEMS = 100  # the catalog prices at most 100 lines per lookup
 
 # Strict: JSON `true` or "3" is not a quantity, and 1.5 is not a price.
 Money = Annotated[int, Field(strict=True, ge=0, le=MONEY_MAX)]
@@ -38,7 +37,7 @@ class OrderItemIn(CamelModel):
 
 
 class OrderIn(CamelModel):
-    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[OrderItemIn] = Field(min_length=1, max_length=ORDER_LINES_MAX)
     shipping_address: str = Field(min_length=1, max_length=500, pattern=MULTI_LINE)
     notes: str | None = Field(default=None, max_length=1000, pattern=MULTI_LINE)
     user_id: Id | None = Field(default=None, description="The customer; only admins may name another")

@@ -10,6 +10,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from services.kit.api import ORDER_LINES_MAX
 from tests.catalog.conftest import ADMIN, CUSTOMER, OTHER_CUSTOMER, error_fields
 from tests.conftest import assert_error, live_server
 
@@ -469,3 +470,39 @@ def test_an_add_racing_a_size_removal_waits_for_it_and_is_refused(app, client, a
     adding.join(timeout=10)
     assert error_fields(results[0]) == {"size"}
     assert cart(client, auth)["items"] == []
+
+
+def _many_lines(client, admin, count: int) -> list[tuple[int, str]]:
+    """`count` (product, size) pairs on sale: new products of 20 sizes each."""
+    pairs = []
+    while len(pairs) < count:
+        made = client.post("/api/products", headers=admin, json={
+            "name": f"Bánh thử {len(pairs)}", "categoryId": 4,
+            "sizes": [{"size": f"Cỡ {i}", "price": 1000} for i in range(20)]})
+        assert made.status_code == 201, made.get_json()
+        pairs += [(made.get_json()["id"], f"Cỡ {i}") for i in range(20)]
+    return pairs[:count]
+
+
+def test_a_cart_holds_as_many_lines_as_one_order_takes(client, auth, admin, add):
+    """Orders take at most ORDER_LINES_MAX lines: a cart with more could never be checked out."""
+    *first, extra = _many_lines(client, admin, ORDER_LINES_MAX + 1)
+    assert {add(product_id, size).status_code for product_id, size in first} == {201}
+    refused = add(*extra)
+    assert_error(refused, 409, "cart_full")
+    assert refused.get_json()["error"]["details"] == {"maxLines": ORDER_LINES_MAX}
+    assert add(*first[0]).status_code == 200  # more of a line it holds still fits
+    assert len(cart(client, auth)["items"]) == ORDER_LINES_MAX
+
+
+# PostgreSQL only, as on AWS: SQLite has no row locks (its writes take turns anyway).
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_new_lines_at_once_cannot_both_take_a_carts_last_free_line(app, client, auth, admin, add, tokens):
+    *first, one, other = _many_lines(client, admin, ORDER_LINES_MAX + 1)
+    assert {add(product_id, size).status_code for product_id, size in first} == {201}
+    with live_server(app) as url, ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(lambda pair: requests.post(
+            f"{url}/api/cart", headers=tokens.headers(CUSTOMER), timeout=30,
+            json={"productId": pair[0], "size": pair[1], "quantity": 1}).status_code, [one, other]))
+    assert statuses == [201, 409]
+    assert len(cart(client, auth)["items"]) == ORDER_LINES_MAX

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 import requests
 from markupsafe import escape
 
+from services.kit.api import ORDER_LINES_MAX
 from services.storefront.api import ApiError, ApiUnavailable
 from services.storefront.validation import PRICE_REFUSED, REQUIRED
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -1075,6 +1078,48 @@ def test_adding_past_the_cap_says_so_not_out_of_stock(stack):
     said = flashes(client.get(refused.headers["Location"]).text)
     assert any("tối đa 99" in message for message in said), said
     assert not any("hết hàng" in message for message in said), said
+
+
+def _full_cart(stack, shopper) -> list[tuple[int, str]]:
+    """The shopper's cart filled with ORDER_LINES_MAX lines through the API; returns one more pair on sale."""
+    category = stack.api("GET", "/api/categories").json()["items"][0]
+    pairs = []
+    while len(pairs) <= ORDER_LINES_MAX:
+        made = stack.api("POST", "/api/products", stack.admin_token(), json={
+            "name": f"Bánh Giỏ Đầy {uuid.uuid4().hex[:8]}", "categoryId": category["id"],
+            "sizes": [{"size": f"Cỡ {i}", "price": 1000} for i in range(20)]}).json()
+        pairs += [(made["id"], f"Cỡ {i}") for i in range(20)]
+    for product_id, size in pairs[:ORDER_LINES_MAX]:
+        added = stack.api("POST", "/api/cart", shopper["token"], json={"productId": product_id, "size": size})
+        assert added.status_code == 201, added.text
+    return pairs[ORDER_LINES_MAX:]
+
+
+def test_a_full_cart_says_how_many_lines_an_order_takes(stack):
+    shopper, client = _shopper_client(stack)
+    (product_id, size), *_ = _full_cart(stack, shopper)
+    refused = client.form_post(f"/products/{product_id}", "/cart/add",
+                               {"productId": product_id, "size": size, "quantity": 1})
+    said = flashes(client.get(refused.headers["Location"]).text)
+    assert any(f"đã có {ORDER_LINES_MAX} loại bánh" in message for message in said), said
+
+
+def test_a_cart_over_one_orders_lines_is_told_so_at_checkout_not_blamed_on_the_address(stack):
+    """A cart filled before carts were capped: the order is refused for its lines, not the address."""
+    shopper, client = _shopper_client(stack)
+    (product_id, size), *_ = _full_cart(stack, shopper)
+    with psycopg.connect(stack.database_url) as conn:  # past the cap, as only an older release allowed
+        conn.execute(
+            "INSERT INTO cart_items (cart_id, product_id, size_id, quantity, created_at, updated_at) "
+            "SELECT c.id, s.product_id, s.id, 1, now(), now() FROM carts c, product_sizes s "
+            "WHERE c.customer_id = %s AND s.product_id = %s AND s.label = %s",
+            (shopper["user"]["id"], product_id, size))
+    form = _hidden_fields(client.get("/checkout").text, "checkout-form")
+    refused = client.post("/checkout", data=[*form, ("shippingAddress", "5 Hai Bà Trưng")])
+    assert refused.status_code == 422
+    assert f"nhiều nhất {ORDER_LINES_MAX} loại bánh" in refused.text
+    assert "thông tin giao hàng" not in refused.text
+    assert _orders_of(stack, shopper) == []
 
 
 def _orders_answer_lost(monkeypatch, stack, *, placed: bool):

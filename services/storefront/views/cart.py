@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from services.kit.api import ORDER_LINES_MAX
 from services.kit.events import emit_event
 
 from ..api import ApiError, ApiUnavailable, api, current_config, segment
@@ -133,6 +134,9 @@ def _add_line(product_id: int, size: str, quantity: int) -> None:
         if "quantity" in exc.field_errors():  # the line would pass the cap; nothing is out of stock
             flash(f"Mỗi loại bánh và kích cỡ chỉ đặt tối đa {MAX_QUANTITY} trong một giỏ hàng. "
                   "Vui lòng xem lại số lượng trong giỏ.", "error")
+        elif exc.code == "cart_full":
+            flash(f"Giỏ hàng đã có {ORDER_LINES_MAX} loại bánh và kích cỡ, nhiều nhất một đơn hàng nhận. "
+                  "Vui lòng đặt hàng hoặc bớt sản phẩm trước khi thêm.", "error")
         else:
             flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
         return
@@ -262,6 +266,9 @@ def place_order():
             return _price_changed(cart, token, body, exc.details)
         if exc.code == "items_unavailable":
             message = "Một số sản phẩm không còn bán. Vui lòng cập nhật giỏ hàng."
+        elif "items" in exc.field_errors():  # a cart filled before carts were capped at one order's lines
+            message = (f"Một đơn hàng nhận nhiều nhất {ORDER_LINES_MAX} loại bánh và kích cỡ. "
+                       "Vui lòng bớt sản phẩm trong giỏ rồi đặt hàng.")
         else:
             message = "Vui lòng kiểm tra lại thông tin giao hàng."
         return _checkout_page(cart, address, notes, exc.field_errors(), message, exc.status)
