@@ -97,7 +97,7 @@ class OrderItem(Base):
     __table_args__ = (
         CheckConstraint("quantity BETWEEN 1 AND 99", name="ck_order_items_quantity"),
         CheckConstraint("line_total = unit_price * quantity", name="ck_order_items_line_total"),
-        Index("ix_order_items_product", "product_id"),
+        Index("ix_order_items_product_line", "product_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

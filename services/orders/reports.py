@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
 
 from services.kit.app import current_config
 from services.kit.db import db_session
@@ -19,7 +19,8 @@ NOT_CANCELLED = Order.status != OrderStatus.CANCELLED.value
 
 
 def customer_orders(customer_id: int, query: PageQuery) -> dict:
-    return _page(select(Order).where(Order.customer_id == customer_id), query)
+    listing = select(Order).where(Order.customer_id == customer_id)
+    return _page(listing, query, total=_count(listing))
 
 
 def admin_orders(query: AdminOrdersQuery) -> dict:
@@ -27,10 +28,12 @@ def admin_orders(query: AdminOrdersQuery) -> dict:
     listing = select(Order).where(*in_range)
     if query.status is not None:
         listing = listing.where(Order.status == query.status.value)
-    page = _page(listing, query)
-    # Totals cover the date range whatever the status filter, so every status tab shows its count.
-    page["summary"] = dashboard_totals(in_range)
-    return page
+    # Totals cover the date range whatever the status filter, so every status tab shows its count;
+    # they count the listing too, which spares a count(*) over it.
+    summary = dashboard_totals(in_range)
+    by_status = summary["byStatus"]
+    total = by_status[query.status.value] if query.status is not None else sum(by_status.values())
+    return _page(listing, query, total=total) | {"summary": summary}
 
 
 def dashboard_totals(conditions) -> dict:
@@ -70,27 +73,48 @@ def sales_summary(query: SummaryQuery) -> dict:
         count, amount = per_day.get(day, (0, 0))
         days.append({"date": day.isoformat(), "orders": count, "revenue": amount})
 
-    sold = (select(OrderItem.product_id, func.sum(OrderItem.quantity).label("quantity"),
-                   func.sum(OrderItem.line_total).label("revenue"))
-            .join(Order).where(*in_range, NOT_CANCELLED).group_by(OrderItem.product_id))
-
-    def best(order_by) -> list[dict]:
-        rows = session.execute(sold.order_by(order_by.desc(), OrderItem.product_id).limit(query.limit)).all()
-        names = _latest_names(session, [pid for pid, _, _ in rows])
-        return [{"productId": pid, "productName": names[pid], "quantity": int(qty), "revenue": int(rev)}
-                for pid, qty, rev in rows]
-
-    quantity, revenue = sold.selected_columns.quantity, sold.selected_columns.revenue
+    best_by_quantity, best_by_revenue = _best_sellers(session, in_range, query.limit)
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),
         "timezone": current_config().business_timezone,
         "totals": dashboard_totals(in_range),
         "days": days,
-        "bestSellersByQuantity": best(quantity),
-        "bestSellersByRevenue": best(revenue),
+        "bestSellersByQuantity": best_by_quantity,
+        "bestSellersByRevenue": best_by_revenue,
         "revenueByCategory": _revenue_by_category(session, in_range),
     }
+
+
+def _best_sellers(session, in_range: list, limit: int) -> tuple[list[dict], list[dict]]:
+    """The `limit` best sellers by quantity and by revenue, ties to the lower product id, from one
+    aggregate ranked both ways. Each product is named as its newest order line, so a product renamed
+    in the catalog is one best seller, shown as it was last sold."""
+    sold = (select(OrderItem.product_id, func.sum(OrderItem.quantity).label("quantity"),
+                   func.sum(OrderItem.line_total).label("revenue"))
+            .join(Order).where(*in_range, NOT_CANCELLED).group_by(OrderItem.product_id).cte("sold"))
+    ranked = select(
+        sold, *(func.row_number().over(order_by=(measure.desc(), sold.c.product_id)).label(f"by_{name}")
+                for name, measure in (("quantity", sold.c.quantity), ("revenue", sold.c.revenue)))
+    ).subquery("ranked")
+    line, newest_line = aliased(OrderItem), aliased(OrderItem)
+    # max(id), not ORDER BY id DESC LIMIT 1: PostgreSQL then reads one entry of
+    # ix_order_items_product_line (product_id, id) where the other may walk the primary key backwards
+    # through every line sold since the product last sold.
+    newest_line_id = (select(func.max(line.id)).where(line.product_id == ranked.c.product_id)
+                      .correlate(ranked).scalar_subquery())
+    latest_name = select(newest_line.product_name).where(newest_line.id == newest_line_id).scalar_subquery()
+    rows = session.execute(
+        select(ranked, latest_name.label("product_name"))
+        .where(or_(ranked.c.by_quantity <= limit, ranked.c.by_revenue <= limit))).all()
+
+    def best(rank: str) -> list[dict]:
+        chosen = sorted((row for row in rows if getattr(row, rank) <= limit),
+                        key=lambda row: getattr(row, rank))
+        return [{"productId": row.product_id, "productName": row.product_name, "quantity": int(row.quantity),
+                 "revenue": int(row.revenue)} for row in chosen]
+
+    return best("by_quantity"), best("by_revenue")
 
 
 def _revenue_by_category(session, in_range: list) -> list[dict]:
@@ -127,15 +151,14 @@ def _day_range(first: date | None, last: date | None) -> list:
     return conditions
 
 
-def _page(listing: Select, query: PageQuery) -> dict:
+def _count(selection: Select) -> int:
+    return db_session().scalar(select(func.count()).select_from(selection.subquery()))
+
+
+def _page(listing: Select, query: PageQuery, *, total: int) -> dict:
     """A page of `listing`, newest first: by number, or next to a cursor (which neither skips nor
     repeats orders while others arrive or change status, as counting from the top would)."""
     session = db_session()
-
-    def count(selection: Select) -> int:
-        return session.scalar(select(func.count()).select_from(selection.subquery()))
-
-    total = count(listing)
     page = listing.options(selectinload(Order.items), selectinload(Order.history)).limit(query.page_size)
     newest_first = (Order.created_at.desc(), Order.id.desc())
     if query.after is not None:
@@ -151,7 +174,7 @@ def _page(listing: Select, query: PageQuery) -> dict:
     if query.after is None and query.before is None:
         offset = (query.page - 1) * query.page_size
     elif orders:
-        offset = count(listing.where(_newer_than(cursor_of(orders[0]))))
+        offset = _count(listing.where(_newer_than(cursor_of(orders[0]))))
     else:
         offset = total if query.after is not None else 0  # nothing lies beyond the cursor
     return {"orders": [order_json(order) for order in orders], "page": offset // query.page_size + 1,
@@ -160,20 +183,11 @@ def _page(listing: Select, query: PageQuery) -> dict:
             "prevCursor": cursor_of(orders[0]) if orders and offset > 0 else None}
 
 
+# Row comparisons, not `created_at < X OR (created_at = X AND id < Y)`: an index on created_at
+# serves them as a range, where the OR made PostgreSQL filter every order above the cursor.
 def _older_than(cursor: str):
-    created_at, order_id = cursor_position(cursor)
-    return or_(Order.created_at < created_at, and_(Order.created_at == created_at, Order.id < order_id))
+    return tuple_(Order.created_at, Order.id) < cursor_position(cursor)
 
 
 def _newer_than(cursor: str):
-    created_at, order_id = cursor_position(cursor)
-    return or_(Order.created_at > created_at, and_(Order.created_at == created_at, Order.id > order_id))
-
-
-def _latest_names(session, product_ids: list[int]) -> dict[int, str]:
-    """Each product under the name of its newest order line: a product renamed in the catalog is
-    one best seller, shown as it was last sold."""
-    newest = (select(func.max(OrderItem.id)).where(OrderItem.product_id.in_(product_ids))
-              .group_by(OrderItem.product_id))
-    return dict(session.execute(
-        select(OrderItem.product_id, OrderItem.product_name).where(OrderItem.id.in_(newest))).all())
+    return tuple_(Order.created_at, Order.id) > cursor_position(cursor)
