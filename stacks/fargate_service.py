@@ -199,8 +199,9 @@ class ShopService(Construct):
         self.memory_alarm = self._utilization_alarm("Memory", "memory",
                                                     self.service.metric_memory_utilization, threshold)
         self.slow_alarm = self._slow_responses_alarm(load_balancer, target_groups)
+        self.error_lines_alarm = self._error_lines_alarm(config)
         self.alarms = [self.unhealthy_alarm, self.five_xx_alarm, self.slow_alarm, self.cpu_alarm,
-                       self.memory_alarm]
+                       self.memory_alarm, self.error_lines_alarm]
 
         self.deployment_group: codedeploy.EcsDeploymentGroup | None = None
         if self.blue_green:
@@ -259,6 +260,31 @@ class ShopService(Construct):
                 "LoadBalancer": load_balancer.alb.load_balancer_full_name,
                 "TargetGroup": group.target_group_full_name,
             },
+        )
+
+    def _error_lines_alarm(self, config: EnvironmentConfig) -> cloudwatch.Alarm:
+        """The services log at ERROR only what needs a human (a cart the orders service gave up
+        clearing, a database error): every such line reaches on-call, not only a 5xx rate."""
+        lines = logs.MetricFilter(
+            self,
+            "ErrorLines",
+            log_group=self.log_group,
+            metric_namespace=f"SweetDream/{config.name}",
+            metric_name="ErrorLines",
+            dimensions={"Service": "$.service"},
+            filter_pattern=logs.FilterPattern.string_value("$.level", "=", "ERROR"),
+            metric_value="1",
+        )
+        return cloudwatch.Alarm(
+            self,
+            "ErrorLinesAlarm",
+            alarm_description=f"{self.spec.name}: ERROR lines in its log",
+            metric=lines.metric(statistic="Sum", period=Duration.minutes(5),
+                                dimensions_map={"Service": self.spec.name}),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def _utilization_alarm(self, construct_id: str, what: str, metric,

@@ -55,11 +55,12 @@ def _descriptions(services) -> list[str]:
     return [alarm["AlarmDescription"] for alarm in properties(services, "AWS::CloudWatch::Alarm")]
 
 
-def test_service_alarms_unhealthy_5xx_slow_cpu_memory(services, config):
+def test_service_alarms_unhealthy_5xx_slow_cpu_memory_errors(services, config):
     descriptions = _descriptions(services)
     for spec in SERVICES:
         mine = [text for text in descriptions if text.startswith(f"{spec.name}:")]
-        assert len(mine) == 5, mine
+        assert len(mine) == 6, mine
+        assert any("ERROR lines in its log." in text for text in mine)
         assert any("unhealthy" in text for text in mine)
         assert any("5xx" in text for text in mine)
         assert any("p99 response time above 2 s." in text for text in mine)
@@ -138,7 +139,7 @@ def test_free_storage_alarm_fires_only_when_storage_autoscaling_has_not_kept_up(
 
 def test_every_alarm_points_to_the_readme_runbook(services):
     descriptions = _descriptions(services)
-    assert len(descriptions) == 25  # 5 per service, ALB, 3 for RDS, the analytics export
+    assert len(descriptions) == 29  # 6 per service, ALB, 3 for RDS, the analytics export
     assert all(text.endswith(RUNBOOK) for text in descriptions), descriptions
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "\n### Alarms\n" in readme
@@ -156,3 +157,23 @@ def test_the_connections_alarm_counts_against_the_max_connections_the_database_i
     [group] = data.find_resources("AWS::RDS::DBParameterGroup").values()
     assert group["Properties"]["Parameters"]["max_connections"] == str(config.db_max_connections)
     assert config.db_max_connections == {"dev": 80, "prod": 400}[config.name]
+
+
+def test_every_error_line_of_a_service_reaches_on_call(services, config):
+    """ERROR is what needs a human; a 5xx-rate alarm alone misses e.g. a cart the orders service
+    gave up clearing after the order had already answered 201."""
+    filters = {f["LogGroupName"]["Ref"]: f for f in properties(services, "AWS::Logs::MetricFilter")
+               if f["MetricTransformations"][0]["MetricName"] == "ErrorLines"}
+    assert len(filters) == len(SERVICES)
+    for metric_filter in filters.values():
+        assert metric_filter["FilterPattern"] == '{ $.level = "ERROR" }'
+        (transformation,) = metric_filter["MetricTransformations"]
+        assert transformation["Dimensions"] == [{"Key": "Service", "Value": "$.service"}]
+    alarms = [alarm for alarm in properties(services, "AWS::CloudWatch::Alarm")
+              if alarm.get("MetricName") == "ErrorLines"]
+    assert sorted(d["Value"] for a in alarms for d in a["Dimensions"]) == sorted(s.name for s in SERVICES)
+    for alarm in alarms:
+        assert alarm["Namespace"] == f"SweetDream/{config.name}"
+        assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["Period"]) == (
+            1, "GreaterThanOrEqualToThreshold", 300)
+        assert alarm["TreatMissingData"] == "notBreaching"
