@@ -6,6 +6,8 @@ the services authorise the real caller and their events carry the browser sessio
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +21,8 @@ from services.manifest import route
 from .config import StorefrontConfig
 from .validation import field_message
 
+log = logging.getLogger(__name__)
+
 # Statuses that mean "the API is not there right now" rather than "your request was wrong".
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -26,12 +30,25 @@ UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 class ApiError(Exception):
     """An API answered with an error; carries its error body (code, message, details)."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None):
+    def __init__(self, status: int, code: str, message: str, details: Any = None, *,
+                 upstream: str | None = None, method: str | None = None, path: str | None = None,
+                 upstream_status: int | None = None):
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        # The call that failed, for log lines: the manifest's service, the API path without its
+        # query string, and the status it answered (None when it never answered).
+        self.upstream = upstream
+        self.method = method
+        self.path = path
+        self.upstream_status = upstream_status
+
+    def upstream_fields(self) -> dict[str, Any]:
+        """The failed call as structured log fields; no query string, body or message."""
+        return {"upstream": self.upstream, "upstreamMethod": self.method, "upstreamPath": self.path,
+                "upstreamStatus": self.upstream_status}
 
     def field_errors(self, within: str = "") -> dict[str, str]:
         """Validation details as {fieldName: Vietnamese message}, for showing next to form fields.
@@ -53,8 +70,12 @@ class ApiError(Exception):
 
 
 class ApiUnavailable(ApiError):
-    def __init__(self, message: str = "The shop's API is unavailable"):
-        super().__init__(503, "upstream_unavailable", message)
+    def __init__(self, message: str = "The shop's API is unavailable", *, upstream: str | None = None,
+                 method: str | None = None, path: str | None = None,
+                 upstream_status: int | None = None):
+        # upstream_status None: no answer at all (connection refused, timed out).
+        super().__init__(503, "upstream_unavailable", message, upstream=upstream, method=method,
+                         path=path, upstream_status=upstream_status)
 
 
 def segment(value: Any) -> str:
@@ -92,32 +113,43 @@ class Api:
         headers["Accept"] = "application/json"
         if params:
             params = {k: v for k, v in params.items() if v not in (None, "")}
+        upstream = route(path).name
+        client = self.catalog if upstream == "catalog" else self.client
+        call = {"upstream": upstream, "method": method.upper(), "path": path.split("?", 1)[0]}
+        started = time.perf_counter()
         try:
-            client = self.catalog if route(path).name == "catalog" else self.client
             response = client.request(method, path,
-                                           token=None if public else token or session.get("token"),
-                                           json=json, params=params or None, headers=headers,
-                                           idempotent=idempotent)
+                                      token=None if public else token or session.get("token"),
+                                      json=json, params=params or None, headers=headers,
+                                      idempotent=idempotent)
         except ServiceUnavailable as exc:
-            raise ApiUnavailable() from exc
-        if response.status_code in UNAVAILABLE_STATUSES:
-            raise ApiUnavailable()
+            _log_unavailable(call, started, client=client.name, errorClass=_error_class(exc))
+            raise ApiUnavailable(**call) from exc
+        status = response.status_code
+        if status in UNAVAILABLE_STATUSES:
+            _log_unavailable(call, started, client=client.name, upstreamStatus=status)
+            raise ApiUnavailable(**call, upstream_status=status)
         if not response.content:
             if response.ok:
                 return None
-            raise ApiError(response.status_code, "http_error", response.reason or "Request failed")
+            raise ApiError(status, "http_error", response.reason or "Request failed", **call,
+                           upstream_status=status)
         try:
             body = response.json()
         except ValueError as exc:
             # Not our JSON at all (e.g. a load balancer's HTML error page): treat as unavailable.
-            raise ApiUnavailable("The shop's API answered with something unexpected") from exc
+            _log_unavailable(call, started, client=client.name, upstreamStatus=status,
+                             reason="answer is not JSON")
+            raise ApiUnavailable("The shop's API answered with something unexpected", **call,
+                                 upstream_status=status) from exc
         if response.ok:
             return body
         error = body.get("error") if isinstance(body, dict) else None
         if not isinstance(error, dict):
-            raise ApiError(response.status_code, "http_error", response.reason or "Request failed")
-        raise ApiError(response.status_code, str(error.get("code", "http_error")),
-                       str(error.get("message", "")), error.get("details"))
+            raise ApiError(status, "http_error", response.reason or "Request failed", **call,
+                           upstream_status=status)
+        raise ApiError(status, str(error.get("code", "http_error")), str(error.get("message", "")),
+                       error.get("details"), **call, upstream_status=status)
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.call("GET", path, **kwargs)
@@ -135,6 +167,20 @@ class Api:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.call("DELETE", path, **kwargs)
+
+
+def _log_unavailable(call: dict, started: float, **fields: Any) -> None:
+    log.warning("API call failed: upstream unavailable", extra={"fields": {
+        "upstream": call["upstream"], "upstreamMethod": call["method"], "upstreamPath": call["path"],
+        **fields, "elapsedMs": round((time.perf_counter() - started) * 1000, 1)}})
+
+
+def _error_class(exc: ServiceUnavailable) -> str:
+    """Why the client gave up, as a class name (NewConnectionError, ReadTimeoutError...): never the
+    exception's text, which holds the full URL and its query string."""
+    cause = exc.__cause__
+    reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the last error
+    return type(reason if isinstance(reason, BaseException) else cause or exc).__name__
 
 
 def api() -> Api:

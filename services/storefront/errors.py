@@ -91,7 +91,12 @@ def install_error_pages(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         if isinstance(exc, ApiUnavailable):
-            log.warning("API unavailable on %s %s: %s", request.method, request.path, exc.message)
+            log.warning("API unavailable on %s %s: %s", request.method, request.path, exc.message,
+                        extra={"fields": exc.upstream_fields()})
+        elif exc.status >= 500:
+            # The upstream's own message stays out: only the call and what it answered.
+            log.error("API error on %s %s", request.method, request.path, extra={"fields": {
+                **exc.upstream_fields(), "upstreamCode": exc.code}})
         if exc.status == 401 and not wants_json():
             sign_out()
             flash(SESSION_EXPIRED, "info")

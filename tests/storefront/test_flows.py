@@ -3,6 +3,7 @@ profile and password, cancelling, checkout (changed prices, second tabs), catalo
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -14,6 +15,7 @@ import requests
 from markupsafe import escape
 
 from services.kit.api import ORDER_LINES_MAX
+from services.kit.http import ServiceResponse
 from services.storefront.api import ApiError, ApiUnavailable
 from services.storefront.validation import PRICE_REFUSED, REQUIRED
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -1170,6 +1172,36 @@ def test_an_order_not_confirmed_in_time_keeps_the_form_and_orders_once_on_the_ne
     assert client.post("/checkout", data=again).status_code == 302
     assert client.post("/checkout", data=again).status_code == 302  # a second click: the same order
     assert len(_orders_of(stack, shopper)) == 1
+
+
+def test_an_order_not_confirmed_because_orders_is_down_is_logged_without_the_address(
+        stack, monkeypatch, caplog):
+    shopper, client, form = _checkout_form(stack)
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_request = api.client.request
+
+    def orders_down(method, path, **kwargs):  # the gateway's answer while no orders task is up
+        if path.startswith("/api/orders"):
+            return ServiceResponse(503, "Service Unavailable", b"")
+        return real_request(method, path, **kwargs)
+
+    monkeypatch.setattr(api.client, "request", orders_down)
+    refused = client.post("/checkout", data=form)
+    assert refused.status_code == 503 and "Chưa xác nhận được đơn hàng" in refused.text
+    [unconfirmed] = [r for r in caplog.records if r.getMessage() == "order not confirmed: orders unavailable"]
+    fields = dict(form)
+    assert unconfirmed.levelname == "WARNING"
+    assert {key: unconfirmed.fields[key] for key in (
+        "upstream", "upstreamMethod", "upstreamPath", "upstreamStatus", "idempotencyKey", "lookupByKey",
+        "itemCount", "totalAmount")} == {
+        "upstream": "orders", "upstreamMethod": "POST", "upstreamPath": "/api/orders", "upstreamStatus": 503,
+        "idempotencyKey": fields["checkoutToken"], "lookupByKey": "unavailable", "itemCount": 1,
+        "totalAmount": int(fields["totalAmount"])}
+    calls = [(r.fields["upstreamMethod"], r.fields["upstreamPath"]) for r in caplog.records
+             if r.getMessage() == "API call failed: upstream unavailable"]
+    assert calls == [("POST", "/api/orders"), ("GET", "/api/orders/by-key")]  # no ?idempotencyKey=
+    logged = json.dumps([r.fields for r in caplog.records if hasattr(r, "fields")], ensure_ascii=False)
+    assert "Lê Lợi" not in logged and "Giao buổi sáng" not in logged and shopper["email"] not in logged
 
 
 def test_checkout_opens_without_the_users_service_only_the_address_is_not_filled_in(stack, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import uuid
 
@@ -29,6 +30,7 @@ from ..session import current_shopper, login_required, referring_page, safe_next
 from ..validation import multi_line, whole_number
 
 bp = Blueprint("cart", __name__)
+log = logging.getLogger(__name__)
 
 MAX_QUANTITY = 99
 # A double-submitted checkout can reach the orders service while the first request still holds
@@ -252,8 +254,8 @@ def place_order():
         return _cart_changed(cart, token, body)
     try:
         order = _post_order(body, token)
-    except ApiUnavailable:
-        return _order_unconfirmed(cart, token, body)
+    except ApiUnavailable as exc:
+        return _order_unconfirmed(cart, token, body, exc)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
@@ -310,15 +312,24 @@ def _at_quoted_prices(cart: dict, quote) -> tuple[dict, dict]:
     return {**cart, "available": available}, totals
 
 
-def _order_unconfirmed(cart: dict, token: str, body: dict):
+def _order_unconfirmed(cart: dict, token: str, body: dict, failure: ApiUnavailable):
     """No answer from the orders service in time: it may still have placed the order (it finishes
     what it started). If it did, show it; otherwise never say it failed, but show the page again as
     typed, whose key cannot order twice."""
-    order = None
-    with contextlib.suppress(ApiUnavailable):
+    order, lookup = None, "no order with this key"
+    try:
         order = _placed_with(token)
+    except ApiUnavailable:
+        lookup = "unavailable"
     if order is not None:
+        log.info("order confirmed by its key after orders did not answer", extra={"fields": {
+            "orderId": order["id"], "idempotencyKey": token}})
         return redirect(url_for("orders.detail", order_id=order["id"], placed=1))
+    # A sale that may be lost: what on-call needs to find it, and never the address or notes.
+    log.warning("order not confirmed: orders unavailable", extra={"fields": {
+        **failure.upstream_fields(), "idempotencyKey": token, "lookupByKey": lookup,
+        "lineCount": len(body["items"]), "itemCount": sum(line["quantity"] for line in body["items"]),
+        "totalAmount": body["totalAmount"]}})
     message = ("Chưa xác nhận được đơn hàng vì cửa hàng đang gián đoạn. Vui lòng bấm Đặt hàng lần nữa "
                "sau giây lát: đơn hàng sẽ không bị đặt hai lần.")
     return _checkout_page(cart, body["shippingAddress"], body.get("notes", ""), message=message,
