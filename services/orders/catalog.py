@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from services.kit.errors import ServiceUnavailable
 from services.kit.http import ServiceClient
+from services.kit.logs import REQUEST_ID_HEADER
 
 from .config import OrdersConfig
 
@@ -63,12 +65,18 @@ class CatalogClient:
 
     def quotes(self, lines: list[tuple[int, str]]) -> list[Quote]:
         """Current prices for (productId, size) lines, in order. 503 if the catalog cannot say."""
-        response = self.http.post(
-            PRICES_PATH, json={"items": [{"productId": pid, "size": size} for pid, size in lines]},
-            idempotent=True)  # a read-only lookup: safe to repeat
+        started = time.perf_counter()
+        try:
+            response = self.http.post(
+                PRICES_PATH, json={"items": [{"productId": pid, "size": size} for pid, size in lines]},
+                idempotent=True)  # a read-only lookup: safe to repeat
+        except ServiceUnavailable as exc:
+            log.warning("catalog price lookup failed: unavailable", extra={"fields": {
+                "errorClass": _error_class(exc), "elapsedMs": _elapsed_ms(started)}})
+            raise
         if response.status_code != 200:
             log.warning("catalog price lookup failed", extra={"fields": {
-                "upstreamStatus": response.status_code}})
+                "upstreamStatus": response.status_code, "elapsedMs": _elapsed_ms(started)}})
             raise _unavailable()
         try:
             answer = _PriceAnswer.model_validate(response.json())
@@ -83,7 +91,7 @@ class CatalogClient:
             raise _unavailable()
         return quotes
 
-    def take_ordered(self, user_id: int, token: str | None, ordered_at: datetime,
+    def take_ordered(self, order_id: int, user_id: int, token: str | None, ordered_at: datetime,
                      lines: list[tuple[int, str, int]]) -> bool:
         """After the order is committed, take what it bought out of the customer's cart.
 
@@ -95,15 +103,19 @@ class CatalogClient:
         report = {"orderedAt": ordered_at.isoformat(),
                   "items": [{"productId": pid, "size": size, "quantity": quantity}
                             for pid, size, quantity in lines]}
-        return self._take_ordered(user_id, token, report, CLEAR_RETRY_DELAYS_S)
+        # The retries run without the request: its id is kept for their log lines and calls.
+        request_id = g.get("request_id") if has_request_context() else None
+        return self._take_ordered(order_id, request_id, user_id, token, report, CLEAR_RETRY_DELAYS_S)
 
-    def _take_ordered(self, user_id: int, token: str | None, report: dict,
-                      retry_delays: tuple[float, ...]) -> bool:
-        fields = {"userId": user_id, "retriesLeft": len(retry_delays)}
+    def _take_ordered(self, order_id: int, request_id: str | None, user_id: int, token: str | None,
+                      report: dict, retry_delays: tuple[float, ...]) -> bool:
+        fields = {"requestId": request_id, "orderId": order_id, "userId": user_id,
+                  "retriesLeft": len(retry_delays)}
         try:
             # Safe to repeat: the catalog marks what it took, so a second call takes nothing.
             response = self.http.post(f"/api/cart/user/{user_id}/ordered", token=token, json=report,
-                                      idempotent=True)
+                                      idempotent=True,
+                                      headers={REQUEST_ID_HEADER: request_id} if request_id else None)
         except ServiceUnavailable:
             log.warning("could not clear the cart: catalog unavailable", extra={"fields": fields})
         else:
@@ -115,12 +127,24 @@ class CatalogClient:
                 return False
         if retry_delays:
             retry = threading.Timer(retry_delays[0], self._take_ordered,
-                                    (user_id, token, report, retry_delays[1:]))
+                                    (order_id, request_id, user_id, token, report, retry_delays[1:]))
             retry.daemon = True  # a stopping worker does not wait for it
             retry.start()
         else:
             log.error("gave up clearing the cart after an order", extra={"fields": fields})
         return False
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _error_class(exc: ServiceUnavailable) -> str:
+    """Why the client gave up, as a class name (NewConnectionError, ReadTimeoutError...): never the
+    exception's text, which holds the full URL."""
+    cause = exc.__cause__
+    reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the last error
+    return type(reason if isinstance(reason, BaseException) else cause or exc).__name__
 
 
 def _unavailable() -> ServiceUnavailable:

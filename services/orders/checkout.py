@@ -214,5 +214,5 @@ def _after_commit(order: Order) -> None:
         }, user_id=order.customer_id, now=order.created_at)
     except Exception:  # an event sink failing must not turn a placed order into a 500
         log.exception("could not emit Order Completed", extra={"fields": {"orderId": order.id}})
-    catalog().take_ordered(order.customer_id, bearer_token(), order.created_at,
+    catalog().take_ordered(order.id, order.customer_id, bearer_token(), order.created_at,
                            [(item.product_id, item.size, item.quantity) for item in order.items])

@@ -380,6 +380,27 @@ def test_a_failing_cart_clear_never_fails_the_order(client, app, auth, catalog, 
     assert "gave up clearing the cart after an order" in messages
 
 
+def test_every_cart_clear_retry_names_the_order_and_the_request_that_placed_it(
+        client, auth, catalog, caplog, monkeypatch):
+    """The retries run in a timer thread, outside the request: on-call finds the cart to fix by the
+    order id and the request id of the checkout."""
+    monkeypatch.setattr(catalog_client, "CLEAR_RETRY_DELAYS_S", (0.05,))
+    catalog.faults.fail_cart_clear = True
+    response = client.post("/api/orders", json=order_body((1, "12cm", 1)),
+                           headers=auth(CUSTOMER, **{"X-Request-Id": "checkout-trace-1"}))
+    assert response.status_code == 201, response.get_json()
+    order_id = response.get_json()["id"]
+    deadline = time.monotonic() + 5
+    while "gave up clearing the cart after an order" not in [r.getMessage() for r in caplog.records]:
+        assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+        time.sleep(0.02)
+    lines = [r for r in caplog.records if r.name == catalog_client.__name__ and "cart" in r.getMessage()]
+    assert [(r.getMessage(), r.fields["retriesLeft"]) for r in lines] == [
+        ("could not clear the cart", 1), ("could not clear the cart", 0),
+        ("gave up clearing the cart after an order", 0)]
+    assert {(r.fields["orderId"], r.fields["requestId"]) for r in lines} == {(order_id, "checkout-trace-1")}
+
+
 def test_a_cart_the_catalog_could_not_clear_is_cleared_once_it_is_back(client, auth, catalog, tokens,
                                                                          monkeypatch):
     monkeypatch.setattr(catalog_client, "CLEAR_RETRY_DELAYS_S", (0.5, 1.0, 2.0))
@@ -414,6 +435,23 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_a_price_lookup_the_catalog_cannot_answer_is_logged_with_why_and_how_long(
+        make_app, orders_database, auth, catalog, capsys):
+    down = make_app(orders_database, catalog_url=f"http://127.0.0.1:{_closed_port()}", catalog_retries=0)
+    catalog.faults.price_delay_s = 1.0
+    slow = make_app(orders_database, catalog_read_timeout=0.2, catalog_retries=0)
+    for app, key in ((down, "down-logged"), (slow, "slow-logged")):
+        response = app.test_client().post("/api/orders", json=order_body((1, "12cm", 1)),
+                                          headers=auth(CUSTOMER, **{"Idempotency-Key": key}))
+        assert_error(response, 503, "upstream_unavailable")
+    # These apps were made in the test, so their JSON lines go to its captured stderr.
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    failures = [line for line in lines if line["message"] == "catalog price lookup failed: unavailable"]
+    assert [(line["level"], line["errorClass"]) for line in failures] == [
+        ("WARNING", "NewConnectionError"), ("WARNING", "ReadTimeoutError")]
+    assert failures[1]["elapsedMs"] >= 200 and all(line["requestId"] for line in failures)
 
 
 def test_catalog_down_is_503_and_nothing_written(make_app, orders_database, auth, events_file):
