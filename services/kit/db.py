@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from alembic.util import CommandError
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import ServiceConfig
@@ -76,9 +78,11 @@ class AnswerDeadlineConnection(psycopg.Connection):
 
 def make_engine(config: ServiceConfig) -> Engine:
     url = config.sqlalchemy_url
+    # Statement parameters are customers' data (addresses, password hashes): never in an error message.
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -94,6 +98,7 @@ def make_engine(config: ServiceConfig) -> Engine:
         max_overflow=0,  # the pool already holds a connection for every request thread
         pool_timeout=config.db_connect_timeout,
         pool_pre_ping=True,  # a restarted database is noticed on checkout, not by a shopper
+        hide_parameters=True,
         connect_args={
             "connect_timeout": config.db_connect_timeout,
             "options": f"-c statement_timeout={config.db_statement_timeout_ms}",
@@ -110,6 +115,42 @@ def make_engine(config: ServiceConfig) -> Engine:
         return connection
 
     return engine
+
+
+# SQLite names a violated index or named constraint in its message, the only place it does.
+_SQLITE_VIOLATED = re.compile(r"constraint failed: (?:index '(?P<index>[^']+)'|(?P<constraint>\w+)$)")
+
+
+def violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint or unique index `exc` violated, when the database names it."""
+    if isinstance(exc.orig, psycopg.Error):
+        return exc.orig.diag.constraint_name
+    if isinstance(exc.orig, sqlite3.Error):
+        found = _SQLITE_VIOLATED.search(str(exc.orig))
+        return found and (found["index"] or found["constraint"])
+    return None
+
+
+def database_error_fields(exc: BaseException) -> dict[str, str] | None:
+    """What names a database error without the row it was about, for the logs: SQLSTATE, constraint,
+    table, column and the statement (placeholders only); None for any other error. PostgreSQL's
+    message is left out: its DETAIL quotes rows ("Failing row contains (...)", "Key (...)=(...)"),
+    and some primary messages quote a value ('invalid input syntax for type integer: "..."')."""
+    statement = None
+    if isinstance(exc, StatementError):
+        statement, exc = exc.statement, exc.orig
+    if isinstance(exc, psycopg.Error):
+        fields = {"sqlstate": exc.sqlstate, "constraint": exc.diag.constraint_name,
+                  "table": exc.diag.table_name, "column": exc.diag.column_name}
+    elif isinstance(exc, sqlite3.Error):
+        # SQLite's messages name a constraint or column, never a value ("NOT NULL constraint failed: t.c").
+        fields = {"sqliteError": getattr(exc, "sqlite_errorname", None), "reason": str(exc)}
+    elif statement is not None:
+        fields = {}
+    else:
+        return None
+    fields["statement"] = statement
+    return {name: value for name, value in fields.items() if value}
 
 
 class PerDialect:

@@ -11,6 +11,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from .db import database_error_fields
+
 log = logging.getLogger(__name__)
 
 
@@ -134,7 +136,8 @@ def register_error_handlers(app: Flask, *, rollback) -> None:
             return error_response(503, "database_unavailable",
                                   "The database is unavailable; try again shortly",
                                   headers={"Retry-After": "2"})
-        log.exception("database error")
+        # Its message stays out of the line (the formatter drops it): it quotes the rows.
+        log.exception("database error", extra={"fields": database_error_fields(exc)})
         return error_response(500, "internal_error", "Internal server error")
 
     @app.errorhandler(Exception)

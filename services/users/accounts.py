@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.kit.db import MAX_ID
+from services.kit.db import MAX_ID, violated_constraint
 from services.kit.errors import Conflict, Forbidden, NotFound
 from services.kit.text import tokens
 
@@ -42,6 +42,10 @@ def get_by_email(session: Session, email: str) -> Customer:
     return customer
 
 
+# The case-insensitive unique index on customers' e-mails (models.py, migration 0001).
+EMAIL_INDEX = "uq_customers_email_lower"
+
+
 def email_taken() -> Conflict:
     return Conflict("An account with this e-mail already exists", code="email_taken")
 
@@ -54,7 +58,11 @@ def create_customer(session: Session, *, email: str, password_hash: str, name: s
     session.add(customer)
     try:
         session.flush()
-    except IntegrityError as exc:  # the unique index caught a concurrent registration
+    except IntegrityError as exc:
+        # Only the unique index means a concurrent registration took the e-mail; any other
+        # violation is a bug, for the kit to log and answer as a database error.
+        if violated_constraint(exc) != EMAIL_INDEX:
+            raise
         session.rollback()
         raise email_taken() from exc
     return customer

@@ -73,14 +73,14 @@ def test_request_id_is_echoed_or_generated(client):
 def test_log_lines_are_json_with_the_request_id(client, caplog):
     from services.kit.logs import JsonFormatter
     caplog.set_level(logging.INFO, logger="sweetdream.access")
-    client.get("/health?token=secret", headers={"X-Request-Id": "trace-7"})
+    client.get("/api/notes?token=secret", headers={"X-Request-Id": "trace-7"})
     record = next(r for r in caplog.records if r.name == "sweetdream.access")
     with client.application.test_request_context(headers={"X-Request-Id": "trace-7"}):
         from flask import g
         g.request_id = "trace-7"
         line = json.loads(JsonFormatter("sample").format(record))
     assert line["requestId"] == "trace-7"
-    assert line["path"] == "/health"
+    assert line["path"] == "/api/notes"
     assert line["status"] == 200
     assert "secret" not in json.dumps(line)
 
