@@ -88,6 +88,9 @@ def configure_logging(service: str, level: str) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # Its INFO line on every 429 names the limit's key: a shopper's e-mail or address.
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
+    # Its retry warnings print the called URL with its query (a search, an idempotency key); the
+    # callers log a failed call themselves, naming the service and the path only.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 access_log = logging.getLogger("sweetdream.access")

@@ -7,6 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from services.kit.db import db_session
+from services.kit.errors import ServiceUnavailable
+from services.kit.http import ServiceClient
 from tests.conftest import assert_error
 
 EMAIL, PHONE, ADDRESS = "binh.tran@example.com", "+84 912 345 678", "7 Lê Lợi, Quận 1"
@@ -121,3 +123,11 @@ def test_a_failed_health_probe_is_logged(capfd, build_app):
     assert client.get("/health").status_code == 503
     [line] = access_lines(capfd)
     assert (line["path"], line["status"]) == ("/health", 503)
+
+
+def test_a_refused_call_between_services_logs_no_query_string(capfd, build_app):
+    build_app()  # configures the service's logging
+    refused = ServiceClient("http://127.0.0.1:9", name="nowhere", retries=1, backoff=0)
+    with pytest.raises(ServiceUnavailable):
+        refused.request("GET", "/api/products/search", params={"q": "bánh sinh nhật cho Bình"})
+    assert "sinh" not in capfd.readouterr().err
