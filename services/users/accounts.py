@@ -10,7 +10,7 @@ from services.kit.db import MAX_ID, violated_constraint
 from services.kit.errors import Conflict, Forbidden, NotFound
 from services.kit.text import tokens
 
-from .models import Customer, Role
+from .models import EMAIL_INDEX, Customer, Role
 from .schemas import normalise_email
 
 
@@ -42,10 +42,6 @@ def get_by_email(session: Session, email: str) -> Customer:
     return customer
 
 
-# The case-insensitive unique index on customers' e-mails (models.py, migration 0001).
-EMAIL_INDEX = "uq_customers_email_lower"
-
-
 def email_taken() -> Conflict:
     return Conflict("An account with this e-mail already exists", code="email_taken")
 
@@ -61,7 +57,7 @@ def create_customer(session: Session, *, email: str, password_hash: str, name: s
     except IntegrityError as exc:
         # Only the unique index means a concurrent registration took the e-mail; any other
         # violation is a bug, for the kit to log and answer as a database error.
-        if violated_constraint(exc) != EMAIL_INDEX:
+        if violated_constraint(exc) != EMAIL_INDEX.name:
             raise
         session.rollback()
         raise email_taken() from exc

@@ -61,7 +61,7 @@ class Customer(Base):
 
 # Case-insensitive uniqueness enforced by the database itself, on PostgreSQL and SQLite alike;
 # the application also stores e-mails lower-cased and looks them up through this index.
-Index("uq_customers_email_lower", func.lower(Customer.email), unique=True)
+EMAIL_INDEX = Index("uq_customers_email_lower", func.lower(Customer.email), unique=True)
 
 
 class RateLimitEntry(Base):
