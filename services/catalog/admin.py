@@ -56,7 +56,10 @@ def _category(category_id: int, *, field: str | None = None) -> Category:
 
 def _product(product_id: int, *, lock: bool = False) -> Product:
     # `lock`: PostgreSQL holds the row until commit, so two edits of one product's sizes queue up.
-    product = db_session().get(Product, product_id, with_for_update={"of": Product} if lock else None)
+    # NO KEY UPDATE: an add to a cart checks its line's foreign key with a KEY SHARE lock on this
+    # row while holding its size row, which a size removal waits for: FOR UPDATE deadlocked them.
+    lock_row = {"of": Product, "key_share": True} if lock else None
+    product = db_session().get(Product, product_id, with_for_update=lock_row)
     if product is None:
         raise NotFound(f"Product {product_id} not found")
     return product

@@ -472,6 +472,32 @@ def test_an_add_racing_a_size_removal_waits_for_it_and_is_refused(app, client, a
     assert cart(client, auth)["items"] == []
 
 
+# PostgreSQL only: SQLite has no row locks.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_size_removal_and_an_add_holding_its_size_do_not_deadlock(app, client, auth, admin, add):
+    """The add holds the size row (FOR SHARE), the removal locks the product and waits for the size;
+    the add's new line then checks its product key. With the product FOR UPDATE that was a deadlock
+    (both 503); the removal now takes the product FOR NO KEY UPDATE, so the add finishes first."""
+    engine = app.extensions["db"].engine
+    size = _admin_size(client, admin, 1, "12cm")
+    assert add(2, "12cm").status_code == 201  # the customer's cart exists
+    results = []
+    with engine.connect() as adding:
+        adding.execute(text("SELECT id FROM product_sizes WHERE id = :id FOR SHARE"), {"id": size["id"]})
+        removing = threading.Thread(target=lambda: results.append(
+            client.delete(f"/api/products/1/sizes/{size['id']}", headers=admin)))
+        removing.start()
+        time.sleep(0.5)  # the removal holds the product and waits for the size
+        assert removing.is_alive()
+        adding.execute(text(
+            "INSERT INTO cart_items (cart_id, product_id, size_id, quantity, created_at, updated_at) "
+            "SELECT id, 1, :size, 1, now(), now() FROM carts WHERE customer_id = :customer"),
+            {"size": size["id"], "customer": CUSTOMER})
+        adding.commit()
+    removing.join(timeout=10)
+    assert results[0].status_code == 204, results[0].get_json()
+
+
 def _many_lines(client, admin, count: int) -> list[tuple[int, str]]:
     """`count` (product, size) pairs on sale: new products of 20 sizes each."""
     pairs = []
