@@ -152,3 +152,14 @@ def inline_code(html: str) -> list[str]:
     finder = InlineCodeFinder()
     finder.feed(html)
     return finder.problems
+
+
+def new_shopper_with_an_order(stack, name: str, address: str) -> dict:
+    """A shopper just registered, with one order of a tiramisu: `{**shopper, "order", "product"}`."""
+    shopper = stack.register(name=name)
+    product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
+    order = stack.api("POST", "/api/orders", shopper["token"], json={
+        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
+        "shippingAddress": address})
+    assert order.status_code == 201, order.text
+    return {**shopper, "order": order.json(), "product": product}

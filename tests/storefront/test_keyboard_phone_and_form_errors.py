@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
-from .helpers import Browserless, field_error
+from .helpers import Browserless, field_error, new_shopper_with_an_order
 from .test_browser import add_size, log_in
 
 SMALL_PHONE = {"width": 375, "height": 667}
@@ -34,13 +34,7 @@ def phone(browser, stack):
 
 @pytest.fixture
 def shopper_with_an_order(stack) -> dict:
-    shopper = stack.register(name="Ngón Tay")
-    product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
-    order = stack.api("POST", "/api/orders", shopper["token"], json={
-        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
-        "shippingAddress": "3 Lý Thái Tổ"})
-    assert order.status_code == 201, order.text
-    return {**shopper, "order": order.json(), "product": product}
+    return new_shopper_with_an_order(stack, "Ngón Tay", "3 Lý Thái Tổ")
 
 
 def box(page: Page, locator) -> dict:

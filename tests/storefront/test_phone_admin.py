@@ -8,6 +8,8 @@ from playwright.sync_api import Page, expect
 
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
+from .helpers import new_shopper_with_an_order
+
 PHONE = {"width": 390, "height": 844}
 
 # Words of the element's visible text drawn on more than one line (a word broken mid-way).
@@ -56,13 +58,7 @@ def page_scrolls_sideways(page: Page) -> bool:
 
 @pytest.fixture
 def an_order(stack) -> dict:
-    shopper = stack.register(name="Điện Thoại")
-    product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
-    response = stack.api("POST", "/api/orders", shopper["token"], json={
-        "items": [{"productId": product["id"], "size": product["sizes"][0]["size"], "quantity": 1}],
-        "shippingAddress": "1 Lý Thái Tổ"})
-    assert response.status_code == 201, response.text
-    return response.json()
+    return new_shopper_with_an_order(stack, "Điện Thoại", "1 Lý Thái Tổ")["order"]
 
 
 def test_admin_tables_keep_whole_words_on_a_phone_and_scroll_in_their_wrap(phone: Page, an_order):
