@@ -18,4 +18,5 @@ graceful_timeout = 20
 keepalive = 75  # longer than the ALB's 60 s idle timeout, so the ALB never reuses a closed socket
 accesslog = None  # the kit logs one JSON line per request
 errorlog = "-"
+logger_class = "services.gunicorn_logging.JsonLogger"
 control_socket_disable = True  # one fixed path per user; masters sharing a machine would fight over it

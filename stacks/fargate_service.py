@@ -272,7 +272,9 @@ class ShopService(Construct):
             metric_namespace=f"SweetDream/{config.name}",
             metric_name="ErrorLines",
             dimensions={"Service": "$.service"},
-            filter_pattern=logs.FilterPattern.string_value("$.level", "=", "ERROR"),
+            filter_pattern=logs.FilterPattern.any(  # CRITICAL: gunicorn's worker timeouts
+                logs.FilterPattern.string_value("$.level", "=", "ERROR"),
+                logs.FilterPattern.string_value("$.level", "=", "CRITICAL")),
             metric_value="1",
         )
         return cloudwatch.Alarm(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -38,3 +39,17 @@ def test_gunicorns_own_refusals_are_json_errors(tmp_path, raw, status, code):
     assert int(headers["content-length"]) == len(body)
     error = json.loads(body)["error"]
     assert error["code"] == code and error["message"] and error["details"] is None
+
+
+def test_gunicorns_own_lines_are_json_like_the_services(tmp_path):
+    """So the ERROR-lines alarm counts a worker timeout, and Logs Insights reads them."""
+    with (tmp_path / "stderr").open("w+b") as stderr:
+        with gunicorn(tmp_path, stderr=stderr) as server:
+            _send(server, b"GET / HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n")
+            server.stop(signal.SIGTERM)
+        stderr.seek(0)
+        lines = [json.loads(line) for line in stderr.read().decode().splitlines()]
+    assert {line["logger"] for line in lines} == {"gunicorn.error"}
+    refused = [line for line in lines if line["message"].startswith("Invalid request")]
+    assert [line["level"] for line in refused] == ["WARNING"]
+    assert any(line["message"].startswith("Booting worker") for line in lines)

@@ -58,7 +58,7 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(tmp_path) -> Iterator[Gunicorn]:
+def gunicorn(tmp_path, stderr=subprocess.DEVNULL) -> Iterator[Gunicorn]:
     (tmp_path / "tiny_app.py").write_text(APP)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -69,7 +69,7 @@ def gunicorn(tmp_path) -> Iterator[Gunicorn]:
         [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "-b", f"fd://{listener.fileno()}",
          "tiny_app:app"],
         cwd=REPO_ROOT, env=env, pass_fds=(listener.fileno(),), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        stderr=stderr, start_new_session=True)
     server = Gunicorn(process, listener.getsockname()[1])
     try:
         with server.connect() as probe:  # booted once it answers

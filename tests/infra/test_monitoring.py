@@ -166,7 +166,7 @@ def test_every_error_line_of_a_service_reaches_on_call(services, config):
                if f["MetricTransformations"][0]["MetricName"] == "ErrorLines"}
     assert len(filters) == len(SERVICES)
     for metric_filter in filters.values():
-        assert metric_filter["FilterPattern"] == '{ $.level = "ERROR" }'
+        assert metric_filter["FilterPattern"] == '{ ($.level = "ERROR") || ($.level = "CRITICAL") }'
         (transformation,) = metric_filter["MetricTransformations"]
         assert transformation["Dimensions"] == [{"Key": "Service", "Value": "$.service"}]
     alarms = [alarm for alarm in properties(services, "AWS::CloudWatch::Alarm")
