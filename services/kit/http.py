@@ -37,8 +37,21 @@ class ServiceResponse:
         return jsonlib.loads(self.content)
 
 
+class UpstreamUnavailable(ServiceUnavailable):
+    """The upstream could not be reached, or did not answer in time. `error_class` says why for the
+    logs (NewConnectionError, ReadTimeoutError...): never the urllib3 error's text, which holds the
+    full URL and its query string."""
+
+    def __init__(self, service: str, error: urllib3.exceptions.HTTPError):
+        # Retry-After like the kit's database 503: callers may retry (with the same key).
+        super().__init__(f"The {service} service is unavailable", code="upstream_unavailable",
+                         headers={"Retry-After": "2"})
+        reason = getattr(error, "reason", None)  # MaxRetryError wraps the last try's error
+        self.error_class = type(reason if isinstance(reason, BaseException) else error).__name__
+
+
 class ServiceClient:
-    """Calls one upstream service. Raises ServiceUnavailable when it cannot answer in time.
+    """Calls one upstream service. Raises UpstreamUnavailable when it cannot answer in time.
 
     Keeps no cookies (urllib3 has no cookie jar) and ignores proxy settings in the environment.
     """
@@ -85,10 +98,7 @@ class ServiceClient:
             response = self._pool.request(method, url, body=body, headers=headers,
                                           retries=self._retry_safe if safe else self._retry_once)
         except urllib3.exceptions.HTTPError as exc:
-            # Retry-After like the kit's database 503: callers may retry (with the same key).
-            raise ServiceUnavailable(f"The {self.name} service is unavailable",
-                                     code="upstream_unavailable",
-                                     headers={"Retry-After": "2"}) from exc
+            raise UpstreamUnavailable(self.name, exc) from exc
         return ServiceResponse(response.status, response.reason or "", response.data)
 
     def get(self, path: str, **kwargs: Any) -> ServiceResponse:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from services.kit.errors import ServiceUnavailable
-from services.kit.http import ServiceClient
+from services.kit.http import ServiceClient, UpstreamUnavailable
 from services.kit.logs import REQUEST_ID_HEADER
 
 from .config import OrdersConfig
@@ -70,9 +70,9 @@ class CatalogClient:
             response = self.http.post(
                 PRICES_PATH, json={"items": [{"productId": pid, "size": size} for pid, size in lines]},
                 idempotent=True)  # a read-only lookup: safe to repeat
-        except ServiceUnavailable as exc:
+        except UpstreamUnavailable as exc:
             log.warning("catalog price lookup failed: unavailable", extra={"fields": {
-                "errorClass": _error_class(exc), "elapsedMs": _elapsed_ms(started)}})
+                "errorClass": exc.error_class, "elapsedMs": _elapsed_ms(started)}})
             raise
         if response.status_code != 200:
             log.warning("catalog price lookup failed", extra={"fields": {
@@ -137,14 +137,6 @@ class CatalogClient:
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
-
-
-def _error_class(exc: ServiceUnavailable) -> str:
-    """Why the client gave up, as a class name (NewConnectionError, ReadTimeoutError...): never the
-    exception's text, which holds the full URL."""
-    cause = exc.__cause__
-    reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the last error
-    return type(reason if isinstance(reason, BaseException) else cause or exc).__name__
 
 
 def _unavailable() -> ServiceUnavailable:

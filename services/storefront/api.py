@@ -14,8 +14,7 @@ from urllib.parse import quote
 from flask import current_app, session
 
 from services.kit.caching import ReadCache
-from services.kit.errors import ServiceUnavailable
-from services.kit.http import ServiceClient
+from services.kit.http import ServiceClient, UpstreamUnavailable
 from services.manifest import route
 
 from .config import StorefrontConfig
@@ -122,8 +121,8 @@ class Api:
                                       token=None if public else token or session.get("token"),
                                       json=json, params=params or None, headers=headers,
                                       idempotent=idempotent)
-        except ServiceUnavailable as exc:
-            _log_unavailable(call, started, client=client.name, errorClass=_error_class(exc))
+        except UpstreamUnavailable as exc:
+            _log_unavailable(call, started, client=client.name, errorClass=exc.error_class)
             raise ApiUnavailable(**call) from exc
         status = response.status_code
         if status in UNAVAILABLE_STATUSES:
@@ -173,14 +172,6 @@ def _log_unavailable(call: dict, started: float, **fields: Any) -> None:
     log.warning("API call failed: upstream unavailable", extra={"fields": {
         "upstream": call["upstream"], "upstreamMethod": call["method"], "upstreamPath": call["path"],
         **fields, "elapsedMs": round((time.perf_counter() - started) * 1000, 1)}})
-
-
-def _error_class(exc: ServiceUnavailable) -> str:
-    """Why the client gave up, as a class name (NewConnectionError, ReadTimeoutError...): never the
-    exception's text, which holds the full URL and its query string."""
-    cause = exc.__cause__
-    reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the last error
-    return type(reason if isinstance(reason, BaseException) else cause or exc).__name__
 
 
 def api() -> Api:

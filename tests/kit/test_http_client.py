@@ -52,9 +52,10 @@ def test_posts_are_not_repeated_unless_marked_idempotent(flaky):
 def test_slow_upstream_fails_fast_with_503(flaky):
     url, _ = flaky
     started = time.monotonic()
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as raised:
         ServiceClient(url, name="slow", read_timeout=0.3, retries=1, backoff=0).get("/slow")
     assert time.monotonic() - started < 1.5
+    assert raised.value.error_class == "ReadTimeoutError"  # why, for the logs, without the URL
 
 
 def test_refused_connection_is_503():
@@ -62,6 +63,7 @@ def test_refused_connection_is_503():
         ServiceClient("http://127.0.0.1:9", name="catalog", retries=1, backoff=0).get("/x")
     assert raised.value.status == 503
     assert raised.value.headers == {"Retry-After": "2"}
+    assert raised.value.error_class == "NewConnectionError"
 
 
 def test_cookies_from_one_call_are_never_sent_on_the_next():
