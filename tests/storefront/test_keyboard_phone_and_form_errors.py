@@ -67,14 +67,18 @@ def test_arrow_keys_in_a_filter_select_do_not_submit_the_form(page: Page):
     expect(page).to_have_url(re.compile(rf"sort={re.escape(chosen)}"))
 
 
+def _pick_with_a_pointer_then_focus_returns(page: Page, name: str) -> None:
+    select = page.locator(f"#filter-{name}")
+    chosen = select.locator("option").nth(1).get_attribute("value")
+    select.dispatch_event("pointerdown")
+    select.select_option(chosen)
+    expect(page).to_have_url(re.compile(rf"{name}={re.escape(chosen)}"))
+    expect(page.locator(f"#filter-{name}")).to_be_focused()
+
+
 def test_a_pointer_pick_applies_at_once_and_focus_returns_to_that_select(page: Page, browser, stack):
     page.goto("/products")
-    category = page.locator("#filter-category")
-    slug = category.locator("option").nth(1).get_attribute("value")
-    category.dispatch_event("pointerdown")
-    category.select_option(slug)
-    expect(page).to_have_url(re.compile(rf"category={re.escape(slug)}"))
-    expect(page.locator("#filter-category")).to_be_focused()
+    _pick_with_a_pointer_then_focus_returns(page, "category")
 
     # On a phone the filters start folded: they are unfolded again to give the select its focus.
     context = phone_context(browser, stack)
@@ -82,12 +86,7 @@ def test_a_pointer_pick_applies_at_once_and_focus_returns_to_that_select(page: P
         phone = context.new_page()
         phone.goto("/products")
         phone.get_by_text("Bộ lọc và sắp xếp").click()
-        sort = phone.locator("#filter-sort")
-        chosen = sort.locator("option").nth(1).get_attribute("value")
-        sort.dispatch_event("pointerdown")
-        sort.select_option(chosen)
-        expect(phone).to_have_url(re.compile(rf"sort={re.escape(chosen)}"))
-        expect(phone.locator("#filter-sort")).to_be_focused()
+        _pick_with_a_pointer_then_focus_returns(phone, "sort")
     finally:
         context.close()
 
