@@ -37,9 +37,10 @@ SKIP_REASONS = (INVALID_JSON, NOT_AN_EVENT, BAD_TIMESTAMP, UNKNOWN_EVENT, BAD_FI
 _KNOWN_EVENTS = frozenset(EVENT_NAMES)
 _STRING_OR_NULL = ("service", "userId", "sessionId", "requestId")
 MAX_EVENT_ID_LENGTH = 128
-# The `timestamp` column is documented as UTC, in the kit's form; other forms Python reads (an offset,
-# a space for the T) would break that promise and sort out of order as text.
-_UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
+# The `timestamp` column is documented as UTC, in the kit's form (exactly milliseconds, then Z); other
+# forms Python reads (an offset, a space for the T, more or fewer fractional digits) would break that
+# promise and sort out of order as text: `…00.1Z` after `…00.123Z`, `…00Z` after both.
+_UTC_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 # By lower-case name: the Hive JSON SerDe gives a key of any case to the field of that name.
 _PROPERTY_TYPES = {name.lower(): kind for name, kind in PROPERTY_TYPES.items()}
 _ORDERED_PRODUCT_TYPES = {name.lower(): kind for name, kind in ORDERED_PRODUCT_TYPES.items()}

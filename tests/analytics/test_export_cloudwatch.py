@@ -362,6 +362,21 @@ def test_timestamps_at_the_limits_of_datetime_are_bad_timestamps_not_a_failed_ru
     assert response["skippedByReason"]["badTimestamp"] == response["skippedLines"] == len(nonsense)
 
 
+def test_timestamps_without_exactly_milliseconds_are_bad_timestamps(logs, s3, run_export):
+    # The column promises the kit's form, which sorts as text: `…00.1Z` would sort after `…00.123Z`.
+    good = json.loads(event_line(moment=at(EXPORT_DAY, 8, 0, 0, 123)))
+    seconds = good["timestamp"][:19]  # YYYY-MM-DDTHH:MM:SS
+    other_precisions = [f"{seconds}{fraction}Z" for fraction in ("", ".1", ".12", ".1234", ".123456")]
+    moment = at(EXPORT_DAY, 8, 0, 1)
+    bad = [json.dumps({**good, "eventId": f"e{n}", "timestamp": t}) for n, t in enumerate(other_precisions)]
+    put_lines(logs, "catalog", [json.dumps(good)] + [(moment, line) for line in bad])
+
+    response = run_export().response
+
+    assert [row["timestamp"] for row in s3_part_rows(s3, EXPORT_DAY, 8)] == [f"{seconds}.123Z"]
+    assert response["skippedByReason"]["badTimestamp"] == response["skippedLines"] == len(other_precisions)
+
+
 @pytest.mark.parametrize("kind", sorted(set(PROPERTY_TYPES.values())))
 def test_every_property_type_of_the_table_is_checked(kind):
     value = {"string": "x", "int": 1, "bigint": 1}.get(kind, [{"productId": 1}])
