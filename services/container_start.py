@@ -6,13 +6,16 @@ The setup commands are the ones `make run` uses (migrate, ensure-admin, seed; al
 new version has migrated its tables before gunicorn listens, and therefore before the load balancer's
 health check can pass and send it traffic. Concurrent starts are safe: migrations on PostgreSQL take
 an advisory lock (services/kit/db.py). Gunicorn replaces this process (exec), so it is PID 1 and gets
-ECS's SIGTERM for a graceful stop.
+ECS's SIGTERM for a graceful stop. A SIGTERM that comes during the setup (a task stopped while it
+waits for another's migration) stops the running command and the start: as PID 1 this process
+would otherwise ignore it, migrate anyway and start serving until ECS's SIGKILL.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +42,33 @@ def gunicorn_command(service: str) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), f"services.{service}:create_app()"]
 
 
+def run_setup(service: str) -> None:
+    """The setup commands one after another; SystemExit when one fails or the task is stopped."""
+    running: subprocess.Popen | None = None
+    stopped_by: int | None = None
+
+    def stop(signum, _frame):
+        nonlocal stopped_by
+        stopped_by = signum
+        if running is not None:
+            running.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for command in setup_commands(service):
+            running = subprocess.Popen(command)  # noqa: S603 (fixed argv, no shell)
+            if stopped_by is not None:  # it came while the command was starting
+                running.send_signal(stopped_by)
+            returncode = running.wait()
+            if stopped_by is not None:
+                raise SystemExit(f"{service}: stopped by {signal.Signals(stopped_by).name} during setup")
+            if returncode != 0:
+                raise SystemExit(f"{service}: `{' '.join(command[2:])}` failed with exit code {returncode}")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     service = args[0] if args else os.environ.get("SERVICE", "")
@@ -46,12 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         by_name(service)
     except KeyError:
         raise SystemExit(f"SERVICE must name a service of services/manifest.py, got {service!r}") from None
-    for command in setup_commands(service):
-        result = subprocess.run(command, check=False)  # noqa: S603 (fixed argv, no shell)
-        if result.returncode != 0:
-            raise SystemExit(
-                f"{service}: `{' '.join(command[2:])}` failed with exit code {result.returncode}"
-            )
+    run_setup(service)
     command = gunicorn_command(service)
     os.execv(command[0], command)  # noqa: S606 (replaces this process on purpose)
 

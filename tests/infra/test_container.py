@@ -5,6 +5,7 @@ There is no Docker engine here, so the command runs on this machine."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -250,3 +251,40 @@ def test_sigterm_stops_gunicorn_gracefully(started):
     name, _, process, _ = started["processes"][-1]
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(timeout=30) == 0, name
+
+
+def test_sigterm_during_setup_stops_the_start(tmp_path):
+    """A task stopped while its migration waits for another task's: the migration is stopped too,
+    and gunicorn never starts. (As PID 1 the launcher would ignore an unhandled SIGTERM; here, as
+    an ordinary process, it would die and leave the migration running on its own.)"""
+    from tests.conftest import temporary_postgres_database
+
+    with temporary_postgres_database("sdstop") as url, psycopg.connect(url) as other_task:
+        other_task.execute("SELECT pg_advisory_xact_lock(hashtext('alembic_version_orders'))")
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "DATABASE_URL"))}
+        env.update({"SERVICE": "orders", "PORT": str(_free_port()), "BIND_HOST": "127.0.0.1",
+                    "ENVIRONMENT": "test", "DATA_DIR": str(tmp_path), "DATABASE_URL": url,
+                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"})
+        launcher = subprocess.Popen(image_command(), cwd=REPO_ROOT, env=env,  # noqa: S603 (the CMD)
+                                    start_new_session=True)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            waiting = 0
+            with psycopg.connect(url, autocommit=True) as watcher:
+                while not waiting and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    waiting = watcher.execute("SELECT count(*) FROM pg_locks "
+                                              "WHERE locktype = 'advisory' AND NOT granted").fetchone()[0]
+            assert waiting, "the migration never waited for the lock"
+            launcher.send_signal(signal.SIGTERM)  # ECS signals PID 1 only
+            assert launcher.wait(timeout=15) != 0
+            other_task.commit()  # the other task's migration ends
+            time.sleep(3)  # what a migration left running would need to finish
+            with psycopg.connect(url) as conn:
+                tables = {row[0] for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+            assert "orders" not in tables and "alembic_version_orders" not in tables
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the group is empty when all went well
+                os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
