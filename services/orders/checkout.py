@@ -203,7 +203,6 @@ def _after_commit(order: Order) -> None:
         # charts do (placed_on), even when the commit ends after local midnight.
         emit_event("Order Completed", {
             "orderId": order.id,
-            "userId": order.customer_id,
             "products": [{"productId": item.product_id, "name": item.product_name, "size": item.size,
                           "quantity": item.quantity, "unitPrice": item.unit_price,
                           "categoryId": item.category_id, "category": item.category}
