@@ -3,6 +3,8 @@
     python -m lambdas.analytics_export.local [--events PATH] [--out DIR] [--date YYYY-MM-DD ...]
 
 Without --date it exports every day the log has events for; today's export covers the hours so far.
+A --date the log has no events for is refused while its export holds events, as the Lambda refuses a
+day whose logs have expired: an empty export never replaces one with events.
 Same core as the Lambda: per-hour parts, dedupe on eventId, byte-identical re-runs, manifests.
 """
 
@@ -33,6 +35,12 @@ def _day(value: str) -> date:
         return parse_day(value)
     except InvalidRequest as exc:  # argparse says so and exits 2, as for any bad argument
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _holds_events(sink: LocalDirectorySink, day: date) -> bool:
+    """Whether the day's export has events, or may have (a failed run's manifest has no counts)."""
+    manifest = sink.get_manifest(day)
+    return manifest is not None and manifest.get("totalEvents") != 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,8 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         size = args.events.stat().st_size
         reading = progress.add_task(f"reading {args.events.name}", total=size, detail=f"{size / 1e6:.1f} MB")
         source.on_progress = lambda count: progress.advance(reading, count)
-        days = sorted(set(args.dates)) or source.days
+        logged = source.days
+        days = sorted(set(args.dates)) or logged
         progress.update(reading, completed=size)
+        kept = [day for day in days if day not in logged and _holds_events(sink, day)]
+        for day in kept:
+            console.print(
+                # In the Lambda's words for an expired day (payloads._refuse_expired).
+                f"{args.events} has no events of {day}; its existing export is kept as it is "
+                f"({sink.manifest_location(day)}), and nothing was written",
+                markup=False,
+                soft_wrap=True,
+            )
+        if kept:
+            return 1
         results = []
         for day in days:
             if day > today:

@@ -114,6 +114,28 @@ def test_make_analytics_without_an_event_log_explains_what_to_do(tmp_path, capsy
     assert "make run" in capsys.readouterr().err
 
 
+def test_make_analytics_keeps_a_days_export_when_the_log_has_no_events_of_that_day(tmp_path, capsys):
+    # As the Lambda refuses a day whose logs have expired: an empty export never replaces one with events.
+    out, old_log, new_log = tmp_path / "analytics", tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    write_log(old_log, [event_line(moment=at(EXPORT_DAY, 12))])
+    write_log(new_log, [event_line(moment=at(NEXT_DAY, 12))])
+    assert local.main(["--events", str(old_log), "--out", str(out), "--date", EXPORT_DAY.isoformat()]) == 0
+    day_dir = LocalDirectorySink(out).day_dir(EXPORT_DAY)
+    exported = {path.name: path.read_bytes() for path in day_dir.iterdir()}
+    capsys.readouterr()
+
+    both_days = ["--date", EXPORT_DAY.isoformat(), "--date", NEXT_DAY.isoformat()]
+    assert local.main(["--events", str(new_log), "--out", str(out), *both_days]) == 1
+
+    assert {path.name: path.read_bytes() for path in day_dir.iterdir()} == exported
+    err = capsys.readouterr().err
+    assert f"{new_log} has no events of {EXPORT_DAY}; its existing export is kept as it is" in err
+    assert not LocalDirectorySink(out).day_dir(NEXT_DAY).exists()  # refused as a whole: nothing is written
+    # Without an export holding events there is nothing to keep: the day gets its empty export.
+    assert local.main(["--events", str(new_log), "--out", str(tmp_path / "new"), *both_days]) == 0
+    assert LocalDirectorySink(tmp_path / "new").get_manifest(EXPORT_DAY)["totalEvents"] == 0
+
+
 @pytest.mark.parametrize("day, says", [("0001-01-01", "outside the years"),
                                        ("2026-02-30", "not a calendar date"), ("26-1-1", "YYYY-MM-DD")])
 def test_make_analytics_refuses_a_day_it_cannot_export(tmp_path, capsys, day, says):
