@@ -211,6 +211,10 @@ def customers():
 def set_role(customer_id: int):
     role = _form_choice("role", ROLES)
     back = safe_next(request.form.get("next"), url_for("admin.customers"))
+    # Saved as shown: no call, and no warning about an admin's open session for a role kept.
+    if not _changes({"role": role}, request.form, lambda form: {"role": form.get("role", "")}):
+        flash(NOTHING_CHANGED, "info")
+        return redirect(back)
     if not _patched(f"/api/customers/{segment(customer_id)}/role", {"role": role},
                     lambda _: "Không thể đổi vai trò: cửa hàng phải luôn có ít nhất một quản trị viên."):
         return redirect(back)
