@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..api import ApiError, api, segment
@@ -33,12 +35,22 @@ def _optional(values: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in values.items() if value}
 
 
+def _throttled(exc: ApiError) -> tuple[str, dict[str, str]]:
+    """The users API's 429 as (when to try again, in Vietnamese; its Retry-After header to pass on),
+    from its details.retryAfter in seconds: minutes from 90 s, rounded up so the retry is not early."""
+    seconds = exc.details.get("retryAfter") if isinstance(exc.details, dict) else None
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
+        return "Vui lòng đợi một lát rồi thử lại.", {}
+    wait = f"{seconds} giây" if seconds < 90 else f"{math.ceil(seconds / 60)} phút"
+    return f"Vui lòng thử lại sau {wait}.", {"Retry-After": str(seconds)}
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     next_url = safe_next(request.values.get("next"), url_for("shop.home"))
     if current_shopper():
         return redirect(next_url)
-    values, errors, message = {}, {}, None
+    values, errors, message, status, headers = {}, {}, None, 200, {}
     if request.method == "POST":
         values = _form("name", "email", "phone", "address")
         body = {**_optional(values), "name": values["name"], "email": values["email"],
@@ -46,13 +58,15 @@ def register():
         try:
             result = api().post("/api/auth/register", json=body)
         except ApiError as exc:
+            status = 422
             if exc.status == 409:
                 errors = {"email": "Email này đã được đăng ký. Hãy đăng nhập."}
             elif exc.status in (400, 422):
                 errors = exc.field_errors()
                 message = "Vui lòng kiểm tra lại các thông tin được đánh dấu."
             elif exc.status == 429:
-                message = "Bạn thao tác quá nhanh. Vui lòng đợi một lát rồi thử lại."
+                wait, headers = _throttled(exc)
+                message, status = f"Bạn thao tác quá nhanh. {wait}", 429
             else:
                 raise
         else:
@@ -62,7 +76,7 @@ def register():
             add_pending(pending)
             return redirect(next_url)
     return render_template("account/register.html", values=values, errors=errors, message=message,
-                           next_url=next_url), 422 if errors or message else 200
+                           next_url=next_url), status, headers
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,7 +84,7 @@ def login():
     next_url = safe_next(request.values.get("next"), url_for("shop.home"))
     if current_shopper():
         return redirect(next_url)
-    email, message, status = "", None, 200
+    email, message, status, headers = "", None, 200, {}
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         try:
@@ -80,7 +94,8 @@ def login():
             if exc.status in (400, 401, 422):
                 message, status = "Email hoặc mật khẩu không đúng.", 401
             elif exc.status == 429:
-                message, status = "Bạn đã thử đăng nhập quá nhiều lần. Vui lòng đợi một lát.", 429
+                wait, headers = _throttled(exc)
+                message, status = f"Bạn đã thử đăng nhập quá nhiều lần. {wait}", 429
             else:
                 raise
         else:
@@ -91,7 +106,7 @@ def login():
             add_pending(pending)
             return redirect(next_url)
     return render_template("account/login.html", email=email, message=message,
-                           next_url=next_url), status
+                           next_url=next_url), status, headers
 
 
 @bp.post("/logout")

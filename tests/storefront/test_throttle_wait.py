@@ -1,0 +1,55 @@
+"""A throttled login or registration says roughly how long to wait and passes the users API's
+Retry-After on, rather than "đợi một lát"."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.storefront.api import ApiError
+
+from .helpers import Browserless
+
+WAIT = re.compile(r"Vui lòng thử lại sau (\d+) giây\.")
+
+
+def test_a_throttled_login_says_how_many_seconds_to_wait(stack):
+    shopper = stack.register(name="Khách Quên Mật Khẩu")
+    browser = Browserless(stack.url)
+
+    def attempt(password: str):
+        return browser.form_post("/login", "/login", {"email": shopper["email"], "password": password})
+
+    for _ in range(5):  # LOGIN_LIMIT_PER_EMAIL: 5 wrong passwords a minute
+        assert attempt("sai-mat-khau").status_code == 401
+    throttled = attempt(shopper["password"])
+    assert throttled.status_code == 429
+    assert "Bạn đã thử đăng nhập quá nhiều lần." in throttled.text
+    said = WAIT.search(throttled.text)
+    assert said, throttled.text
+    assert throttled.headers["Retry-After"] == said.group(1) and 1 <= int(said.group(1)) <= 60
+
+
+@pytest.mark.parametrize(("retry_after", "said"), [
+    (58, "Vui lòng thử lại sau 58 giây."),
+    (89, "Vui lòng thử lại sau 89 giây."),
+    (90, "Vui lòng thử lại sau 2 phút."),
+    (3599, "Vui lòng thử lại sau 60 phút."),
+], ids=["seconds", "just-under-90s", "90s-in-minutes", "minutes-rounded-up"])
+def test_a_throttled_registration_says_how_long_to_wait(stack, monkeypatch, retry_after, said):
+    api = stack.storefront_app.extensions["storefront_api"]
+    real_post = api.post
+
+    def throttled(path, **kwargs):
+        if path == "/api/auth/register":  # the users API's answer past REGISTER_LIMIT_PER_ADDRESS
+            raise ApiError(429, "rate_limited", f"Too many attempts; try again in {retry_after} seconds",
+                           {"retryAfter": retry_after})
+        return real_post(path, **kwargs)
+
+    monkeypatch.setattr(api, "post", throttled)
+    response = Browserless(stack.url).form_post("/register", "/register", {
+        "name": "Khách Mới", "email": "khach-moi@example.com", "password": "matkhau-123"})
+    assert response.status_code == 429
+    assert f"Bạn thao tác quá nhanh. {said}" in response.text
+    assert response.headers["Retry-After"] == str(retry_after)
