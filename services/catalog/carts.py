@@ -99,9 +99,9 @@ def add_item(customer_id: int, product_id: int, size_label: str, quantity: int) 
             session.rollback()
     else:
         raise Conflict("The cart changed while adding; please try again")
-    item_id, total = row
+    item_id, total, updated_at = row
     item = CartItem(id=item_id, cart_id=cart_id, product_id=product_id, size_id=size.id,
-                    quantity=total, updated_at=now, product=product, size=size)
+                    quantity=total, updated_at=updated_at, product=product, size=size)
     # A merge always ends above the quantity added, since a line holds at least one.
     return Added(item=item, created=total == quantity)
 
@@ -111,14 +111,15 @@ def _lines_in(cart_id: int) -> int:
 
 
 def _merge_line(dialect) -> Insert:
+    # A merge leaves `updated_at`, the moment the quantity was last set, as it was: an order placed
+    # before this add still takes what it bought off the line (remove_ordered), and the add stays.
     statement = dialect.insert(CartItem.__table__)
     line = CartItem.__table__.c
     return statement.on_conflict_do_update(
         index_elements=["cart_id", "product_id", "size_id"],
-        set_={"quantity": line.quantity + statement.excluded.quantity,
-              "updated_at": statement.excluded.updated_at},
+        set_={"quantity": line.quantity + statement.excluded.quantity},
         where=line.quantity + statement.excluded.quantity <= QUANTITY_MAX,
-    ).returning(line.id, line.quantity)
+    ).returning(line.id, line.quantity, line.updated_at)
 
 
 _MERGE_LINE = PerDialect(_merge_line)
@@ -142,6 +143,7 @@ def _owned_item(item_id: int, user: Principal) -> CartItem:
 def set_quantity(item_id: int, quantity: int, user: Principal) -> CartItem:
     item = _owned_item(item_id, user)
     item.quantity = quantity
+    item.updated_at = utcnow()  # even to the quantity it had: set after an order, the line stays as set
     db_session().commit()
     return item
 
@@ -153,8 +155,8 @@ def remove_item(item_id: int, user: Principal) -> None:
 
 
 def clear(customer_id: int, before: datetime | None = None) -> None:
-    """Empty a customer's cart (after checkout), or only the lines last changed at or before
-    `before`: a line added after the order survives a clear that arrives late. Clearing an empty
+    """Empty a customer's cart (after checkout), or only the lines created or set at or before
+    `before`: a line created after the order survives a clear that arrives late. Clearing an empty
     cart is fine."""
     session = db_session()
     if before is None:
@@ -167,9 +169,10 @@ def clear(customer_id: int, before: datetime | None = None) -> None:
 
 def remove_ordered(customer_id: int, ordered_at: datetime, lines: list[tuple[int, str, int]]) -> None:
     """Take what an order bought out of the cart: each (product, size, quantity) ordered comes off its
-    line, and a line left with nothing goes. Lines the order did not buy stay, and so do lines changed
-    after `ordered_at` (the shopper's new choice). The lines it changes are marked as changed after
-    `ordered_at` whatever this host's clock says, so a retry of the same call finds nothing to take."""
+    line, and a line left with nothing goes. Lines the order did not buy stay, and so do lines created
+    or set to a quantity after `ordered_at` (the shopper's new choice); cakes added to a line after it
+    stay on top of what is left. The lines it changes are marked as set after `ordered_at` whatever
+    this host's clock says, so a retry of the same call finds nothing to take."""
     session = db_session()
     ordered: Counter[tuple[int, str]] = Counter()
     for product_id, size, quantity in lines:  # one cake and size twice in an order: one line here

@@ -311,7 +311,8 @@ class CartItemOut(CamelModel):
     unavailable_reason: Literal["inactive", "size_removed"] | None = Field(
         description="Why the line is not available: the product is deactivated, or the admin removed "
                     "its size (`size` keeps the label it had); null when available")
-    updated_at: str = Field(description="When the line was last added to or changed (ISO-8601 UTC)")
+    updated_at: str = Field(description="When the line was created or its quantity last set (ISO-8601 "
+                                        "UTC); adding to the line leaves it as it was")
 
 
 class CartOut(CamelModel):

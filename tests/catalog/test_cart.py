@@ -194,11 +194,12 @@ def test_clear_own_cart_twice(client, auth, add):
 
 def test_clear_before_a_moment_keeps_the_lines_changed_after_it(client, auth, add):
     add(1, "12cm", 2)
-    add(3, "12cm", 1)
+    line = add(3, "12cm", 1).get_json()
     time.sleep(0.01)
     ordered_at = datetime.now(UTC)  # what orders sends: the lines it ordered were changed before
     time.sleep(0.01)
-    add(3, "12cm", 1)  # changed after the order: a new choice, not what was ordered
+    # Set after the order: a new choice, not what was ordered.
+    client.patch(f"/api/cart/{line['id']}", json={"quantity": 2}, headers=auth(CUSTOMER))
     add(4, "1 cái", 1)  # added after the order
     in_vietnam = ordered_at.astimezone(timezone(timedelta(hours=7))).isoformat()
     response = client.delete(f"/api/cart/user/{CUSTOMER}", query_string={"before": in_vietnam},
@@ -235,11 +236,13 @@ def test_one_cake_and_size_twice_in_an_order_comes_off_its_line_once_in_full(cli
 
 
 def test_an_order_keeps_lines_changed_after_it(client, auth, add):
-    add(1, "12cm", 2)
+    line = add(1, "12cm", 2).get_json()
     time.sleep(0.01)
     ordered_at = datetime.now(UTC)
     time.sleep(0.01)
-    add(1, "12cm", 1)  # changed after the order: the shopper's new choice stands as it is
+    # Set after the order: the shopper's new choice stands as it is (an add does not: see
+    # test_cart_added_after_order.py).
+    client.patch(f"/api/cart/{line['id']}", json={"quantity": 3}, headers=auth(CUSTOMER))
     in_vietnam = ordered_at.astimezone(timezone(timedelta(hours=7)))
     assert ordered(client, auth, [(1, "12cm", 2)], ordered_at=in_vietnam).status_code == 204
     assert lines(client, auth) == [(1, "12cm", 3)]
