@@ -16,6 +16,7 @@ from services.kit.db import PerDialect, db_session, utcnow
 from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 from .models import QUANTITY_MAX, Cart, CartItem, Product, ProductSize
+from .schemas import unavailable_reason
 
 # A lost race on the unique constraints (cart per customer, line per product+size) is retried;
 # the retry finds the winner's row and merges into it.
@@ -142,6 +143,10 @@ def _owned_item(item_id: int, user: Principal) -> CartItem:
 
 def set_quantity(item_id: int, quantity: int, user: Principal) -> CartItem:
     item = _owned_item(item_id, user)
+    reason = unavailable_reason(item)
+    if reason is not None:  # never ordered: a quantity would only show as if it counted
+        raise Conflict(f"{item.product.name} ({item.size.label}) is no longer on sale; remove the line "
+                       "instead", code="not_on_sale", details={"reason": reason})
     item.quantity = quantity
     item.updated_at = utcnow()  # even to the quantity it had: set after an order, the line stays as set
     db_session().commit()

@@ -361,10 +361,12 @@ def get_cart(id: int):  # `id`: one OpenAPI path template shared with PATCH/DELE
 
 @bp.patch(f"/api/cart/<{ID}:id>")
 @require_auth
-@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut, **error_responses(401, 403, 404, 422, *BODY_ERRORS)),
+@spec.validate(resp=SpecResponse(HTTP_200=CartItemOut,
+                                 **error_responses(401, 403, 404, 409, 422, *BODY_ERRORS)),
                security=BEARER_AUTH, tags=["cart"], path_parameter_descriptions=CART_ID_DESCRIPTION)
 def update_cart_item(id: int, json: CartQuantityIn):
-    """Set a line's quantity, 1–99 (the cart's owner)."""
+    """Set a line's quantity, 1–99 (the cart's owner); 409 `not_on_sale` for a line no longer on sale
+    (product deactivated or size removed), which can only be removed."""
     return jsonify(cart_item_json(carts.set_quantity(id, json.quantity, current_user())))
 
 

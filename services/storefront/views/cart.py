@@ -159,9 +159,12 @@ def update(item_id: int):
     try:
         api().patch(f"/api/cart/{item_id}", json={"quantity": quantity})
     except ApiError as exc:
-        if exc.status not in (404, 422):
+        if exc.code == "not_on_sale":
+            flash("Bánh này không còn bán nên không thể đổi số lượng; bạn có thể xóa khỏi giỏ hàng.", "error")
+        elif exc.status in (404, 422):
+            flash("Không thể cập nhật sản phẩm này; giỏ hàng đã được tải lại.", "error")
+        else:
             raise
-        flash("Không thể cập nhật sản phẩm này; giỏ hàng đã được tải lại.", "error")
     else:
         flash("Đã cập nhật số lượng.", "success")
     return redirect(url_for("cart.view"))
