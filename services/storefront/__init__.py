@@ -23,7 +23,7 @@ from .errors import install_error_pages
 from .formatting import install_filters
 from .funnel import funnel_source
 from .security import install_security_headers
-from .session import current_shopper, display_name, ensure_session_id
+from .session import SplitCookieSessionInterface, current_shopper, display_name, ensure_session_id
 from .views import account, admin, cart, orders, shop
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -76,14 +76,13 @@ def create_app(config: StorefrontConfig | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_lifetime_hours),
-        # Send the cookie only when the session changed: an unchanged one echoed by a slow response
-        # (another tab, an asset) could land after a newer cookie and roll the session back.
-        SESSION_REFRESH_EACH_REQUEST=False,
         PREFERRED_URL_SCHEME="https" if config.session_cookie_secure else "http",
         # The CSRF token lives as long as the session it belongs to.
         WTF_CSRF_TIME_LIMIT=config.session_lifetime_hours * 3600,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365),
     )
+    # Each cookie is sent only when its content changed: see SplitCookieSessionInterface.
+    app.session_interface = SplitCookieSessionInterface()
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

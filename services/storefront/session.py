@@ -1,4 +1,5 @@
-"""The shopper's session: a signed HttpOnly cookie holding the API token and a session id.
+"""The shopper's session: two signed HttpOnly cookies, the identity (API token, session id, CSRF
+secret) and the scraps of single pages (flash messages, the cart count, an add waiting for sign-in).
 
 The role shown and enforced here always comes from the verified token, never from the cookie's
 other fields: the cookie is signed, but the token's signature is what the APIs trust too.
@@ -6,12 +7,16 @@ other fields: the cookie is signed, but the token's signature is what the APIs t
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 import uuid
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Request, Response, abort, current_app, flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
+from itsdangerous import BadData
 
 from services.kit.auth import Principal
 from services.kit.errors import Unauthorized
@@ -21,6 +26,100 @@ from .api import ApiUnavailable
 # Verification failures that mean the token itself is bad, not that the keys were unreachable.
 SIGN_OUT_CODES = frozenset({"invalid_token", "token_expired"})
 SESSION_EXPIRED = "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."
+CSRF_FIELD = "csrf_token"  # Flask-WTF's key in the session (WTF_CSRF_FIELD_NAME)
+# Only sign_in, sign_out and a first visit (ensure_session_id) change these; see SplitCookieSession.
+IDENTITY_KEYS = frozenset({"sid", "token", "user", CSRF_FIELD, "_permanent"})
+SCRAPS_COOKIE = "sweetdream_scraps"
+
+
+class SplitSession(SecureCookieSession):
+    """One `session` for the views, loaded from the two cookies, remembering what they held."""
+
+    loaded_identity: dict[str, Any]
+    loaded_scraps: dict[str, Any]
+    identity_seal: str  # which identity cookie the scraps belong to
+    scraps_sent: bool
+
+
+class SplitCookieSessionInterface(SecureCookieSessionInterface):
+    """Identity and scraps in separate signed cookies, each sent only when its own content changed.
+
+    A browser has several requests in flight (tabs, assets), each answered with the session as its
+    request carried it. With one cookie, any answer that flashed a message or counted the cart
+    re-sent the whole session: an answer landing after a sign-out in another tab signed the shopper
+    back in, or switched back to the previous account. Here only a change of identity (sign-in,
+    sign-out, a first visit, an expired token) writes the identity cookie, so a late answer cannot
+    bring an earlier one back; and its scraps carry the seal of the identity cookie they were
+    written beside, so scraps sealed for another identity (that late answer's flash or cart count)
+    are ignored instead of shown to whoever is signed in now."""
+
+    session_class = SplitSession
+    scraps_salt = "cookie-session-scraps"
+
+    def open_session(self, app: Flask, request: Request) -> SplitSession | None:
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        sealed_identity = request.cookies.get(self.get_cookie_name(app), "")
+        # A cookie from before the split also held scraps: only its identity is kept.
+        identity = {key: value for key, value in _unsigned(serializer, sealed_identity, max_age).items()
+                    if key in IDENTITY_KEYS}
+        seal = _seal(sealed_identity if identity else "")
+        sealed_scraps = _unsigned(self._scraps_serializer(app), request.cookies.get(SCRAPS_COOKIE, ""),
+                                  max_age)
+        scraps = sealed_scraps.get("data") if sealed_scraps.get("for") == seal else None
+        scraps = {key: value for key, value in (scraps or {}).items() if key not in IDENTITY_KEYS}
+        loaded = self.session_class({**identity, **scraps})
+        loaded.loaded_identity, loaded.loaded_scraps = copy.deepcopy(identity), copy.deepcopy(scraps)
+        loaded.identity_seal, loaded.scraps_sent = seal, SCRAPS_COOKIE in request.cookies
+        return loaded
+
+    def save_session(self, app: Flask, session: SplitSession, response: Response) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        identity = {key: value for key, value in session.items() if key in IDENTITY_KEYS}
+        scraps = {key: value for key, value in session.items() if key not in IDENTITY_KEYS}
+        seal = session.identity_seal
+        identity_changed = identity != session.loaded_identity
+        if identity_changed:
+            sealed_identity = self.get_signing_serializer(app).dumps(identity) if identity else ""
+            self._write(app, response, self.get_cookie_name(app), sealed_identity, session)
+            seal = _seal(sealed_identity)
+        if scraps != session.loaded_scraps or (identity_changed and (scraps or session.scraps_sent)):
+            sealed = self._scraps_serializer(app).dumps({"for": seal, "data": scraps}) if scraps else ""
+            self._write(app, response, SCRAPS_COOKIE, sealed, session)
+
+    def _scraps_serializer(self, app: Flask):
+        serializer = self.get_signing_serializer(app)
+        serializer.salt = self.scraps_salt  # an identity cookie can never pass for scraps, or back
+        return serializer
+
+    def _write(self, app: Flask, response: Response, name: str, value: str, session: SplitSession) -> None:
+        """Set the cookie to `value`, or delete it when empty, with the session cookie's flags."""
+        flags = {"domain": self.get_cookie_domain(app), "path": self.get_cookie_path(app),
+                 "secure": self.get_cookie_secure(app), "partitioned": self.get_cookie_partitioned(app),
+                 "samesite": self.get_cookie_samesite(app), "httponly": self.get_cookie_httponly(app)}
+        if value:
+            response.set_cookie(name, value, expires=self.get_expiration_time(app, session), **flags)
+        else:
+            response.delete_cookie(name, **flags)
+        response.vary.add("Cookie")
+
+
+def _unsigned(serializer, value: str, max_age: int) -> dict[str, Any]:
+    """A cookie's content, or nothing when it is missing, expired, tampered with or not a dict."""
+    if not value:
+        return {}
+    try:
+        content = serializer.loads(value, max_age=max_age)
+    except BadData:
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _seal(sealed_identity: str) -> str:
+    return hashlib.sha256(sealed_identity.encode()).hexdigest()[:32]
 
 
 def renew_csrf_secret() -> None:
@@ -44,28 +143,30 @@ def ensure_session_id() -> str:
     return session["sid"]
 
 
+def _new_identity(**identity: Any) -> None:
+    """Nothing of the previous identity is inherited: not its scraps, nor its CSRF secret."""
+    session.clear()
+    session.update(identity)
+    renew_csrf_secret()
+
+
 def sign_in(token: str, user: dict[str, Any]) -> None:
-    sid = session.get("sid") or uuid.uuid4().hex
-    session.clear()  # a new login never inherits the previous visitor's state (or CSRF secret)
-    session.update(sid=sid, token=token, user={
+    _new_identity(sid=session.get("sid") or uuid.uuid4().hex, token=token, user={
         "id": user.get("id"), "email": user.get("email"), "name": user.get("name"),
     })
     session.permanent = True
-    renew_csrf_secret()
     g.pop("shopper", None)
 
 
 def remember_profile(user: dict[str, Any]) -> None:
-    """Keep the header's name in step after a profile change."""
-    session["user"] = {**session.get("user", {}), "name": user.get("name"), "email": user.get("email")}
+    """Keep the header's name in step after a profile change: with the scraps, as only signing in
+    and out write the identity."""
+    session["profile"] = {"name": user.get("name"), "email": user.get("email")}
 
 
 def sign_out() -> None:
     sid = session.get("sid")
-    session.clear()
-    if sid:
-        session["sid"] = sid
-    renew_csrf_secret()
+    _new_identity(**({"sid": sid} if sid else {}))
     g.shopper = None
 
 
@@ -90,7 +191,7 @@ def current_shopper() -> Principal | None:
 
 
 def display_name() -> str:
-    user = session.get("user") or {}
+    user = session.get("profile") or session.get("user") or {}
     return user.get("name") or user.get("email") or ""
 
 
