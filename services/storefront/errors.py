@@ -16,7 +16,14 @@ from flask_wtf.csrf import CSRFError
 from services.kit.errors import error_response
 
 from .api import ApiError, ApiUnavailable
-from .session import SESSION_EXPIRED, safe_next, sign_out
+from .session import (
+    SESSION_EXPIRED,
+    current_shopper,
+    posted_before_identity_changed,
+    referring_page,
+    safe_next,
+    sign_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,11 @@ FRIENDLY = {
           "Một phần hệ thống đang bận hoặc đang bảo trì. Vui lòng thử lại sau ít phút."),
 }
 CSRF_MESSAGE = ("Biểu mẫu đã hết hạn hoặc không hợp lệ", "Vui lòng tải lại trang và gửi lại.")
+# A form from a page shown before the shopper signed in or out in another tab.
+OVERTAKEN_FORM = ("Bạn vừa đăng nhập hoặc đăng xuất ở một thẻ khác, nên thao tác trên trang cũ chưa được "
+                  "thực hiện. Vui lòng thử lại.")
+OVERTAKEN_FORM_SIGNED_OUT = ("Bạn đã đăng xuất ở một thẻ khác, nên thao tác trên trang cũ chưa được thực "
+                             "hiện. Vui lòng đăng nhập rồi thử lại.")
 
 
 def wants_json() -> bool:
@@ -66,6 +78,13 @@ def _retry_url() -> str:
                      url_for("shop.catalog"))
 
 
+def _posted_from_this_site() -> bool:
+    """Current browsers send Origin with every form post: a forged cross-site logout stays refused.
+    A client without it (curl, a test) is not a page of another site."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
 def _as_page(json_handler):
     """Wrap one of the kit's JSON handlers: same status and headers, HTML body for browsers."""
     def handler(exc):
@@ -86,6 +105,17 @@ def install_error_pages(app: Flask) -> None:
         log.info("csrf rejected: %s", exc.description)
         if wants_json():
             return error_response(400, "csrf_failed", exc.description)
+        if request.endpoint == "account.logout" and _posted_from_this_site():
+            # Signing out harms no one, and "Đăng xuất" on a page left open from before a sign-in
+            # in another tab must still sign out.
+            return app.view_functions["account.logout"]()
+        if posted_before_identity_changed():
+            page = safe_next(referring_page(), url_for("shop.home"))
+            if current_shopper() is None:
+                flash(OVERTAKEN_FORM_SIGNED_OUT, "info")
+                return redirect(url_for("account.login", next=page))
+            flash(OVERTAKEN_FORM, "info")
+            return redirect(page)
         return error_page(400, *CSRF_MESSAGE)
 
     @app.errorhandler(ApiError)

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Request, Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import generate_csrf
-from itsdangerous import BadData
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from services.kit.auth import Principal
 from services.kit.errors import Unauthorized
@@ -27,8 +27,13 @@ from .api import ApiUnavailable
 SIGN_OUT_CODES = frozenset({"invalid_token", "token_expired"})
 SESSION_EXPIRED = "Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại."
 CSRF_FIELD = "csrf_token"  # Flask-WTF's key in the session (WTF_CSRF_FIELD_NAME)
+CSRF_SALT = "wtf-csrf-token"  # what Flask-WTF signs its tokens with
+# This browser's CSRF secrets before its last sign-ins and sign-outs: a form shown before one of them
+# is told apart from a forged one (errors.py), though never accepted.
+EARLIER_CSRF_SECRETS = "earlier_csrf"
+EARLIER_CSRF_KEPT = 3
 # Only sign_in, sign_out and a first visit (ensure_session_id) change these; see SplitCookieSession.
-IDENTITY_KEYS = frozenset({"sid", "token", "user", CSRF_FIELD, "_permanent"})
+IDENTITY_KEYS = frozenset({"sid", "token", "user", CSRF_FIELD, EARLIER_CSRF_SECRETS, "_permanent"})
 SCRAPS_COOKIE = "sweetdream_scraps"
 
 
@@ -144,10 +149,29 @@ def ensure_session_id() -> str:
 
 
 def _new_identity(**identity: Any) -> None:
-    """Nothing of the previous identity is inherited: not its scraps, nor its CSRF secret."""
+    """Nothing of the previous identity is inherited (scraps, CSRF secret) but the memory of its
+    CSRF secret, so that its forms are told they were overtaken rather than refused as forged."""
+    earlier = session.get(EARLIER_CSRF_SECRETS, [])
+    if CSRF_FIELD in session:
+        earlier = [session[CSRF_FIELD], *earlier]
     session.clear()
     session.update(identity)
+    session[EARLIER_CSRF_SECRETS] = earlier[:EARLIER_CSRF_KEPT]
     renew_csrf_secret()
+
+
+def posted_before_identity_changed() -> bool:
+    """Whether this form's CSRF token is one this browser was given before its last sign-ins or
+    sign-outs (a page left open in another tab), rather than forged or another browser's."""
+    config = current_app.config
+    serializer = URLSafeTimedSerializer(config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key,
+                                        salt=CSRF_SALT)
+    try:
+        secret = serializer.loads(request.form.get(CSRF_FIELD, ""),
+                                  max_age=config["WTF_CSRF_TIME_LIMIT"])
+    except BadData:
+        return False
+    return secret in session.get(EARLIER_CSRF_SECRETS, [])
 
 
 def sign_in(token: str, user: dict[str, Any]) -> None:
