@@ -157,6 +157,11 @@ def order(order_id: int):
 
 # Why an order page shows no contact details, by the users API's answer; the page renders anyway.
 CONTACT_NOTES = {
+    # Users checks the role in its own table: a demoted admin's session keeps the orders pages
+    # until its token's admin window ends, but not the customers' details (README "Role changes").
+    403: "Không hiển thị được tên, e-mail và số điện thoại: xem thông tin liên hệ của khách cần quyền "
+         "quản trị trên hệ thống tài khoản, mà phiên này không còn (có thể quyền của bạn vừa bị thu "
+         "hồi). Hãy đăng nhập lại.",
     404: "Không tìm thấy tài khoản của khách này.",
     503: "Chưa lấy được tên, e-mail và số điện thoại: hệ thống tài khoản đang gián đoạn. "
          "Hãy tải lại trang sau ít phút.",
