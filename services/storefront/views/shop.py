@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, session, url_for
+
+from services.kit.events import emit_event
 
 from ..api import ApiError, api, current_config
+from ..session import current_shopper
 from ..validation import parse_price, whole_number
 from .lists import filtered_or_all, past_the_end
 
@@ -20,6 +23,9 @@ SORTS = {
 }
 FEATURED_COUNT = 8
 MAX_QUERY = 100
+# A later page, a narrowing or a sort of a search is the same search, not counted again (as the
+# catalog's `_is_new_search` does).
+SAME_SEARCH = ("page", "size", "sort", "minPrice", "maxPrice")
 
 
 def _bounded_int(name: str, low: int, high: int) -> int | None:
@@ -85,6 +91,7 @@ def catalog():
         # that, with the search as typed, rather than show every cake as if nothing were asked.
         filters, message = asked, None
         result = {"items": [], "total": 0, "page": 1, "pageSize": page_size}
+        _count_refused_search(asked)
     page = int(filters.get("page", 1))
     moved = past_the_end(page, result, "shop.catalog", filters)
     if moved:
@@ -99,6 +106,17 @@ def catalog():
                            message=message, page=page,
                            filters_active=any(k in filters for k in ("category", "size", "minPrice",
                                                                       "maxPrice", "sort")))
+
+
+def _count_refused_search(asked: dict) -> None:
+    """A search the catalog refused found nothing, and it emitted no Product Search: emit it here as
+    the catalog emits one that found nothing, so the searches with no results count it. Admins'
+    searches are not shopping, and a HEAD shows nobody anything (neither is counted there either)."""
+    shopper = current_shopper()
+    if request.method == "HEAD" or (shopper and shopper.is_admin) or any(k in asked for k in SAME_SEARCH):
+        return
+    emit_event("Product Search", {"searchQuery": asked["q"], "resultsCount": 0},
+               user_id=shopper.id if shopper else None, session_id=session["sid"])
 
 
 @bp.get("/products/<int:product_id>")
