@@ -104,7 +104,8 @@ def add():
             flash("Vui lòng đăng nhập để thêm vào giỏ hàng; bánh bạn chọn sẽ được thêm ngay sau đó.", "info")
         return redirect(url_for("account.login",
                                 next=safe_next(request.form.get("next") or referring_page(), "/")))
-    _add_line(product_id, size, quantity)
+    if not _add_line(product_id, size, quantity):  # its page is gone: back to the cakes on sale
+        return redirect(url_for("shop.catalog"))
     return redirect(back)
 
 
@@ -127,12 +128,17 @@ def add_pending(pending: dict | None) -> None:
         flash("Chưa thêm được bánh bạn chọn vào giỏ hàng; vui lòng thử lại.", "error")
 
 
-def _add_line(product_id: int, size: str, quantity: int) -> None:
+def _add_line(product_id: int, size: str, quantity: int) -> bool:
+    """Add to the cart, flashing how it went; False when the product is no longer sold (deleted, or
+    hidden by an admin), whose page is then gone too."""
     try:
         line = api().post("/api/cart", json={"productId": product_id, "size": size, "quantity": quantity})
     except ApiError as exc:
         if exc.status not in (404, 409, 422):
             raise
+        if "productId" in exc.field_errors():
+            flash("Bánh này không còn bán. Mời bạn xem các bánh khác.", "error")
+            return False
         if "quantity" in exc.field_errors():  # the line would pass the cap; nothing is out of stock
             flash(f"Mỗi loại bánh và kích cỡ chỉ đặt tối đa {MAX_QUANTITY} trong một giỏ hàng. "
                   "Vui lòng xem lại số lượng trong giỏ.", "error")
@@ -141,12 +147,13 @@ def _add_line(product_id: int, size: str, quantity: int) -> None:
                   "Vui lòng đặt hàng hoặc bớt sản phẩm trước khi thêm.", "error")
         else:
             flash("Không thể thêm sản phẩm này vào giỏ (có thể đã hết hàng hoặc đã thay đổi).", "error")
-        return
+        return True
     # The count as the cart stands, not ours plus this add: tabs adding at once each answer with a
     # cookie, the last one wins, and an increment would lose the others' adds. The message names the
     # cake, as it may show up in another tab.
     refresh_cart_count()
     flash(f"Đã thêm {quantity} × {line['productName']} ({size}) vào giỏ hàng.", "success")
+    return True
 
 
 @bp.post("/cart/items/<int:item_id>")
