@@ -51,3 +51,11 @@ def test_an_admins_refused_search_is_not_recorded(stack, admin):
     before = len(read_events(stack.event_log, "Product Search"))
     assert admin.get("/products", params={"q": "🍰"}).status_code == 200
     assert len(read_events(stack.event_log, "Product Search")) == before
+
+
+def test_a_search_refused_for_a_control_character_is_not_recorded(stack):
+    browser = Browserless(stack.url)
+    before = len(read_events(stack.event_log, "Product Search"))
+    for query in ("tiramisu\x01", "bánh\x1b[2J", "bánh\x85kem"):
+        assert browser.get("/products", params={"q": query}).status_code == 200
+    assert len(read_events(stack.event_log, "Product Search")) == before

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, render_template, request, session, url_for
 
 from services.kit.events import emit_event
+from services.kit.text import SINGLE_LINE
 
 from ..api import ApiError, api, current_config
 from ..session import current_shopper
@@ -114,6 +117,8 @@ def _count_refused_search(asked: dict) -> None:
     searches are not shopping, and a HEAD shows nobody anything (neither is counted there either)."""
     shopper = current_shopper()
     if request.method == "HEAD" or (shopper and shopper.is_admin) or any(k in asked for k in SAME_SEARCH):
+        return
+    if not re.match(SINGLE_LINE, asked["q"]):  # refused for a control character: not words anyone typed
         return
     emit_event("Product Search", {"searchQuery": asked["q"], "resultsCount": 0},
                user_id=shopper.id if shopper else None, session_id=session["sid"])
