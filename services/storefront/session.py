@@ -157,6 +157,7 @@ def _new_identity(**identity: Any) -> None:
     session.clear()
     session.update(identity)
     session[EARLIER_CSRF_SECRETS] = earlier[:EARLIER_CSRF_KEPT]
+    session.permanent = True  # the visitor's sid outlives the browser after a sign-out too
     renew_csrf_secret()
 
 
@@ -178,14 +179,18 @@ def sign_in(token: str, user: dict[str, Any]) -> None:
     _new_identity(sid=session.get("sid") or uuid.uuid4().hex, token=token, user={
         "id": user.get("id"), "email": user.get("email"), "name": user.get("name"),
     })
-    session.permanent = True
     g.pop("shopper", None)
 
 
 def remember_profile(user: dict[str, Any]) -> None:
-    """Keep the header's name in step after a profile change: with the scraps, as only signing in
-    and out write the identity."""
-    session["profile"] = {"name": user.get("name"), "email": user.get("email")}
+    """Keep the header's name in step with the profile: in the scraps, as only signing in and out
+    write the identity. The profile page calls this with what it shows too, which brings back a
+    name whose scraps were lost (a late answer from another tab)."""
+    profile = {"name": user.get("name"), "email": user.get("email")}
+    if profile == {key: (session.get("user") or {}).get(key) for key in profile}:
+        session.pop("profile", None)  # the name signed in with: no scraps needed
+    else:
+        session["profile"] = profile
 
 
 def sign_out() -> None:

@@ -100,5 +100,29 @@ def test_only_signing_in_and_out_send_the_identity_cookie(stack):
     assert "Tên Mới" not in client.get("/").text
 
 
+def test_the_profile_page_brings_back_a_header_name_whose_scraps_were_lost(stack):
+    shopper = stack.register(name="Tên Cũ")
+    client = Browserless(stack.url)
+    client.login(shopper["email"], shopper["password"])
+    client.form_post("/account", "/account", {"name": "Tên Sau", "phone": "0901234567", "address": "1 Lê Lợi"})
+    client.cookies.set("sweetdream_scraps", None)  # lost to a late answer from another tab
+    assert "Tên Cũ" in client.get("/products").text
+    client.get("/account")
+    header = client.get("/products").text
+    assert "Tên Sau" in header and "Tên Cũ" not in header
+
+
+def test_a_sign_out_keeps_the_visitors_session_id_beyond_the_browser_session(stack):
+    """Events of one visit are tied by the session id; a cookie that ends with the browser would
+    lose it (and an add waiting for sign-in) at the next start."""
+    shopper = stack.register(name="Ra Về")
+    client = Browserless(stack.url)
+    client.login(shopper["email"], shopper["password"])
+    signed_out = client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
+    [identity] = [header for header in signed_out.raw.headers.getlist("Set-Cookie")
+                  if header.startswith("sweetdream_session=")]
+    assert "Expires=" in identity
+
+
 def _cookies_set(response) -> list[str]:
     return [header.split("=", 1)[0] for header in response.raw.headers.getlist("Set-Cookie")]

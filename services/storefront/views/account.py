@@ -135,6 +135,7 @@ def profile():
             return redirect(url_for("account.profile"))
     else:
         values = api().get(f"/api/customers/{segment(shopper.id)}")
+        remember_profile(values)
     return render_template("account/profile.html", values=values, errors=errors,
                            message=message), status
 
