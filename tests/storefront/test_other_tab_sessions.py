@@ -104,7 +104,8 @@ def test_the_profile_page_brings_back_a_header_name_whose_scraps_were_lost(stack
     shopper = stack.register(name="Tên Cũ")
     client = Browserless(stack.url)
     client.login(shopper["email"], shopper["password"])
-    client.form_post("/account", "/account", {"name": "Tên Sau", "phone": "0901234567", "address": "1 Lê Lợi"})
+    client.form_post("/account", "/account",
+                     {"name": "Tên Sau", "phone": "0901234567", "address": "1 Lê Lợi"})
     client.cookies.set("sweetdream_scraps", None)  # lost to a late answer from another tab
     assert "Tên Cũ" in client.get("/products").text
     client.get("/account")
