@@ -89,7 +89,8 @@ def _raise_validation_error(_req, _resp, req_validation_error, _instance, _adapt
 class _SpecTree(SpecTree):
     """Spectree marks every JSON body required. A missing body is validated as `{}`, so a body model
     that accepts `{}` (cancel's) may be left out: the OpenAPI says so. A PATCH that needs at least
-    one field stays required."""
+    one field stays required. Every operation may also answer 503: the kit's answer when the
+    service's database (or an upstream) cannot be reached, which no view declares itself."""
 
     def __init__(self, *args, **kwargs):
         self._model_classes: dict[str, type[BaseModel]] = {}
@@ -101,9 +102,13 @@ class _SpecTree(SpecTree):
         return key
 
     def _generate_spec(self) -> dict:
+        error_schema = {"$ref": f"#/components/schemas/{self._add_model(ErrorResponse)}"}
         spec = super()._generate_spec()
         for operations in spec["paths"].values():
             for operation in operations.values():
+                operation["responses"].setdefault("503", {
+                    "description": "Service Unavailable",
+                    "content": {"application/json": {"schema": error_schema}}})
                 body = operation.get("requestBody")
                 if body and "application/json" in body["content"]:
                     key = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
