@@ -1,0 +1,56 @@
+"""QA findings in Chromium (Playwright, accessible names and focus) on the admin pages: a refused
+category rename is announced and leads to its box."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
+
+from .test_browser import log_in
+
+REQUIRED = "Vui lòng nhập thông tin này."
+
+
+def focused_id(page: Page) -> str:
+    return page.evaluate("document.activeElement.id")
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("Tiramisu", "Đã có danh mục tên “Tiramisu”"),
+    ("", REQUIRED),
+])
+def test_a_refused_category_rename_is_announced_and_leads_to_its_box(page: Page, stack, typed, reason):
+    category = next(category for category in stack.api("GET", "/api/categories").json()["items"]
+                    if category["name"] == "Bánh Kem")
+    box = f"category-{category['id']}"
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto("/admin/categories")
+    name_box = page.get_by_role("textbox", name="Tên danh mục Bánh Kem", exact=True)
+    name_box.fill(typed)
+    name_box.press("Enter")
+
+    expect(page).to_have_url(re.compile(rf"/admin/categories/{category['id']}$"))
+    expect(page).to_have_title(re.compile(r"^Lỗi: Quản trị · Danh mục"))
+    summary = page.get_by_role("alert")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Không đổi được tên danh mục “Bánh Kem”")
+    expect(summary).to_contain_text(reason)
+    # Not under "Danh mục mới": that form was not the one refused.
+    expect(page.get_by_role("region", name="Danh mục mới").get_by_role("alert")).to_have_count(0)
+
+    # The summary's link takes the keyboard to the box, which still holds what was typed.
+    page.keyboard.press("Tab")
+    link = summary.get_by_role("link")
+    expect(link).to_be_focused()
+    page.keyboard.press("Enter")
+    assert focused_id(page) == box
+    expect(page.locator(f"#{box}")).to_have_value(typed)
+    expect(page.locator(f"#{box}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{box}")).to_have_accessible_description(re.compile(re.escape(reason)))
+    names = [category["name"] for category in stack.api("GET", "/api/categories").json()["items"]]
+    assert "Bánh Kem" in names
+
