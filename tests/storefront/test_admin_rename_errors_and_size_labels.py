@@ -1,5 +1,6 @@
 """QA findings in Chromium (Playwright, accessible names and focus) on the admin pages: a refused
-category rename is announced and leads to its box."""
+category rename is announced and leads to its box; each size's boxes on the product editor name
+their size."""
 
 from __future__ import annotations
 
@@ -54,3 +55,23 @@ def test_a_refused_category_rename_is_announced_and_leads_to_its_box(page: Page,
     names = [category["name"] for category in stack.api("GET", "/api/categories").json()["items"]]
     assert "Bánh Kem" in names
 
+
+def test_each_size_box_on_the_product_editor_names_its_size(page: Page, stack):
+    product = stack.api("GET", "/api/products/1").json()
+    sizes = [size["size"] for size in product["sizes"]]
+    assert len(sizes) > 1
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto(f"/admin/products/{product['id']}")
+    section = page.get_by_role("region", name="Kích cỡ và giá")
+
+    names = [*(name for size in sizes for name in (f"Kích cỡ (đang là {size})", f"Giá cỡ {size} (₫)")),
+             "Kích cỡ mới", "Giá cỡ mới (₫)"]
+    for name in names:
+        expect(section.get_by_role("textbox", name=name, exact=True)).to_have_count(1)
+    expect(section.get_by_role("textbox")).to_have_count(len(names))  # no box left with a shared name
+
+    # Tabbing from a size's box to its price says which size that price is for.
+    middle = sizes[1]
+    section.get_by_role("textbox", name=f"Kích cỡ (đang là {middle})").focus()
+    page.keyboard.press("Tab")
+    expect(section.get_by_role("textbox", name=f"Giá cỡ {middle} (₫)")).to_be_focused()

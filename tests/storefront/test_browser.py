@@ -223,7 +223,7 @@ def test_admin_marks_an_order_processing_and_the_shopper_sees_it(browser, page: 
         # Catalog editing: a size's price, through the product's admin page.
         admin_nav.get_by_role("link", name="Sản phẩm").click()
         admin.get_by_role("link", name="Mousse Bưởi Thanh Trà").click()
-        admin.get_by_label("Giá (₫)").first.fill("95000")
+        admin.get_by_label("Giá cỡ 12cm (₫)").fill("95000")
         admin.get_by_role("button", name="Lưu cỡ 12cm").click()
         expect(admin.get_by_text("Đã lưu kích cỡ 12cm.")).to_be_visible()
         admin.screenshot(path=screenshot_dir / "admin-product.png", full_page=True)
