@@ -1,7 +1,8 @@
 """Chart geometry for the admin analytics page, rendered as inline SVG by templates/macros/charts.html.
 
 Server-side SVG needs no JavaScript (the CSP forbids inline scripts anyway), prints, and stays
-readable to screen readers through each chart's <title>, <desc> and a data table beside it.
+readable to screen readers through each chart's <title>, <desc> and a data table beside it
+(`Chart.table_rows`: what is drawn inside the SVG is presentational to them).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Chart:
     dots: list[tuple[float, float, str]] = field(default_factory=list)
     plot: tuple[float, float, float, float] = (0, 0, 0, 0)  # left, top, right, bottom
     empty: bool = False
+    table_rows: list[tuple[str, ...]] = field(default_factory=list)  # the drawn figures, as text
 
 
 def daily_chart(days: Sequence[dict], *, chart_id: str = "daily") -> Chart:
@@ -116,6 +118,8 @@ def daily_chart(days: Sequence[dict], *, chart_id: str = "daily") -> Chart:
         cy = round(top + plot_h - plot_h * day["orders"] / max_orders, 2)
         points.append(f"{cx},{cy}")
         dots.append((cx, cy, f"{day['orders']} đơn"))
+        if day["orders"]:
+            chart.table_rows.append((when.strftime("%d/%m/%Y"), str(day["orders"]), vnd(day["revenue"])))
     chart.line_points = " ".join(points)
     chart.dots = dots
     for step in range(5):
@@ -137,6 +141,7 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], *, chart_id: str, title: s
         y = top + index * row_h
         chart.rows.append(Row(label, value_text, left, y + 20, round(max(2, plot_w * value / largest), 2),
                               bar_h, y + 14))
+        chart.table_rows.append((label, value_text))
     return chart
 
 
@@ -161,7 +166,9 @@ def funnel_chart(steps: Sequence[tuple[str, int]], *, chart_id: str = "funnel") 
             of_previous = f"{count / previous:.0%}" if previous else "—"
             of_first = f"{count / first:.0%}" if first else "—"
             note = f"{of_previous} so với bước trước · {of_first} so với bước đầu"
-        chart.rows.append(Row(label, f"{count:,}".replace(",", "."), round((WIDTH - width) / 2, 2),
+        sessions = f"{count:,}".replace(",", ".")
+        chart.rows.append(Row(label, sessions, round((WIDTH - width) / 2, 2),
                               y + 20, round(max(width, 2), 2), bar_h, y + 14, note))
+        chart.table_rows.append((label, sessions, note or "—"))
         previous = count
     return chart

@@ -12,6 +12,17 @@ from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 from .helpers import Browserless, new_shopper_with_an_order
 from .test_browser import log_in
 
+# A table row written the way the chart draws it: the bars' and columns' tooltips, the funnel's labels.
+AS_DRAWN = {
+    "daily": lambda day, orders, revenue: f"{day}: {orders} đơn, {revenue}",
+    "best-sellers": lambda name, amount: f"{name}: {amount}",
+    "categories": lambda name, amount: f"{name}: {amount}",
+    "funnel": lambda step, sessions, share: f"{step}: {sessions}" + ("" if share == "—" else f" ({share})"),
+}
+DRAWN_FIGURES = {
+    "daily": "rect > title", "best-sellers": "rect > title", "categories": "rect > title", "funnel": "text",
+}
+
 
 @pytest.fixture(scope="module")
 def sales(stack) -> dict:
@@ -43,4 +54,24 @@ def test_the_daily_table_has_a_caption(analytics: Page):
     table = open_table(charts(analytics)["daily"])
     expect(table.locator("caption")).to_have_text("Bảng số liệu: Đơn hàng và doanh thu theo ngày")
     expect(table).to_have_accessible_name("Bảng số liệu: Đơn hàng và doanh thu theo ngày")
+
+
+def test_every_chart_has_a_captioned_table_of_its_own_figures(analytics: Page, sales: dict):
+    shown = charts(analytics)
+    assert set(shown) == set(AS_DRAWN)
+    for chart_id, figure in shown.items():
+        title = figure.locator("figcaption").inner_text()
+        table = open_table(figure)
+        expect(table).to_have_accessible_name(f"Bảng số liệu: {title}")
+        rows = table.locator("tbody tr").evaluate_all(
+            "rows => rows.map(row => [...row.cells].map(cell => cell.textContent.trim()))")
+        assert rows, chart_id
+        expect(table.locator("thead th[scope=col]")).to_have_count(len(rows[0]))
+        drawn = figure.locator(f"svg {DRAWN_FIGURES[chart_id]}").all_text_contents()
+        if chart_id == "daily":  # a day without orders draws an empty column, and has no row
+            drawn = [text for text in drawn if ": 0 đơn," not in text]
+        assert [AS_DRAWN[chart_id](*row) for row in rows] == drawn, chart_id
+        if chart_id == "best-sellers":
+            assert sales["product"]["name"] in [name for name, _ in rows]
+
 
