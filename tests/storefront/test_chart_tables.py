@@ -4,6 +4,8 @@ with a caption holding the chart's own figures, and each chart's name is said on
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -75,3 +77,18 @@ def test_every_chart_has_a_captioned_table_of_its_own_figures(analytics: Page, s
             assert sales["product"]["name"] in [name for name, _ in rows]
 
 
+
+def test_each_chart_is_named_once_and_a_wide_one_still_scrolls_from_the_keyboard(analytics: Page):
+    for chart_id, figure in charts(analytics).items():
+        title = figure.locator("figcaption").inner_text()
+        expect(figure).to_have_accessible_name(title)
+        # The image says what it shows, not the title again; no scroller names it a third time.
+        expect(figure.get_by_role("img")).to_have_accessible_name(figure.locator("svg desc").text_content())
+        names = re.findall(r'^\s*- \'?[a-z]+ "(.*?)"', figure.aria_snapshot(), re.M)
+        assert names.count(title) == 1, (chart_id, names)
+    analytics.set_viewport_size({"width": 390, "height": 844})  # the daily chart is wider than this
+    scroller = analytics.locator(".chart-scroll").first
+    expect(scroller).to_have_attribute("tabindex", "0")  # reached by Tab
+    scroller.focus()
+    analytics.keyboard.press("ArrowRight")
+    analytics.wait_for_function("scroller => scroller.scrollLeft > 0", arg=scroller.element_handle())
