@@ -1,6 +1,6 @@
 """QA findings in Chromium (Playwright, accessible names and focus) on the admin pages: a refused
 category rename is announced and leads to its box; each size's boxes on the product editor name
-their size."""
+their size; an order's status comes before the buttons that change it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
+from .helpers import new_shopper_with_an_order
 from .test_browser import log_in
 
 REQUIRED = "Vui lòng nhập thông tin này."
@@ -75,3 +76,15 @@ def test_each_size_box_on_the_product_editor_names_its_size(page: Page, stack):
     section.get_by_role("textbox", name=f"Kích cỡ (đang là {middle})").focus()
     page.keyboard.press("Tab")
     expect(section.get_by_role("textbox", name=f"Giá cỡ {middle} (₫)")).to_be_focused()
+
+
+def test_an_orders_status_comes_before_the_buttons_that_change_it(page: Page, stack):
+    order_id = new_shopper_with_an_order(stack, "Thứ Tự", "9 Hàng Bài")["order"]["id"]
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.goto(f"/admin/orders/{order_id}")
+    # What a screen reader meets in reading order: the status, then the buttons.
+    lines = page.get_by_role("main").aria_snapshot().splitlines()
+    status = next(i for i, line in enumerate(lines) if "Trạng thái: Chờ xác nhận" in line)
+    for button in (f"Đơn #{order_id}: chuyển sang Đang chuẩn bị", f"Đơn #{order_id}: Hủy đơn"):
+        expect(page.get_by_role("button", name=button)).to_be_visible()
+        assert status < next(i for i, line in enumerate(lines) if f'button "{button}"' in line), button
