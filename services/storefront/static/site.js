@@ -75,8 +75,22 @@
     }
   }
 
-  // A refused form's error summary takes focus (autofocus in the markup; this covers browsers
-  // that ignore autofocus on a non-control), so screen readers announce it.
+  // A refused form's error summary, or an error flashed after a redirect, takes focus (autofocus in
+  // the markup; this covers browsers that ignore autofocus on a non-control), so screen readers
+  // announce it.
   var summary = document.querySelector("[data-form-error]");
   if (summary && document.activeElement === document.body) summary.focus();
+
+  // Other flashed messages are in the page on load, which a live region does not announce. Moved
+  // into the empty polite region once screen readers have registered it, they are a change, which
+  // it does announce. They do not move on screen: the region sits right below where they were.
+  var ANNOUNCE_AFTER_MS = 500;
+  var notes = document.querySelector("[data-flash-notes]");
+  var live = document.querySelector("[data-flash-live]");
+  if (notes && live) {
+    window.setTimeout(function () {
+      while (notes.firstChild) live.appendChild(notes.firstChild);
+      notes.remove();
+    }, ANNOUNCE_AFTER_MS);
+  }
 })();

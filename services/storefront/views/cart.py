@@ -161,7 +161,12 @@ def _add_line(product_id: int, size: str, quantity: int) -> bool:
 def update(item_id: int):
     quantity = whole_number(request.form.get("quantity"))
     if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
-        flash(f"Số lượng phải từ 1 đến {MAX_QUANTITY}.", "error")
+        # Said on a cart of several lines: which one is meant, when the cart can tell.
+        line = None
+        with contextlib.suppress(ApiError):  # ApiUnavailable too: the message is said without the name
+            line = next((item for item in load_cart()["items"] if item["id"] == item_id), None)
+        cake = f" {line['productName']} ({line['size']})" if line else ""
+        flash(f"Số lượng{cake} phải từ 1 đến {MAX_QUANTITY}.", "error")
         return redirect(url_for("cart.view"))
     try:
         api().patch(f"/api/cart/{item_id}", json={"quantity": quantity})
