@@ -283,7 +283,8 @@ def test_the_carts_quantity_form_refuses_what_is_not_a_whole_number(stack, signe
     for quantity in ("١", "1_0", "+5", "²", "2.0", ""):
         response = signed_in.form_post("/cart", f"/cart/items/{line['id']}", {"quantity": quantity})
         assert response.status_code == 302, quantity
-        assert flashes(signed_in.get("/cart").text) == ["Số lượng phải từ 1 đến 99."], quantity
+        assert flashes(signed_in.get("/cart").text) == [
+            f"Số lượng {line['productName']} ({line['size']}) phải từ 1 đến 99."], quantity
     assert [item["quantity"] for item in stack.api("GET", cart_url, shopper["token"]).json()["items"]] == [2]
 
 
