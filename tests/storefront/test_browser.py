@@ -54,6 +54,24 @@ def log_in(page: Page, email: str, password: str) -> None:
     expect(page.get_by_text("Đăng nhập thành công.")).to_be_visible()
 
 
+@contextmanager
+def without_script_with_a_tiramisu(browser, stack, name: str) -> Iterator[tuple[Page, dict]]:
+    """A new shopper in a browser with JavaScript off, signed in with one tiramisu in the cart:
+    (the page, the product)."""
+    shopper = stack.register(name=name)
+    context = browser.new_context(base_url=stack.url, locale="vi-VN", java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        log_in(page, shopper["email"], shopper["password"])
+        product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
+        page.goto(f"/products/{product['id']}")
+        page.get_by_role("button", name="Thêm vào giỏ").click()
+        yield page, product
+    finally:
+        context.close()
+
+
 def add_size(page: Page, size: str, quantity: int = 1) -> None:
     page.get_by_role("radio", name=re.compile(rf"^{re.escape(size)} ")).check()
     page.get_by_label("Số lượng").fill(str(quantity))

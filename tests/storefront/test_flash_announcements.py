@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .test_browser import fill_cart_with_one_cake, log_in
+from .test_browser import fill_cart_with_one_cake, log_in, without_script_with_a_tiramisu
 
 # Runs before the page's own script: what the polite live region held when the document was parsed.
 RECORD_LIVE_REGION_AT_LOAD = """
@@ -69,18 +69,7 @@ def test_a_refused_cart_update_takes_focus_titles_the_page_and_names_the_cake(sh
 
 def test_a_refused_cart_update_takes_focus_without_javascript(browser, stack):
     """autofocus in the markup: no script of the page is needed for the error to take focus."""
-    shopper = stack.register(name="Không Script")
-    context = browser.new_context(base_url=stack.url, locale="vi-VN", java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto("/login")
-        page.get_by_label("Email").fill(shopper["email"])
-        page.get_by_label("Mật khẩu").fill(shopper["password"])
-        page.get_by_role("button", name="Đăng nhập").click()
-        product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
-        page.goto(f"/products/{product['id']}")
-        page.get_by_role("button", name="Thêm vào giỏ").click()
+    with without_script_with_a_tiramisu(browser, stack, "Không Script") as (page, product):
         # Without a script, a success message stays where the server put it.
         expect(page.get_by_text(re.compile(rf"^Đã thêm 1 × {re.escape(product['name'])} "))).to_be_visible()
         page.goto("/cart")
@@ -89,8 +78,6 @@ def test_a_refused_cart_update_takes_focus_without_javascript(browser, stack):
         expect(alert).to_be_focused()
         expect(alert).to_contain_text(product["name"])
         expect(page).to_have_title(re.compile(r"^Lỗi: Giỏ hàng"))
-    finally:
-        context.close()
 
 
 def test_the_cart_count_is_read_as_the_number_of_items(shopper_page: Page, stack):

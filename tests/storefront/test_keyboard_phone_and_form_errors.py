@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.shop import ADMIN_EMAIL, ADMIN_PASSWORD
 
 from .helpers import Browserless, field_error, new_shopper_with_an_order
-from .test_browser import add_size, log_in
+from .test_browser import add_size, log_in, without_script_with_a_tiramisu
 
 SMALL_PHONE = {"width": 375, "height": 667}
 THUMB = 44  # px, WCAG 2.5.5
@@ -200,26 +200,13 @@ def test_refused_forms_title_the_page_as_an_error(stack):
 
 
 def test_a_refused_checkout_focuses_its_error_summary_without_javascript(browser, stack):
-    shopper = stack.register(name="Không Script")
-    context = browser.new_context(base_url=stack.url, locale="vi-VN", java_script_enabled=False)
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto("/login")
-        page.get_by_label("Email").fill(shopper["email"])
-        page.get_by_label("Mật khẩu").fill(shopper["password"])
-        page.get_by_role("button", name="Đăng nhập").click()
-        product = stack.api("GET", "/api/products", params={"q": "tiramisu"}).json()["items"][0]
-        page.goto(f"/products/{product['id']}")
-        page.get_by_role("button", name="Thêm vào giỏ").click()
+    with without_script_with_a_tiramisu(browser, stack, "Không Script") as (page, _product):
         page.goto("/checkout")
         page.get_by_label("Địa chỉ giao hàng").fill("")
         page.get_by_role("button", name="Đặt hàng").click()
         summary = page.get_by_role("alert")
         expect(summary).to_be_focused()
         expect(page).to_have_title(re.compile(r"^Lỗi: Thanh toán"))
-    finally:
-        context.close()
 
 
 # ---- 5. the new-product form shows every error at once --------------------------------------
