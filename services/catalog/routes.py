@@ -13,7 +13,7 @@ from services.kit.app import current_config
 from services.kit.auth import Principal, current_user, ensure_self_or_admin, require_auth, require_role
 from services.kit.caching import conditional
 from services.kit.errors import Forbidden, NotFound, Unauthorized
-from services.kit.events import emit_event
+from services.kit.events import emit_event, product_viewed
 from services.kit.routing import ID
 
 from . import admin, carts, products
@@ -36,6 +36,7 @@ from .schemas import (
     ProductOut,
     ProductPage,
     ProductPatch,
+    ProductQuery,
     ProductsQuery,
     SearchPage,
     SearchQuery,
@@ -193,15 +194,16 @@ def list_sizes(query: SizesQuery):
 @conditional(max_age=_cache_seconds)
 @shopper_read
 @spec.validate(resp=SpecResponse("HTTP_304", HTTP_200=ProductOut, **error_responses(404)), tags=["products"])
-def get_product(product_id: int):
+def get_product(product_id: int, query: ProductQuery):
     """One product with its sizes. Inactive products exist only for admins."""
     viewer = _viewer()
     is_admin = bool(viewer and viewer.is_admin)
     product = products.get_product(product_id, include_inactive=is_admin)
-    _read_event("Product Viewed", {"productId": product.id, "productName": product.name,
-                                   "price": product.min_price, "category": product.category.name})
     # Admins see how many carts hold each size: removing one marks those lines no longer on sale.
-    return jsonify(product_json(product, admin.carts_holding(product) if is_admin else None))
+    body = product_json(product, admin.carts_holding(product) if is_admin else None)
+    if query.count_view:
+        _read_event("Product Viewed", product_viewed(body))
+    return jsonify(body)
 
 
 @bp.post("/api/products/prices")

@@ -114,6 +114,12 @@ class SizesQuery(CatalogContext):
     choices for those)."""
 
 
+class ProductQuery(CamelModel):
+    count_view: bool = Field(
+        default=True, description="false: the caller counts this view itself (the storefront's "
+                                  "product page), so no Product Viewed is emitted here")
+
+
 class CategoriesQuery(CamelModel):
     include_inactive: bool = Field(default=False, description="Admins only: count inactive products too")
 

@@ -53,6 +53,14 @@ PROPERTY_TYPES: dict[str, str] = {
     "totalAmount": "bigint", "subtotal": "bigint", "shippingFee": "bigint",
 }
 
+
+def product_viewed(product: dict[str, Any]) -> dict[str, Any]:
+    """Product Viewed's properties from the catalog's product JSON: the catalog counts an API read
+    with them, the storefront its product page (price: the cheapest size's)."""
+    return {"productId": product["id"], "productName": product["name"], "price": product["minPrice"],
+            "category": product["category"]["name"]}
+
+
 ENVELOPE_FIELDS = ("type", "event", "eventId", "timestamp", "service", "userId", "sessionId",
                    "requestId", "properties")
 

@@ -38,6 +38,18 @@ def test_a_head_request_counts_no_view_and_leaves_the_next_get_counted(client, e
     assert len(read_events(events_file, "Product Viewed")) == 1
 
 
+def test_a_view_the_caller_counts_itself_is_not_counted_here(client, events_file):
+    """`countView=false`: the storefront's product page, which counts the view itself. Its cached
+    answer does not stop the next ordinary read from counting."""
+    assert client.get("/api/products/3?countView=false").status_code == 200
+    assert client.get("/api/products/3?countView=false").status_code == 200  # from the read cache
+    assert read_events(events_file, "Product Viewed") == []
+    assert client.get("/api/products/3").status_code == 200
+    assert len(read_events(events_file, "Product Viewed")) == 1
+    wrong = client.get("/api/products/3?countView=maybe")
+    assert wrong.status_code == 422 and wrong.json["error"]["code"] == "validation_error"
+
+
 def test_product_search(client, events_file):
     client.get("/api/products/search?q=Dâu", headers={"X-Session-Id": "sess-2"})
     client.get("/api/products/search?q=xyz")
