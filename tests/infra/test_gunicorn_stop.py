@@ -29,7 +29,10 @@ def app(environ, start_response):
 '''
 LINGER_S = 2.0  # gunicorn's STOP_KEEPALIVE_LINGER
 FIRST_DATA_WAIT_S = 5.0  # gunicorn's DEFAULT_WORKER_DATA_TIMEOUT
-PROMPT_S = LINGER_S + 1.5
+# Bounds between a quiet machine's stops (3.3-3.5 s and 1.2-1.4 s on the slowest host) and stock
+# gthread's (20 s and 5 s), with room for CI, which shares two cores with browsers and servers.
+PROMPT_S = LINGER_S + 5.0
+QUICK_S = 4.0
 
 
 class Gunicorn:
@@ -114,4 +117,4 @@ def test_a_quick_stop_is_quick_with_an_idle_connection(tmp_path, sig):
         time.sleep(0.3)
         took = server.stop(sig)
         idle.close()
-    assert took < 1.5
+    assert took < QUICK_S
