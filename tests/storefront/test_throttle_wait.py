@@ -53,3 +53,23 @@ def test_a_throttled_registration_says_how_long_to_wait(stack, monkeypatch, retr
     assert response.status_code == 429
     assert f"Bạn thao tác quá nhanh. {said}" in response.text
     assert response.headers["Retry-After"] == str(retry_after)
+
+
+def test_a_throttled_password_change_says_how_many_seconds_to_wait(stack):
+    shopper = stack.register(name="Khách Đổi Mật Khẩu")
+    browser = Browserless(stack.url)
+    browser.login(shopper["email"], shopper["password"])
+
+    def attempt(current: str):
+        return browser.form_post("/account/password", "/account/password", {
+            "currentPassword": current, "newPassword": "mat-khau-moi-123",
+            "confirmPassword": "mat-khau-moi-123"})
+
+    answers = [attempt("sai-mat-khau").status_code for _ in range(6)]
+    assert 422 in answers and answers[-1] == 429, answers
+    throttled = attempt(shopper["password"])
+    assert throttled.status_code == 429
+    assert "Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần." in throttled.text
+    said = WAIT.search(throttled.text)
+    assert said, throttled.text
+    assert throttled.headers["Retry-After"] == said.group(1) and 1 <= int(said.group(1)) <= 3600

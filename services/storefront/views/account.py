@@ -158,9 +158,9 @@ def password():
                            json={"currentPassword": current, "newPassword": new}, idempotent=False)
             except ApiError as exc:
                 if exc.status == 429:
+                    wait, headers = _throttled(exc)
                     return render_template("account/password.html", errors={}, message=(
-                        "Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. Vui lòng đợi một lát rồi thử lại."
-                    )), 429
+                        f"Bạn đã nhập sai mật khẩu hiện tại quá nhiều lần. {wait}")), 429, headers
                 if exc.status not in (400, 422):
                     raise
                 errors = exc.field_errors()
