@@ -55,3 +55,25 @@ def test_an_admin_previewing_a_hidden_product_is_told_and_offered_no_add_button(
     assert HIDDEN_NOTE in preview.text
     assert ADD_FORM not in preview.text
     assert Browserless(stack.url).get(page).status_code == 404  # shoppers still do not see it
+
+
+def test_signing_in_to_add_a_product_hidden_meanwhile_goes_to_the_catalog(stack):
+    """The visitor chose the cake, was sent to sign in, and an admin hid it before they did: the
+    sign-in stands and lands on the cakes on sale with the message, not on the product's 404."""
+    product = _new_product(stack, "Bánh Ẩn Lúc Đăng Nhập")
+    shopper = stack.register()
+    client = Browserless(stack.url)
+    page = f"/products/{product['id']}"
+    asked = client.form_post(page, "/cart/add",
+                             {"productId": product["id"], "size": "16cm", "quantity": 1, "next": page})
+    assert asked.headers["Location"].startswith("/login?next=")
+    _hide(stack, product)
+
+    signed_in = client.form_post(f"/login?next={page}", "/login",
+                                 {"email": shopper["email"], "password": shopper["password"], "next": page})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/products")
+    landed = client.get(signed_in.headers["Location"])
+    assert landed.status_code == 200
+    assert sorted(flashes(landed.text)) == ["Bánh này không còn bán. Mời bạn xem các bánh khác.",
+                                            "Đăng nhập thành công."]
+    assert stack.api("GET", f"/api/cart/{shopper['user']['id']}", shopper["token"]).json()["items"] == []

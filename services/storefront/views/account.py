@@ -73,8 +73,7 @@ def register():
             pending = take_pending_add()
             sign_in(result["token"], result["user"])
             flash(f"Chào mừng {result['user'].get('name') or ''} đến với SweetDream!", "success")
-            add_pending(pending)
-            return redirect(next_url)
+            return redirect(next_url if add_pending(pending) else url_for("shop.catalog"))
     return render_template("account/register.html", values=values, errors=errors, message=message,
                            next_url=next_url), status, headers
 
@@ -103,8 +102,7 @@ def login():
             sign_in(result["token"], result["user"])
             refresh_cart_count()
             flash("Đăng nhập thành công.", "success")
-            add_pending(pending)
-            return redirect(next_url)
+            return redirect(next_url if add_pending(pending) else url_for("shop.catalog"))
     return render_template("account/login.html", email=email, message=message,
                            next_url=next_url), status, headers
 

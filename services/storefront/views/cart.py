@@ -117,15 +117,17 @@ def take_pending_add() -> dict | None:
     return pending
 
 
-def add_pending(pending: dict | None) -> None:
+def add_pending(pending: dict | None) -> bool:
     """After sign-in: add what the visitor chose before it. A refusal is flashed like any add's; a
-    cart that cannot answer is said so, without failing the sign-in that already happened."""
+    cart that cannot answer is said so, without failing the sign-in that already happened. False
+    when the product is no longer sold (hidden meanwhile), so its page is gone too."""
     if not pending:
-        return
+        return True
     try:
-        _add_line(pending["productId"], pending["size"], pending["quantity"])
+        return _add_line(pending["productId"], pending["size"], pending["quantity"])
     except (ApiError, ApiUnavailable):
         flash("Chưa thêm được bánh bạn chọn vào giỏ hàng; vui lòng thử lại.", "error")
+        return True
 
 
 def _add_line(product_id: int, size: str, quantity: int) -> bool:
