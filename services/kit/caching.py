@@ -52,11 +52,17 @@ class ReadCache:
     When an entry expires, one caller rebuilds it while the others keep getting the expired
     value for those few milliseconds, instead of every waiting thread running the same queries at
     once (under load that stampede, not the queries, made the slowest answers).
+
+    `stale_for` seconds past expiry, a rebuild failing with one of `stale_on` answers the expired
+    value instead (stale-if-error): an upstream's restart does not take down what it last said.
     """
 
-    def __init__(self, seconds: float, max_entries: int = 512):
+    def __init__(self, seconds: float, max_entries: int = 512, *, stale_for: float = 0.0,
+                 stale_on: tuple[type[Exception], ...] = ()):
         self.seconds = seconds
         self.max_entries = max_entries
+        self.stale_for = stale_for
+        self.stale_on = stale_on
         self._entries: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
         self._refreshing: set[Hashable] = set()
         self._lock = threading.Lock()
@@ -74,6 +80,10 @@ class ReadCache:
             self._refreshing.add(key)
         try:
             value = build()  # outside the lock: a slow query must not hold up other pages
+        except self.stale_on:
+            if entry is None or entry[0] + self.stale_for <= now:
+                raise
+            return entry[1]  # type: ignore[return-value]
         finally:
             with self._lock:
                 self._refreshing.discard(key)

@@ -92,13 +92,15 @@ class Api:
         # Paths the manifest routes to the catalog go to it directly when its address is known.
         self.catalog = (ServiceClient(config.catalog_url, name="catalog", **timeouts)
                         if config.catalog_url else self.client)
-        self.public_reads = ReadCache(config.public_read_cache_seconds)
+        self.public_reads = ReadCache(config.public_read_cache_seconds,
+                                      stale_for=config.public_read_stale_seconds, stale_on=(ApiUnavailable,))
 
     def public_get(self, path: str, params: dict | None = None) -> Any:
         """A read that is the same for every visitor, asked anonymously and reused by this process
-        for `public_read_cache_seconds`: the category menu and the home page's newest cakes, on
-        nearly every page view. Reads that count as analytics events (a product page, a search)
-        never come from here."""
+        for `public_read_cache_seconds`: the category menu, the home page's newest cakes (on nearly
+        every page view) and a product page's product. While the API is unavailable the last copy
+        answers for `public_read_stale_seconds` more. Searches, which the catalog counts as
+        analytics events, never come from here."""
         key = (path, tuple(sorted((params or {}).items())))
         return self.public_reads.get(key, lambda: self.call("GET", path, params=params, public=True))
 

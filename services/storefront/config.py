@@ -29,8 +29,11 @@ class StorefrontConfig(ServiceConfig):
     # its refusal quotes its own fee, which this process shows from then on (views/cart.py shipping_fee).
     shipping_fee_vnd: int = Field(default=30_000, ge=0, le=10_000_000)
     page_size: int = Field(default=12, ge=1, le=100)
-    # How long a process reuses the category menu and the home page's newest cakes (0: never).
+    # How long a process reuses the category menu, the home page's newest cakes and product pages (0: never).
     public_read_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # How long past that the last copy still answers while the API is unavailable (a catalog
+    # restart or deployment), instead of a 503 page; charging never reads it.
+    public_read_stale_seconds: float = Field(default=600.0, ge=0, le=86_400)
     # Funnel source on AWS: the analytics bucket the daily export writes (empty: not configured).
     analytics_bucket: str = ""
     analytics_prefix: str = "user-actions"

@@ -49,3 +49,33 @@ def test_a_key_never_built_is_built_by_every_caller_that_asks():
     cache = ReadCache(60)
     assert cache.get("a", lambda: None) is None  # None is not kept
     assert cache.get("a", lambda: "built") == "built"
+
+
+def _down():
+    raise ConnectionError("upstream restarting")
+
+
+def test_an_unavailable_upstream_is_answered_with_the_last_copy_for_stale_for_seconds():
+    cache = ReadCache(0.01, stale_for=0.2, stale_on=(ConnectionError,))
+    cache.get("page", lambda: "v1")
+    time.sleep(0.02)
+    assert cache.get("page", _down) == "v1"
+    assert cache.get("page", lambda: "v2") == "v2"  # back: fresh again, and kept
+    time.sleep(0.25)
+    with pytest.raises(ConnectionError):  # too old to stand in
+        cache.get("page", _down)
+
+
+def test_only_the_named_failures_fall_back_and_only_to_a_value_that_exists():
+    cache = ReadCache(0.01, stale_for=60, stale_on=(ConnectionError,))
+    with pytest.raises(ConnectionError):
+        cache.get("never-built", _down)
+    cache.get("page", lambda: "v1")
+    time.sleep(0.02)
+
+    def wrong():
+        raise ValueError("a refusal, not an outage")
+
+    with pytest.raises(ValueError):
+        cache.get("page", wrong)
+    assert ReadCache(0.01).stale_on == ()  # by default nothing falls back

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from flask import Flask, request, session
@@ -70,6 +71,21 @@ def test_a_failed_public_read_is_not_kept(catalog):
         state["down"] = False
         assert api().public_get("/api/categories")["items"][0]["id"] == 2
     assert len(seen) == 2
+
+
+def test_a_public_read_the_api_cannot_answer_is_the_last_copy_while_it_is_fresh_enough(catalog):
+    url, seen, state = catalog
+    app = create_app(StorefrontConfig(api_base_url=url, public_read_cache_seconds=0.01,
+                                      public_read_stale_seconds=0.3, api_retries=0))
+    with app.test_request_context("/"):
+        first = api().public_get("/api/categories")
+        time.sleep(0.02)
+        state["down"] = True
+        assert api().public_get("/api/categories") == first  # the API answered 503: the last copy
+        time.sleep(0.3)
+        with pytest.raises(ApiUnavailable):
+            api().public_get("/api/categories")
+    assert len(seen) == 3
 
 
 def test_catalog_paths_go_straight_to_the_catalog_and_the_rest_through_the_shop_url(catalog):
