@@ -54,7 +54,10 @@ class ReadCache:
     once (under load that stampede, not the queries, made the slowest answers).
 
     `stale_for` seconds past expiry, a rebuild failing with one of `stale_on` answers the expired
-    value instead (stale-if-error): an upstream's restart does not take down what it last said.
+    value instead (stale-if-error): an upstream's restart does not take down what it last said. Any
+    other answer (another error, or None: "not to be kept") drops the old value, so a product that
+    was since hidden can never stand in. Nothing older than that, or than one more TTL, is served
+    while another caller rebuilds (a hung upstream).
     """
 
     def __init__(self, seconds: float, max_entries: int = 512, *, stale_for: float = 0.0,
@@ -74,7 +77,8 @@ class ReadCache:
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and (entry[0] > now or key in self._refreshing):
+            if entry is not None and (entry[0] > now or (
+                    key in self._refreshing and now < entry[0] + max(self.stale_for, self.seconds))):
                 self._entries.move_to_end(key)
                 return entry[1]  # type: ignore[return-value]
             self._refreshing.add(key)
@@ -84,10 +88,14 @@ class ReadCache:
             if entry is None or entry[0] + self.stale_for <= now:
                 raise
             return entry[1]  # type: ignore[return-value]
+        except Exception:
+            self._forget(key)
+            raise
         finally:
             with self._lock:
                 self._refreshing.discard(key)
         if value is None:
+            self._forget(key)
             return value
         with self._lock:
             self._entries[key] = (time.monotonic() + self.seconds, value)
@@ -95,6 +103,10 @@ class ReadCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return value
+
+    def _forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

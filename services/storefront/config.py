@@ -33,7 +33,7 @@ class StorefrontConfig(ServiceConfig):
     public_read_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # How long past that the last copy still answers while the API is unavailable (a catalog
     # restart or deployment), instead of a 503 page; charging never reads it.
-    public_read_stale_seconds: float = Field(default=600.0, ge=0, le=86_400)
+    public_read_stale_seconds: float = Field(default=300.0, ge=0, le=86_400)
     # Funnel source on AWS: the analytics bucket the daily export writes (empty: not configured).
     analytics_bucket: str = ""
     analytics_prefix: str = "user-actions"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -79,3 +80,44 @@ def test_only_the_named_failures_fall_back_and_only_to_a_value_that_exists():
     with pytest.raises(ValueError):
         cache.get("page", wrong)
     assert ReadCache(0.01).stale_on == ()  # by default nothing falls back
+
+
+def test_another_answer_drops_the_old_value_so_it_never_stands_in_later():
+    """A product hidden since (the API said 404, or the build kept nothing) must not come back as
+    the last copy when the API is later unavailable."""
+    cache = ReadCache(0.01, stale_for=60, stale_on=(ConnectionError,))
+    for refusal in (lambda: None, lambda: (_ for _ in ()).throw(LookupError("404: hidden"))):
+        cache.get("page", lambda: "v1")
+        time.sleep(0.02)
+        with contextlib.suppress(LookupError):
+            assert cache.get("page", refusal) is None
+        with pytest.raises(ConnectionError):
+            cache.get("page", _down)
+
+
+def test_while_another_caller_rebuilds_nothing_past_the_stale_window_is_served():
+    """A hung upstream keeps a rebuild in progress: the other callers may have the last copy only
+    while it is within `stale_for` (or one more TTL), then ask for themselves."""
+    cache = ReadCache(0.01, stale_for=0.1, stale_on=(ConnectionError,))
+    cache.get("page", lambda: "v1")
+    time.sleep(0.15)
+    rebuilding, release = threading.Event(), threading.Event()
+
+    def hung():
+        rebuilding.set()
+        release.wait(5)
+        raise ConnectionError("timed out")
+
+    def refresh():
+        with contextlib.suppress(ConnectionError):
+            cache.get("page", hung)
+
+    refresher = threading.Thread(target=refresh)
+    refresher.start()
+    assert rebuilding.wait(5)
+    try:
+        with pytest.raises(ConnectionError):
+            cache.get("page", _down)
+    finally:
+        release.set()
+        refresher.join(5)

@@ -14,18 +14,21 @@ from services.manifest import route
 from services.storefront.api import ApiUnavailable
 
 from .helpers import Browserless
+from .test_product_hidden import _hide, _new_product
 
 
 @pytest.fixture
-def later(monkeypatch):
-    """Moves the public copies' clock forward by the given seconds."""
+def later(stack, monkeypatch):
+    """Moves the public copies' clock forward by the given seconds; the copies made meanwhile are
+    dropped afterwards (their clock was ahead), for the tests that share the stack."""
     shift = {"s": 0.0}
     clock = types.SimpleNamespace(monotonic=lambda: time.monotonic() + shift["s"])
     monkeypatch.setattr(caching, "time", clock)
 
     def move(seconds: float) -> None:
         shift["s"] += seconds
-    return move
+    yield move
+    stack.storefront_app.extensions["storefront_api"].public_reads.clear()
 
 
 def _catalog_down(stack, monkeypatch) -> None:
@@ -55,3 +58,17 @@ def test_home_and_product_pages_stand_while_the_catalog_restarts(stack, monkeypa
 
     later(stack.storefront_app.extensions["config"].public_read_stale_seconds)
     assert browser.get(page).status_code == 503  # too old to stand in
+
+
+def test_a_product_hidden_since_its_copy_was_made_stays_gone_while_the_catalog_restarts(
+        stack, monkeypatch, later):
+    product = _new_product(stack, "Bánh Ẩn Trước Sự Cố")
+    browser = Browserless(stack.url)
+    page = f"/products/{product['id']}"
+    assert browser.get(page).status_code == 200
+    _hide(stack, product)
+    later(30)
+    assert browser.get(page).status_code == 404
+    _catalog_down(stack, monkeypatch)
+    later(5)
+    assert browser.get(page).status_code == 503  # no copy stands in for what was since hidden
