@@ -154,13 +154,15 @@ class Stack:
 
     def service_env(self, name: str) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("DATABASE_URL", "CATALOG_URL", "API_BASE_URL", "JWT_", "JWKS_"))}
+               if not key.startswith(("DATABASE_URL", "CATALOG_URL", "USERS_URL", "API_BASE_URL", "JWT_",
+                                      "JWKS_"))}
         env.update({
             "ENVIRONMENT": "local",
             "DATA_DIR": str(self.data_dir),
             "EVENT_LOG_FILE": "",  # events go to stdout, as on AWS
             "JWT_PUBLIC_KEY_FILE": str(self.public_key_file),
             "CATALOG_URL": self.catalog_url,
+            "USERS_URL": self.servers["users"].url if "users" in self.servers else "http://127.0.0.1:9",
             "API_BASE_URL": self.servers["gateway"].url if "gateway" in self.servers else "",
             "SERVICE_NAME": name,
             "PYTHONUNBUFFERED": "1",

@@ -37,6 +37,7 @@ def local_env(data_dir: Path) -> dict[str, str]:
         "EVENT_LOG_FILE": str(data_dir / "events.jsonl"),
         "JWT_PUBLIC_KEY_FILE": str(data_dir / "jwt-public.pem"),
         "CATALOG_URL": f"http://127.0.0.1:{by_name('catalog').port}",
+        "USERS_URL": f"http://127.0.0.1:{by_name('users').port}",
         "API_BASE_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
         "BIND_HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "1",

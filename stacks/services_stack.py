@@ -149,6 +149,12 @@ class ServicesStack(SweetDreamStack):
     def _internal_url(self, name: str) -> str:
         return f"http://{name}.{SERVICE_NAMESPACE}:{by_name(name).port}"
 
+    def _users_url(self) -> str:
+        """Where the other services reach users (token keys, customers): inside the VPC when users
+        is in Cloud Map, otherwise through the ALB, which routes /.well-known/* and /api/customers*
+        to users."""
+        return self._internal_url("users") if self._in_cloud_map("users") else self.shop_url
+
     def _environment(self, spec: ServiceSpec) -> dict[str, str]:
         config = self.config
         env = {
@@ -160,10 +166,7 @@ class ServicesStack(SweetDreamStack):
         if spec.name in config.gunicorn_threads:
             env["GUNICORN_THREADS"] = str(config.gunicorn_threads[spec.name])
         if spec.name != "users":
-            # Verify tokens with the users service's public keys: inside the VPC when users is in
-            # Cloud Map, otherwise through the ALB, which routes /.well-known/* to users.
-            base = self._internal_url("users") if self._in_cloud_map("users") else self.shop_url
-            env["JWKS_URL"] = f"{base}/.well-known/jwks.json"
+            env["JWKS_URL"] = f"{self._users_url()}/.well-known/jwks.json"
         if has_database(spec):
             env["DB_SSLMODE"] = "verify-full"
             env["DB_SSLROOTCERT"] = RDS_CA_BUNDLE_PATH
@@ -175,6 +178,8 @@ class ServicesStack(SweetDreamStack):
             env["SHIPPING_FEE_VND"] = str(config.shipping_fee_vnd)
         if spec.name == "orders":
             env["CATALOG_URL"] = self._internal_url("catalog")
+            # An admin's order for someone else asks users whether that customer exists.
+            env["USERS_URL"] = self._users_url()
         if spec.name == "storefront":
             env["API_BASE_URL"] = self.shop_url
             if self._in_cloud_map("catalog"):  # catalog reads skip the round trip out through the ALB

@@ -116,7 +116,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         with live_server(users) as users_url, live_server(catalog) as catalog_url, \
                 live_server(storefront_slot) as storefront_url:
             orders_config = OrdersConfig(**shared, **verify, database_url=database_url,
-                                         catalog_url=catalog_url)
+                                         catalog_url=catalog_url, users_url=users_url)
             upgrade(SERVICES_DIR / "orders", orders_config)
             with live_server(create_orders(orders_config)) as orders_url:
                 upstreams = {"users": users_url, "catalog": catalog_url, "orders": orders_url,

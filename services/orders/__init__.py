@@ -11,6 +11,7 @@ from services.kit.app import create_service_app
 from .catalog import CatalogClient
 from .cli import register_commands
 from .config import OrdersConfig
+from .customers import UsersClient
 from .routes import bp, spec
 
 
@@ -19,5 +20,6 @@ def create_app(config: OrdersConfig | None = None) -> Flask:
     app = create_service_app(__name__, config, blueprints=[bp], spec=spec,
                              service_dir=Path(__file__).parent)
     app.extensions["catalog"] = CatalogClient(config)
+    app.extensions["users"] = UsersClient(config)
     register_commands(app)
     return app

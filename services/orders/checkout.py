@@ -18,6 +18,7 @@ from services.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.kit.events import emit_event
 
 from .catalog import Quote, catalog
+from .customers import users
 from .fulfilment import visible_order
 from .models import IdempotencyKey, Order, OrderItem, OrderStatus, OrderStatusHistory
 from .schemas import OrderIn, order_json
@@ -52,6 +53,8 @@ def place_order(payload: OrderIn, caller: Principal, key: str | None) -> Placed:
         if earlier:
             return earlier
 
+    if customer_id != caller.id:
+        users().ensure_customer(customer_id, bearer_token())
     quotes = catalog().quotes([(item.product_id, item.size) for item in payload.items])
     _refuse_unavailable(quotes)
     lines = [(item, quote) for item, quote in zip(payload.items, quotes, strict=True)]

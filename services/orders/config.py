@@ -19,6 +19,12 @@ class OrdersConfig(ServiceConfig):
     catalog_read_timeout: float = Field(default=2.0, gt=0, le=30)
     catalog_retries: int = Field(default=1, ge=0, le=3)
 
+    # Asked only when an admin orders for someone else: that the customer exists.
+    users_url: str = "http://127.0.0.1:3003"
+    users_connect_timeout: float = Field(default=1.0, gt=0, le=10)
+    users_read_timeout: float = Field(default=2.0, gt=0, le=30)
+    users_retries: int = Field(default=1, ge=0, le=3)
+
     shipping_fee_vnd: int = Field(default=30_000, ge=0, le=10_000_000)
     # Orders are counted on the shop's calendar day (Vietnam), for filters and the daily summary.
     business_timezone: str = "Asia/Ho_Chi_Minh"

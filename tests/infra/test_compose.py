@@ -51,6 +51,7 @@ def test_internal_urls_point_at_manifest_ports(compose):
     for caller in ("orders", "storefront"):
         environment = compose["services"][caller]["environment"]
         assert environment["CATALOG_URL"] == f"http://127.0.0.1:{ports['catalog']}"
+    assert compose["services"]["orders"]["environment"]["USERS_URL"] == f"http://127.0.0.1:{ports['users']}"
     for spec in SERVICES:
         jwks = compose["services"][spec.name]["environment"].get("JWKS_URL")
         if spec.name != "users":

@@ -172,6 +172,8 @@ def test_internal_urls(shop, services, config):
         name: _environment(_container(services, name))["JWKS_URL"]
         for name in ("orders", "catalog", "storefront")
     }
+    # An admin's order for someone else asks users, by the same way as the token keys.
+    assert f"{orders['USERS_URL']}/.well-known/jwks.json" == jwks["orders"]
     if config.name == "dev":
         assert set(jwks.values()) == {f"http://users.{SERVICE_NAMESPACE}:3003/.well-known/jwks.json"}
         alb = logical_id(shop[config.name].services.load_balancer.alb)

@@ -90,11 +90,49 @@ def catalog(tokens) -> Iterator[Catalog]:
         app.extensions["db"].engine.dispose()
 
 
+@dataclass
+class Users:
+    """A stand-in for the users service's `GET /api/customers/<id>`, which orders asks when an admin
+    orders for someone else: every id is a customer except those in `missing`; `down` answers 503."""
+
+    url: str = ""
+    missing: set[int] = field(default_factory=set)
+    down: bool = False
+    calls: list[tuple[int, str | None]] = field(default_factory=list)  # (id, Authorization)
+
+    def reset(self) -> None:
+        self.missing, self.down = set(), False
+        self.calls.clear()
+
+
+@pytest.fixture(scope="session")
+def users() -> Iterator[Users]:
+    from flask import Flask, request
+
+    state = Users()
+    app = Flask("users-stand-in")
+
+    @app.get("/api/customers/<int:customer_id>")
+    def customer(customer_id: int):
+        state.calls.append((customer_id, request.headers.get("Authorization")))
+        if state.down:
+            return {"error": {"code": "database_unavailable", "message": "down", "details": None}}, 503
+        if customer_id in state.missing:
+            return {"error": {"code": "not_found", "message": "No such customer", "details": None}}, 404
+        return {"id": customer_id, "email": f"khach{customer_id}@example.com", "role": "CUSTOMER"}
+
+    with live_server(app) as url:
+        state.url = url
+        yield state
+
+
 @pytest.fixture(autouse=True)
 def _reset_catalog_faults(request):
     yield
     if "catalog" in request.fixturenames:
         request.getfixturevalue("catalog").faults.reset()
+    if "users" in request.fixturenames:
+        request.getfixturevalue("users").reset()
 
 
 @pytest.fixture(scope="session")
@@ -103,13 +141,13 @@ def orders_database(postgres_url) -> str:
 
 
 @pytest.fixture
-def make_app(tokens, catalog, events_file):
+def make_app(tokens, catalog, users, events_file):
     """Orders apps on a given database; their rows are deleted and engines closed afterwards."""
     apps = []
 
     def make(database_url: str, **overrides):
         settings = {"environment": "test", "database_url": database_url,
-                    "jwt_public_key": tokens.public_pem, "catalog_url": catalog.url,
+                    "jwt_public_key": tokens.public_pem, "catalog_url": catalog.url, "users_url": users.url,
                     "event_log_file": str(events_file), "log_level": "WARNING"}
         settings.update(overrides)
         app = create_app(OrdersConfig(**settings))

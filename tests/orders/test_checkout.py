@@ -159,6 +159,36 @@ def test_admin_may_order_for_a_customer(client, auth):
     assert order["statusHistory"][0]["actorId"] == ADMIN
 
 
+def test_an_admin_order_asks_users_with_the_admins_token_and_a_customers_own_does_not(client, auth, users):
+    own = client.post("/api/orders", json=order_body((1, "12cm", 1)), headers=auth(CUSTOMER))
+    assert own.status_code == 201
+    assert users.calls == []
+    admin = auth(ADMIN, "ADMIN")
+    assert client.post("/api/orders", json=order_body((1, "12cm", 1), userId=CUSTOMER),
+                       headers=admin).status_code == 201
+    assert users.calls == [(CUSTOMER, admin["Authorization"])]
+
+
+def test_an_admin_order_for_a_customer_who_does_not_exist_is_422_and_writes_nothing(client, app, auth,
+                                                                                    users, catalog):
+    users.missing.add(987_654)
+    response = client.post("/api/orders", json=order_body((1, "12cm", 1), userId=987_654),
+                           headers=auth(ADMIN, "ADMIN"))
+    error = assert_error(response, 422, "unknown_customer")
+    assert error["details"][0]["field"] == "userId"
+    assert row_counts(app) == NO_ROWS
+    assert ("POST", "/api/products/prices") not in catalog.faults.calls  # refused before pricing
+
+
+def test_an_admin_order_while_users_cannot_answer_is_503_and_writes_nothing(client, app, auth, users):
+    users.down = True
+    response = client.post("/api/orders", json=order_body((1, "12cm", 1), userId=CUSTOMER),
+                           headers=auth(ADMIN, "ADMIN"))
+    assert_error(response, 503, "upstream_unavailable")
+    assert response.headers["Retry-After"] == "2"
+    assert row_counts(app) == NO_ROWS
+
+
 def test_is_admin_in_the_body_is_refused(client, app, auth):
     # The original trusted {"isAdmin": true}; roles come from the verified token only.
     response = client.post("/api/orders", json=order_body((1, "12cm", 1), userId=OTHER_CUSTOMER,
