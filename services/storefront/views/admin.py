@@ -198,7 +198,7 @@ def _searched(path: str, everything: str, **params: str) -> tuple[dict, str, str
     result, used, message = filtered_or_all(
         lambda args: api().get(path, params={**params, **args, "pageSize": ADMIN_PAGE_SIZE}),
         {"q": request.args.get("q", "").strip()[:100], "page": page_arg()},
-        f"Tìm kiếm không hợp lệ; đang hiển thị tất cả {everything}.")
+        lambda _dropped: f"Tìm kiếm không hợp lệ; đang hiển thị tất cả {everything}.")
     return result, used.get("q", ""), message
 
 

@@ -54,11 +54,11 @@ def order_page(fetch: Callable[[dict], dict], endpoint: str, args: dict):
 
 
 def filtered_or_all(fetch: Callable[[dict], dict], filters: dict,
-                    refused: str) -> tuple[dict, dict, str | None]:
+                    refused: Callable[[list[str]], str]) -> tuple[dict, dict, str | None]:
     """(`fetch(filters)`, filters, None); when the API refuses some (400/422: a control character in
-    a search, a price that is no number), (`fetch(the others)`, the others, `refused`) from the first
-    page: a list drops what it cannot use and says so, rather than becoming an error page. A refusal
-    that names no filter drops them all."""
+    a search, a price that is no number), (`fetch(the others)`, the others, `refused(the dropped
+    filters' names)`) from the first page: a list drops what it cannot use and says which, rather
+    than becoming an error page. A refusal that names no filter drops them all."""
     try:
         return fetch(filters), filters, None
     except ApiError as exc:
@@ -66,4 +66,5 @@ def filtered_or_all(fetch: Callable[[dict], dict], filters: dict,
             raise
         named = set(exc.field_errors()) & set(filters)
         kept = {key: value for key, value in filters.items() if named and key not in named | {"page"}}
-        return fetch(kept), kept, refused
+        dropped = [key for key in filters if key not in kept and key != "page"]
+        return fetch(kept), kept, refused(dropped)

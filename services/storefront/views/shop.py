@@ -24,6 +24,9 @@ SORTS = {
     "-name": "Tên Z–A",
     "newest": "Mới nhất",
 }
+# The filter form's labels, to say which filters a refused list dropped.
+FILTER_LABELS = {"q": "Từ khóa", "category": "Danh mục", "size": "Kích cỡ", "minPrice": "Giá từ",
+                 "maxPrice": "Giá đến", "sort": "Sắp xếp"}
 FEATURED_COUNT = 8
 MAX_QUERY = 100
 # A later page, a narrowing or a sort of a search is the same search, not counted again (as the
@@ -88,7 +91,8 @@ def catalog():
     asked = catalog_filters()
     result, filters, message = filtered_or_all(
         lambda filters: api().counted_get("/api/products", params={**filters, "pageSize": page_size}),
-        asked, "Bộ lọc không hợp lệ nên đã được bỏ qua.")
+        asked, lambda dropped: "Bộ lọc không hợp lệ nên đã được bỏ qua: "
+                               f"{', '.join(FILTER_LABELS[name] for name in dropped)}.")
     if "q" in asked and "q" not in filters:
         # A search the catalog refuses (no letter or digit in it: "🍰", "%") matches no cake: say
         # that, with the search as typed, rather than show every cake as if nothing were asked.
