@@ -92,3 +92,13 @@ def test_each_chart_is_named_once_and_a_wide_one_still_scrolls_from_the_keyboard
     scroller.focus()
     analytics.keyboard.press("ArrowRight")
     analytics.wait_for_function("scroller => scroller.scrollLeft > 0", arg=scroller.element_handle())
+
+
+def test_a_chart_with_nothing_to_scroll_is_no_tab_stop(analytics: Page):
+    """On a wide screen every chart fits: its scroller is not focusable (a keyboard user would land
+    on an empty stop per chart); on a phone it is again (the test above)."""
+    analytics.set_viewport_size({"width": 1280, "height": 900})
+    scrollers = analytics.locator(".chart-scroll")
+    assert scrollers.count() > 0
+    for index in range(scrollers.count()):
+        expect(scrollers.nth(index)).not_to_have_attribute("tabindex", "0")

@@ -93,4 +93,15 @@
       notes.remove();
     }, ANNOUNCE_AFTER_MS);
   }
+
+  // A chart's scroller is a Tab stop only while the chart is wider than it (a phone): elsewhere there
+  // is nothing to scroll. Without JavaScript every scroller stays reachable (tabindex in the HTML).
+  function scrollersReachable() {
+    document.querySelectorAll(".chart-scroll").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth) box.setAttribute("tabindex", "0");
+      else box.removeAttribute("tabindex");
+    });
+  }
+  scrollersReachable();
+  window.addEventListener("resize", scrollersReachable);
 })();
