@@ -236,7 +236,8 @@ def scenarios(product_ids: list[int]) -> list[Scenario]:
                  note="a returning browser (session cookie); menu and newest cakes from the "
                       "storefront's 5 s public read cache"),
         Scenario("storefront product page", "storefront", "get", pages,
-                 note="a returning browser (session cookie); storefront → catalog (CATALOG_URL)"),
+                 note="a returning browser (session cookie); the product from the storefront's 5 s "
+                      "public copy (CATALOG_URL on a miss)"),
         Scenario("product list via gateway", "gateway", "get", ("/api/products",),
                  note="the local Python gateway in front (on AWS the ALB)"),
     ]

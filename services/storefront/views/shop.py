@@ -135,16 +135,14 @@ def product(product_id: int):
     read through with their token, which also shows them hidden products."""
     path = f"/api/products/{product_id}"
     shopper = current_shopper()
+    is_admin = bool(shopper and shopper.is_admin)  # an admin's view is shop work, not shopping
     try:
-        if shopper and shopper.is_admin:
-            item = api().get(path)  # the catalog counts no admin's view
-        else:
-            item = api().public_get(path, params={"countView": "false"})
+        item = api().get(path) if is_admin else api().public_get(path, params={"countView": "false"})
     except ApiError as exc:
         if exc.status in (404, 422):
             abort(404)
         raise
-    if request.method != "HEAD" and not (shopper and shopper.is_admin):  # a HEAD shows nobody anything
+    if request.method != "HEAD" and not is_admin:  # a HEAD shows nobody anything
         emit_event("Product Viewed", product_viewed(item), user_id=shopper.id if shopper else None,
                    session_id=session["sid"])
     return render_template("shop/product.html", product=item,
