@@ -92,7 +92,7 @@ def catalog():
     result, filters, message = filtered_or_all(
         lambda filters: api().counted_get("/api/products", params={**filters, "pageSize": page_size}),
         asked, lambda dropped: "Bộ lọc không hợp lệ nên đã được bỏ qua: "
-                               f"{', '.join(FILTER_LABELS[name] for name in dropped)}.")
+                               f"{', '.join(FILTER_LABELS.get(name, name) for name in dropped)}.")
     if "q" in asked and "q" not in filters:
         # A search the catalog refuses (no letter or digit in it: "🍰", "%") matches no cake: say
         # that, with the search as typed, rather than show every cake as if nothing were asked.
