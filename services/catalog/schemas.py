@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.kit.api import ORDER_LINES_MAX, CamelModel, Id, Moment
 from services.kit.db import as_utc
@@ -102,11 +110,15 @@ class ProductsQuery(PageQuery, CatalogContext):
                                   "relevance without q): relevance when q is given, else catalog order")
     include_inactive: bool = Field(default=False, description="Admins only: list inactive products too")
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ProductsQuery:
-        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+    @field_validator("max_price")
+    @classmethod
+    def _not_below_min_price(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # On maxPrice, not the whole query: a client (the storefront) drops the price it names and
+        # keeps the search, category and sort.
+        minimum = info.data.get("min_price")
+        if value is not None and minimum is not None and minimum > value:
             raise ValueError("minPrice must not be greater than maxPrice")
-        return self
+        return value
 
 
 class SizesQuery(CatalogContext):

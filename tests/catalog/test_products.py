@@ -111,6 +111,7 @@ def test_bad_query_parameters_are_422(client, query, field):
 def test_min_price_above_max_price_is_422(client):
     error = assert_error(client.get("/api/products?minPrice=5&maxPrice=4"), 422, "validation_error")
     assert "minPrice" in error["details"][0]["message"]
+    assert error_fields(client.get("/api/products?minPrice=5&maxPrice=4&q=banh")) == {"maxPrice"}
 
 
 def test_sort_by_relevance_without_a_query_is_catalog_order(client):
