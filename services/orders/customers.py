@@ -29,9 +29,11 @@ class UsersClient:
             log.warning("customer lookup failed: unavailable", extra={"fields": {
                 "errorClass": exc.error_class}})
             raise
-        if response.status_code == 200:
+        body = _body(response)
+        if response.status_code == 200 and body.get("id") == customer_id:
             return
-        if response.status_code == 404:
+        error = body.get("error")
+        if response.status_code == 404 and isinstance(error, dict) and error.get("code") == "not_found":
             raise Unprocessable("No customer has this userId", code="unknown_customer",
                                 details=[{"field": "userId", "message": "No customer has this id",
                                           "type": "unknown_customer"}])
@@ -40,6 +42,15 @@ class UsersClient:
         log.warning("customer lookup failed", extra={"fields": {"upstreamStatus": response.status_code}})
         raise ServiceUnavailable("The users service cannot confirm this customer right now; try again "
                                  "shortly", code="upstream_unavailable", headers={"Retry-After": "2"})
+
+
+def _body(response) -> dict:
+    """The answer's JSON object, or {} for anything else (another server's page behind a wrong URL)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def users() -> UsersClient:

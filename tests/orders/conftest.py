@@ -98,10 +98,11 @@ class Users:
     url: str = ""
     missing: set[int] = field(default_factory=set)
     down: bool = False
+    page: tuple[int, str] | None = None  # (status, HTML): another server behind a wrong USERS_URL
     calls: list[tuple[int, str | None]] = field(default_factory=list)  # (id, Authorization)
 
     def reset(self) -> None:
-        self.missing, self.down = set(), False
+        self.missing, self.down, self.page = set(), False, None
         self.calls.clear()
 
 
@@ -115,6 +116,9 @@ def users() -> Iterator[Users]:
     @app.get("/api/customers/<int:customer_id>")
     def customer(customer_id: int):
         state.calls.append((customer_id, request.headers.get("Authorization")))
+        if state.page:
+            status, html = state.page
+            return html, status, {"Content-Type": "text/html"}
         if state.down:
             return {"error": {"code": "database_unavailable", "message": "down", "details": None}}, 503
         if customer_id in state.missing:

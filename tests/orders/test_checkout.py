@@ -189,6 +189,15 @@ def test_an_admin_order_while_users_cannot_answer_is_503_and_writes_nothing(clie
     assert row_counts(app) == NO_ROWS
 
 
+@pytest.mark.parametrize("status", [200, 404])
+def test_an_answer_that_is_not_users_is_503_never_an_order_or_a_verdict(client, app, auth, users, status):
+    users.page = (status, "<html><body>Welcome to nginx!</body></html>")
+    response = client.post("/api/orders", json=order_body((1, "12cm", 1), userId=CUSTOMER),
+                           headers=auth(ADMIN, "ADMIN"))
+    assert_error(response, 503, "upstream_unavailable")
+    assert row_counts(app) == NO_ROWS
+
+
 def test_is_admin_in_the_body_is_refused(client, app, auth):
     # The original trusted {"isAdmin": true}; roles come from the verified token only.
     response = client.post("/api/orders", json=order_body((1, "12cm", 1), userId=OTHER_CUSTOMER,
