@@ -24,7 +24,7 @@ SORTS = {
     "-name": "Tên Z–A",
     "newest": "Mới nhất",
 }
-# The filter form's labels, to say which filters a refused list dropped.
+# The filter form's labels: on the form, and to say which filters a refused list dropped.
 FILTER_LABELS = {"q": "Từ khóa", "category": "Danh mục", "size": "Kích cỡ", "minPrice": "Giá từ",
                  "maxPrice": "Giá đến", "sort": "Sắp xếp"}
 FEATURED_COUNT = 8
@@ -108,6 +108,7 @@ def catalog():
     category = next((c for c in all_categories
                      if filters.get("category") in (c["slug"], str(c["id"]))), None)
     return render_template("shop/catalog.html", result=result, filters=filters, sorts=SORTS,
+                           filter_labels=FILTER_LABELS,
                            categories=all_categories, category=category,
                            sizes=size_choices(filters, result["items"]),
                            message=message, page=page,
