@@ -56,10 +56,19 @@ def _down():
     raise ConnectionError("upstream restarting")
 
 
-def test_an_unavailable_upstream_is_answered_with_the_last_copy_for_stale_for_seconds():
-    cache = ReadCache(0.01, stale_for=0.2, stale_on=(ConnectionError,))
+def _hidden():
+    raise LookupError("404: hidden since")
+
+
+def _expired_v1(cache: ReadCache, after: float = 0.02) -> ReadCache:
+    """`cache` holding "v1" for "page", expired `after` seconds ago."""
     cache.get("page", lambda: "v1")
-    time.sleep(0.02)
+    time.sleep(after)
+    return cache
+
+
+def test_an_unavailable_upstream_is_answered_with_the_last_copy_for_stale_for_seconds():
+    cache = _expired_v1(ReadCache(0.01, stale_for=0.2, stale_on=(ConnectionError,)))
     assert cache.get("page", _down) == "v1"
     assert cache.get("page", lambda: "v2") == "v2"  # back: fresh again, and kept
     time.sleep(0.25)
@@ -71,8 +80,7 @@ def test_only_the_named_failures_fall_back_and_only_to_a_value_that_exists():
     cache = ReadCache(0.01, stale_for=60, stale_on=(ConnectionError,))
     with pytest.raises(ConnectionError):
         cache.get("never-built", _down)
-    cache.get("page", lambda: "v1")
-    time.sleep(0.02)
+    _expired_v1(cache)
 
     def wrong():
         raise ValueError("a refusal, not an outage")
@@ -86,9 +94,8 @@ def test_another_answer_drops_the_old_value_so_it_never_stands_in_later():
     """A product hidden since (the API said 404, or the build kept nothing) must not come back as
     the last copy when the API is later unavailable."""
     cache = ReadCache(0.01, stale_for=60, stale_on=(ConnectionError,))
-    for refusal in (lambda: None, lambda: (_ for _ in ()).throw(LookupError("404: hidden"))):
-        cache.get("page", lambda: "v1")
-        time.sleep(0.02)
+    for refusal in (lambda: None, _hidden):
+        _expired_v1(cache)
         with contextlib.suppress(LookupError):
             assert cache.get("page", refusal) is None
         with pytest.raises(ConnectionError):
@@ -98,9 +105,7 @@ def test_another_answer_drops_the_old_value_so_it_never_stands_in_later():
 def test_while_another_caller_rebuilds_nothing_past_the_stale_window_is_served():
     """A hung upstream keeps a rebuild in progress: the other callers may have the last copy only
     while it is within `stale_for` (or one more TTL), then ask for themselves."""
-    cache = ReadCache(0.01, stale_for=0.1, stale_on=(ConnectionError,))
-    cache.get("page", lambda: "v1")
-    time.sleep(0.15)
+    cache = _expired_v1(ReadCache(0.01, stale_for=0.1, stale_on=(ConnectionError,)), after=0.15)
     rebuilding, release = threading.Event(), threading.Event()
 
     def hung():
